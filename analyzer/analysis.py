@@ -1,0 +1,172 @@
+"""``analyze``: every pass run once over a traced model, gathered in one object.
+
+>>> import torch
+>>> result = analyze(torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Tanh()),
+...                  (torch.randn(2, 4),))
+>>> result.circuit_class, result.degree, result.to_json()["schema"]
+(['matmul', 'nonlinearity'], 'inf', 'analyzer.analysis/1')
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch.fx as fx
+
+from analyzer.classify import circuit_class, primitive_class
+from analyzer.dataflow import Facts, node_facts
+from analyzer.dialect import TracedModel, module_path, op_name, source_line, tensor_operands
+from analyzer.facts import Fact, format_degree
+from analyzer.registry import PRIMITIVE_CLASSES
+from analyzer.sites import (
+    DynamicTranspose,
+    Site,
+    alignment,
+    dynamic_transposes,
+    input_products,
+    witness_parents,
+    witness_path,
+)
+
+SCHEMA = "analyzer.analysis/1"
+
+
+@dataclass
+class Analysis:
+    """The facts of one model: per node, the sites, the transposes and the verdict."""
+
+    traced: TracedModel
+    facts: Facts
+    classes: dict[fx.Node, str]
+    sites: list[Site]
+    transposes: list[DynamicTranspose]
+    circuit_class: list[str]
+    parents: dict[fx.Node, fx.Node | None] = field(repr=False)
+
+    @property
+    def model(self) -> str:
+        return self.traced.model
+
+    @property
+    def output_fact(self) -> Fact:
+        """Dependence, degree and piecewise flag of the model's output (all outputs joined)."""
+        return self.facts[self.traced.output_node]
+
+    @property
+    def degree(self) -> str:
+        """The output's degree in the continuous sources, as the JSON spells it."""
+        return format_degree(self.output_fact.degree)
+
+    @property
+    def piecewise_affine(self) -> bool:
+        return self.output_fact.degree <= 1
+
+    @property
+    def unknown_ops(self) -> list[str]:
+        return sorted({op_name(n) for n, cls in self.classes.items() if cls == "unknown"})
+
+    @property
+    def warnings(self) -> list[str]:
+        return list(self.traced.warnings)
+
+    def primitive_counts(self) -> dict[str, int]:
+        """Op nodes per primitive class, every class present (zeros included)."""
+        counts = Counter(self.classes.values())
+        return {cls: counts.get(cls, 0) for cls in PRIMITIVE_CLASSES}
+
+    def module_of(self, node: fx.Node) -> str:
+        return module_path(node, self.traced.module_prefix)
+
+    def path_to(self, node: fx.Node) -> list[str]:
+        """A shortest chain of node names from a continuous source to ``node``."""
+        return witness_path(self.parents, node)
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``analyzer.analysis/1`` document of DESIGN.md §3."""
+        graph = self.traced.graph
+        edges = sum(len(tensor_operands(n)) for n in graph.nodes)
+        return {
+            "schema": SCHEMA,
+            "model": self.model,
+            "frontend": self.traced.frontend,
+            "graph": {"nodes": len(graph.nodes), "edges": edges},
+            "primitives": self.primitive_counts(),
+            "circuit_class": list(self.circuit_class),
+            "input_products": [self._site_json(site) for site in self.sites],
+            "dynamic_transposes": [
+                {
+                    "node": t.node.name,
+                    "op": op_name(t.node),
+                    "module": self.module_of(t.node),
+                    "implied": t.implied,
+                    "feeds_contraction": t.feeds_contraction,
+                }
+                for t in self.transposes
+            ],
+            "degree": self.degree,
+            "piecewise": self.output_fact.piecewise,
+            "piecewise_affine": self.piecewise_affine,
+            "output_dependence": str(self.output_fact.dependence),
+            "unknown_ops": self.unknown_ops,
+            "warnings": self.warnings,
+        }
+
+    def _site_json(self, site: Site) -> dict[str, Any]:
+        return {
+            "node": site.node.name,
+            "op": op_name(site.node),
+            "kind": site.kind,
+            "module": self.module_of(site.node),
+            "operands": [n.name for n in site.operands],
+            "paths": [self.path_to(n) for n in site.operands],
+            "source": source_line(site.node),
+        }
+
+    def summary(self) -> str:
+        """A readable multi-line summary (what ``analyzer analyze`` prints)."""
+        from analyzer.summary import render_summary
+
+        return render_summary(self)
+
+
+def analyze_traced(traced: TracedModel) -> Analysis:
+    """Run every pass over an already traced model (a stored trace, say)."""
+    facts = node_facts(traced)
+    aligned = alignment(traced, facts)
+    classes = {node: primitive_class(node, facts, aligned) for node in traced.op_nodes()}
+    sites = input_products(traced, facts, aligned)
+    transposes = dynamic_transposes(traced, facts, sites)
+    return Analysis(
+        traced=traced,
+        facts=facts,
+        classes=classes,
+        sites=sites,
+        transposes=transposes,
+        circuit_class=circuit_class(classes, facts, transposes),
+        parents=witness_parents(traced, facts),
+    )
+
+
+def analyze(
+    module: Any,
+    example_args: Sequence[Any] | None = None,
+    *,
+    frontend: str = "auto",
+    model: str = "model",
+) -> Analysis:
+    """Trace ``module(*example_args)`` and analyse it.
+
+    ``module`` may also be a :class:`~analyzer.dialect.TracedModel`, which is analysed
+    as it is. See :func:`analyzer.tracing.trace` for ``frontend``.
+    """
+    if isinstance(module, TracedModel):
+        return analyze_traced(module)
+    from analyzer.errors import SpecError
+    from analyzer.tracing import trace
+
+    if example_args is None:
+        raise SpecError("example_args is required: the inputs to call the model with")
+    return analyze_traced(trace(module, example_args, frontend=frontend, model=model))

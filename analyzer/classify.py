@@ -1,0 +1,107 @@
+"""The primitive class of every op node, and the model's primitive set.
+
+Most ops have one class in the registry; a few depend on the facts: a transpose is
+``transpose`` only on a continuous value, a product of two continuous values is
+``gating``/``normalization`` (or ``nonlinearity`` for ``x * sigmoid(x)``), a selection
+is ``sparsity`` only when its condition or indices are not static.
+
+>>> import torch
+>>> from analyzer import analyze
+>>> net = torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+>>> analyze(net, (torch.randn(1, 4),)).circuit_class
+['matmul', 'relu']
+"""
+
+from __future__ import annotations
+
+import torch.fx as fx
+
+from analyzer.dataflow import Facts, is_training_batch_norm, multiplied_operands
+from analyzer.dialect import entry_for, op_name, tensor_operands
+from analyzer.facts import Dependence
+from analyzer.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, Rule
+from analyzer.sites import Alignment, DynamicTranspose, product_kind
+
+
+def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
+    """The class of one op node (see the table in DESIGN.md §2)."""
+    entry = entry_for(node)
+    if entry is None:
+        return "unknown"
+    operands = tensor_operands(node)
+    if op_name(node) in TRANSPOSE_OPS:
+        source = node.args[0]
+        continuous = isinstance(source, fx.Node) and facts[source].is_continuous
+        return "transpose" if continuous else "structural"
+    rule = entry.rule
+    if rule in (Rule.PRODUCT, Rule.DIVIDE):
+        return _product_class(node, facts, aligned, operands)
+    if rule is Rule.BATCH_NORM:
+        return "normalization" if is_training_batch_norm(node) else "elementwise"
+    if rule in (Rule.WHERE, Rule.LOOKUP):
+        selector = multiplied_operands(node, entry.selector)
+        data = [n for n in operands if n not in selector]
+        selective = any(facts[n].dependence is not Dependence.STATIC for n in selector)
+        if rule is Rule.LOOKUP and all(facts[n].dependence is Dependence.STATIC for n in data):
+            return "structural"  # an embedding: a continuous source, not a selection
+        return "sparsity" if selective else "structural"
+    if rule is Rule.COMPARE:
+        return "sparsity" if facts[node].dependence is not Dependence.STATIC else "elementwise"
+    if rule is Rule.SELECT_TOP:
+        if facts[node].dependence is Dependence.STATIC:
+            return "structural"
+        return "sparsity" if _indices_used(node) else "relu"
+    return entry.primitive
+
+
+def _product_class(
+    node: fx.Node, facts: Facts, aligned: Alignment, operands: list[fx.Node]
+) -> str:
+    kind = product_kind(node, facts, aligned)
+    if kind in ("gating", "normalization"):
+        return kind
+    if kind == "pointwise":
+        return "nonlinearity"
+    dependences = {facts[n].dependence for n in operands}
+    if Dependence.CONTINUOUS in dependences and Dependence.DISCRETE in dependences:
+        return "relu"  # z * (z > 0): a piecewise gate
+    if op_name(node) in ("aten.div", "aten.divide", "aten.true_divide", "aten.reciprocal"):
+        divisor = node.args[0] if op_name(node) == "aten.reciprocal" else node.args[1]
+        if isinstance(divisor, fx.Node) and facts[divisor].is_continuous:
+            return "nonlinearity"  # c / x
+    return "elementwise"
+
+
+def _indices_used(node: fx.Node) -> bool:
+    """Whether anything reads the indices (output 1) of a values-and-indices op."""
+    if not isinstance(node.meta.get("val"), (tuple, list)) and node.meta.get("outputs", 1) < 2:
+        return True  # sort/max returning one tensor: the selection itself
+    return any(
+        op_name(user) == "operator.getitem" and user.args[1] == 1 and user.users
+        for user in node.users
+    )
+
+
+def circuit_class(
+    classes: dict[fx.Node, str],
+    facts: Facts,
+    transposes: list[DynamicTranspose],
+) -> list[str]:
+    """The sorted primitive set: classes of the nodes on the input's path, the classes
+    fused ops imply, and ``transpose`` only when a dynamic transpose feeds a contraction."""
+    present: set[str] = set()
+    for node, cls in classes.items():
+        dependence = facts[node].dependence
+        on_path = dependence is Dependence.CONTINUOUS or (
+            cls == "sparsity" and dependence is not Dependence.STATIC
+        )
+        if not on_path:
+            continue  # weight preprocessing, mask building: not part of the circuit
+        present.add(cls)
+        entry = entry_for(node)
+        if entry is not None:
+            present.update(entry.implies)
+    present.discard("transpose")
+    if any(t.feeds_contraction for t in transposes):
+        present.add("transpose")
+    return sorted(present & CIRCUIT_CLASSES)

@@ -1,0 +1,25 @@
+"""The one small error hierarchy of the tool.
+
+The CLI turns an :class:`AnalyzerError` into one paragraph and its ``exit_code``;
+anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class AnalyzerError(Exception):
+    """Base class: a problem the user can act on."""
+
+    exit_code = 1
+
+
+class SpecError(AnalyzerError):
+    """A bad model spec, ``--input``, ``--config`` or file argument (exit code 2)."""
+
+    exit_code = 2
+
+
+class TraceError(AnalyzerError):
+    """The model's forward raised, or no frontend could trace it (exit code 3)."""
+
+    exit_code = 3

@@ -1,0 +1,210 @@
+"""Input-by-input multiplicative sites, their witness paths, and dynamic transposes.
+
+A site is a node that multiplies two or more ``continuous`` operands (DESIGN.md §2).
+Two facts found in one forward sweep tell its kind:
+
+* the *pointwise root* of a value: the tensor it is an entrywise function of
+  (``sigmoid(h)`` and ``h`` share the root ``h``), so ``h * sigmoid(h)`` and ``x * x``
+  are pointwise nonlinearities, not sites;
+* the *statistic* a value is: the root whose reduction it is (``rsqrt(mean(h²))`` is a
+  statistic of ``h``), so ``h * rsqrt(mean(h²))`` is a ``normalization`` site.
+
+>>> import torch
+>>> from analyzer.tracing import trace
+>>> from analyzer.dataflow import node_facts
+>>> class Glu(torch.nn.Module):
+...     def forward(self, x):
+...         return torch.sigmoid(x[..., :2]) * x[..., 2:]
+>>> traced = trace(Glu(), (torch.randn(2, 4),))
+>>> [s.kind for s in input_products(traced, node_facts(traced))]
+['gating']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch.fx as fx
+
+from analyzer.dataflow import Facts, is_training_batch_norm, multiplied_operands
+from analyzer.dialect import TracedModel, entry_for, op_name, tensor_operands
+from analyzer.registry import TRANSPOSE_OPS, Rule
+
+# Reductions whose result is a statistic of their input (a mean, a norm, a maximum).
+STATISTIC_OPS = frozenset(
+    "aten.sum aten.mean aten.var aten.var_mean aten.std aten.amax aten.amin aten.max "
+    "aten.min aten.logsumexp aten.norm aten.linalg_vector_norm aten.nansum".split()
+)
+# Ops that keep every entry where it is: a root survives them.
+IDENTITY_OPS = frozenset(
+    "aten.to aten._to_copy aten.clone aten.contiguous aten.alias aten.detach aten.dropout "
+    "aten.type_as aten.float aten.double aten.half aten.bfloat16 aten.lift_fresh_copy".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Site:
+    """One input-by-input multiplicative site (an entry of ``input_products``)."""
+
+    node: fx.Node
+    kind: str  # "contraction" | "gating" | "normalization"
+    operands: tuple[fx.Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class DynamicTranspose:
+    """A transpose of a continuous value, explicit or implied by a fused op."""
+
+    node: fx.Node
+    implied: bool
+    feeds_contraction: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Alignment:
+    """Pointwise roots and statistics of the continuous nodes (see the module doc)."""
+
+    root: dict[fx.Node, fx.Node]
+    statistic_of: dict[fx.Node, fx.Node]
+
+
+def alignment(traced: TracedModel, facts: Facts) -> Alignment:
+    """Roots and statistics of every continuous node, in one forward sweep."""
+    root: dict[fx.Node, fx.Node] = {}
+    statistic_of: dict[fx.Node, fx.Node] = {}
+    for node in traced.graph.nodes:
+        if not facts[node].is_continuous or node.op == "output":
+            continue
+        root[node] = node
+        if not node.op.startswith("call_"):
+            continue
+        continuous = [n for n in tensor_operands(node) if facts[n].is_continuous]
+        roots = {root[n] for n in continuous if n not in statistic_of}
+        stats = {statistic_of[n] for n in continuous if n in statistic_of}
+        name, entry = op_name(node), entry_for(node)
+        if name in STATISTIC_OPS and len(continuous) == 1:
+            statistic_of[node] = stats.pop() if stats else root[continuous[0]]
+        elif not roots and len(stats) == 1 and entry is not None:
+            if entry.pointwise or entry.rule is Rule.STRUCTURAL:
+                statistic_of[node] = stats.pop()  # rsqrt(var + eps), a broadcast mean
+        elif len(roots) == 1 and not stats:
+            if (entry is not None and entry.pointwise) or name in IDENTITY_OPS:
+                root[node] = roots.pop()
+    return Alignment(root, statistic_of)
+
+
+def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
+    """``contraction``/``gating``/``normalization`` for a site, ``"pointwise"`` for a
+    self-product such as ``x * sigmoid(x)``, ``None`` when fewer than two continuous
+    values are multiplied."""
+    entry = entry_for(node)
+    if entry is None:
+        return None
+    if entry.rule is Rule.NORMALIZATION or (
+        entry.rule is Rule.BATCH_NORM and is_training_batch_norm(node)
+    ):
+        return "normalization" if facts[node].is_continuous else None
+    if entry.rule is Rule.RECURRENT:
+        return "gating" if entry.gating_site and facts[node].is_continuous else None
+    if entry.rule not in (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE):
+        return None
+    multiplied = _multiplied(node, entry)
+    continuous = [n for n in multiplied if facts[n].is_continuous]
+    if len(continuous) < 2:
+        return None
+    if entry.rule is Rule.CONTRACTION:
+        return "contraction"
+    roots = {aligned.root[n] for n in continuous if n not in aligned.statistic_of}
+    stats = {aligned.statistic_of[n] for n in continuous if n in aligned.statistic_of}
+    if stats and stats <= roots:
+        return "normalization"
+    if len(roots) == 1 and not stats:
+        return "pointwise"
+    return "gating"
+
+
+def _multiplied(node: fx.Node, entry: object) -> list[fx.Node]:
+    positions = getattr(entry, "multiplied", ()) or tuple(range(len(node.args)))
+    return multiplied_operands(node, positions)
+
+
+def input_products(
+    traced: TracedModel, facts: Facts, aligned: Alignment | None = None
+) -> list[Site]:
+    """Every node that multiplies two or more continuous values, with its kind."""
+    aligned = aligned or alignment(traced, facts)
+    sites = []
+    for node in traced.op_nodes():
+        kind = product_kind(node, facts, aligned)
+        if kind is None or kind == "pointwise":
+            continue
+        entry = entry_for(node)
+        candidates = (
+            _multiplied(node, entry)
+            if entry is not None and entry.rule in (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)
+            else tensor_operands(node)
+        )
+        operands = tuple(n for n in candidates if facts[n].is_continuous)
+        sites.append(Site(node, kind, operands))
+    return sites
+
+
+def witness_parents(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node | None]:
+    """For each continuous node, its predecessor on a shortest path from a continuous
+    source (``None`` at a source: a float input or a lookup by token ids)."""
+    distance: dict[fx.Node, int] = {}
+    parent: dict[fx.Node, fx.Node | None] = {}
+    for node in traced.graph.nodes:
+        if not facts[node].is_continuous or node.op == "output":
+            continue
+        reached = [n for n in tensor_operands(node) if n in distance]
+        if not reached:
+            distance[node], parent[node] = 0, None
+            continue
+        best = min(reached, key=distance.__getitem__)
+        distance[node], parent[node] = distance[best] + 1, best
+    return parent
+
+
+def witness_path(parents: dict[fx.Node, fx.Node | None], node: fx.Node) -> list[str]:
+    """Node names from a continuous source to ``node`` (a shortest such path)."""
+    path = []
+    current: fx.Node | None = node
+    while current is not None:
+        path.append(current.name)
+        current = parents.get(current)
+    return path[::-1]
+
+
+def dynamic_transposes(
+    traced: TracedModel, facts: Facts, sites: list[Site]
+) -> list[DynamicTranspose]:
+    """Transposes of continuous values, and whether each reaches a contraction site's
+    operand through structural ops only."""
+    contraction_operands = {n for s in sites if s.kind == "contraction" for n in s.operands}
+    contraction_nodes = {s.node for s in sites if s.kind == "contraction"}
+    feeds: set[fx.Node] = set()
+    for node in reversed(traced.graph.nodes):  # users come after their operands
+        if node in contraction_operands:
+            feeds.add(node)
+        elif any(u in feeds and _is_structural(u) for u in node.users):
+            feeds.add(node)
+    found = []
+    for node in traced.op_nodes():
+        if op_name(node) in TRANSPOSE_OPS:
+            source = node.args[0]
+            if isinstance(source, fx.Node) and facts[source].is_continuous:
+                found.append(DynamicTranspose(node, False, node in feeds))
+            continue
+        entry = entry_for(node)
+        if entry is None or entry.transposes is None:
+            continue
+        transposed = multiplied_operands(node, (entry.transposes,))
+        if any(facts[n].is_continuous for n in transposed):
+            found.append(DynamicTranspose(node, True, node in contraction_nodes))
+    return found
+
+
+def _is_structural(node: fx.Node) -> bool:
+    entry = entry_for(node)
+    return entry is not None and entry.rule is Rule.STRUCTURAL

@@ -1,0 +1,255 @@
+"""The one place that turns a PyTorch model into the analysis dialect.
+
+Three frontends, tried in this order by ``frontend="auto"``:
+
+* ``export``: ``torch.export.export(..., strict=False)``, the aten training IR, which
+  keeps fused ops (``linear``, ``scaled_dot_product_attention``, ``layer_norm``) whole;
+* ``fx``: ``torch.fx.symbolic_trace``, lowered to the same aten dialect by ``make_fx``;
+* ``real``: a concrete ``make_fx`` trace that runs the model on the example input and
+  freezes its Python control flow to it (said in ``warnings``).
+
+Outputs of any structure (tuples, dicts, ``ModelOutput``, caches) are flattened to a
+tuple of tensors first, so every frontend sees a plain function.
+
+>>> import torch
+>>> traced = trace(torch.nn.Linear(3, 2), (torch.randn(1, 3),))
+>>> traced.frontend, sorted({n.target.__name__ for n in traced.op_nodes()})
+('export', ['linear.default'])
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import warnings as python_warnings
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import torch
+import torch.fx as fx
+from torch import nn
+
+from analyzer.dialect import InputKind, TracedModel
+from analyzer.errors import SpecError, TraceError
+
+FRONTENDS = ("export", "fx", "real")
+_WRAPPED = "model"  # attribute under which the flattening wrapper holds the model
+
+
+def trace(
+    module: nn.Module | Callable[..., Any],
+    example_args: Sequence[Any],
+    *,
+    frontend: str = "auto",
+    model: str = "model",
+    example_kwargs: dict[str, Any] | None = None,
+) -> TracedModel:
+    """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
+
+    ``frontend`` is ``"auto"`` (export, then fx, then real) or one of
+    :data:`FRONTENDS`. Raises :class:`~analyzer.errors.TraceError` with every
+    frontend's reason when none succeeds.
+    """
+    if frontend != "auto" and frontend not in FRONTENDS:
+        raise SpecError(
+            f"unknown frontend {frontend!r}: choose 'auto' or one of {', '.join(FRONTENDS)}"
+        )
+    if not isinstance(example_args, (tuple, list)):
+        raise SpecError("example_args must be a tuple or list of the model's inputs")
+    if isinstance(module, nn.Module):
+        module.eval()
+    if example_kwargs:
+        module = _KeywordsAsPositions(module, len(example_args), list(example_kwargs))
+        example_args = (*example_args, *example_kwargs.values())
+    order = FRONTENDS if frontend == "auto" else (frontend,)
+    reasons: list[str] = []
+    for name in order:
+        try:
+            traced = _TRACERS[name](module, tuple(example_args), model)
+        except (TraceError, SpecError):
+            raise
+        except Exception as error:  # every frontend failure is reported, none is lost
+            reasons.append(f"{name}: {type(error).__name__}: {_first_lines(error)}")
+            continue
+        traced.warnings[:0] = [f"frontend {r} (fell back to {name})" for r in reasons]
+        if example_kwargs:
+            traced.module_prefix += f"{_WRAPPED}."  # the keyword wrapper's attribute
+        return traced
+    raise TraceError(
+        f"could not trace {model}: "
+        + "; ".join(reasons)
+        + ". If the forward itself fails, call the model on its example inputs to see why."
+    )
+
+
+def flatten_tensors(value: Any) -> list[torch.Tensor]:
+    """Every tensor inside an output structure, in a deterministic order.
+
+    >>> flatten_tensors({"a": torch.ones(1), "b": (torch.zeros(2), None)})[1].shape
+    torch.Size([2])
+    """
+    found: list[torch.Tensor] = []
+    _collect(value, found, set(), depth=0)
+    return found
+
+
+def _collect(value: Any, found: list[torch.Tensor], seen: set[int], depth: int) -> None:
+    if isinstance(value, torch.Tensor):
+        found.append(value)
+        return
+    if value is None or isinstance(value, (str, bytes, int, float, bool)) or depth > 8:
+        return
+    if id(value) in seen:
+        return
+    seen.add(id(value))
+    if isinstance(value, dict):  # includes transformers' ModelOutput
+        for item in value.values():
+            _collect(item, found, seen, depth + 1)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect(item, found, seen, depth + 1)
+    elif dataclasses.is_dataclass(value):
+        for f in dataclasses.fields(value):
+            _collect(getattr(value, f.name), found, seen, depth + 1)
+    elif hasattr(value, "__dict__") and not isinstance(value, nn.Module):
+        # cache objects (DynamicCache and friends) keep their tensors in attributes
+        for item in vars(value).values():
+            _collect(item, found, seen, depth + 1)
+
+
+class _KeywordsAsPositions(nn.Module):
+    """Takes keyword inputs positionally, so that every frontend sees them as inputs."""
+
+    def __init__(self, model: Any, positional: int, names: list[str]) -> None:
+        super().__init__()
+        self.model = model
+        self._positional, self._names = positional, names
+
+    def forward(self, *args: Any) -> Any:
+        keywords = dict(zip(self._names, args[self._positional :], strict=True))
+        return self.model(*args[: self._positional], **keywords)
+
+
+class _Flattened(nn.Module):
+    """Wraps a model so that its forward returns a flat tuple of tensors."""
+
+    def __init__(self, model: nn.Module | Callable[..., Any]) -> None:
+        super().__init__()
+        if isinstance(model, nn.Module):
+            self.model = model
+        else:
+            self._function = model
+
+    def forward(self, *args: Any) -> tuple[torch.Tensor, ...]:
+        function = self.model if hasattr(self, "model") else self._function
+        return tuple(flatten_tensors(function(*args)))
+
+
+def _trace_export(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
+    with python_warnings.catch_warnings():
+        python_warnings.simplefilter("ignore")
+        program = torch.export.export(_Flattened(module), args, strict=False)
+    kinds = {
+        InputKind.PARAMETER: InputKind.PARAMETER,
+        InputKind.BUFFER: InputKind.BUFFER,
+    }
+    input_kinds: dict[str, InputKind] = {}
+    for spec in program.graph_signature.input_specs:
+        kind_name = spec.kind.name
+        if kind_name == "USER_INPUT":
+            kind = InputKind.INPUT
+        elif kind_name == "PARAMETER":
+            kind = InputKind.PARAMETER
+        elif kind_name == "BUFFER":
+            kind = InputKind.BUFFER
+        else:
+            kind = InputKind.CONSTANT  # lifted constants, custom objects, tokens
+        input_kinds[getattr(spec.arg, "name", "")] = kinds.get(kind, kind)
+    return TracedModel(
+        program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}."
+    )
+
+
+def _trace_with_make_fx(
+    function: Callable[..., Any], args: tuple[Any, ...], model: str, mode: str, name: str
+) -> TracedModel:
+    from torch.fx.experimental.proxy_tensor import make_fx
+
+    flat = _Flattened(function)
+    with python_warnings.catch_warnings(), _module_paths_recorded(function):
+        python_warnings.simplefilter("ignore")
+        graph_module = make_fx(
+            flat, tracing_mode=mode, pre_dispatch=True, _allow_non_fake_inputs=True
+        )(*args)
+    graph = graph_module.graph
+    kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
+    traced = TracedModel(graph, kinds, name, model, [], "")
+    traced.graph_module = graph_module  # type: ignore[attr-defined]
+    return traced
+
+
+@contextlib.contextmanager
+def _module_paths_recorded(root: Any) -> Iterator[None]:
+    """Record ``nn_module_stack`` on the nodes make_fx creates, as export does.
+
+    make_fx copies ``nn_module_stack`` from fx's current node meta; global forward
+    hooks (a public API, nothing patched) keep that meta at the running module's path.
+    """
+    import torch.fx.traceback as fx_traceback
+
+    names = {id(m): n for n, m in root.named_modules()} if isinstance(root, nn.Module) else {}
+    stack: list[str] = []
+
+    def publish() -> None:
+        fx_traceback.current_meta["nn_module_stack"] = {p: (p, "") for p in stack}
+
+    def enter(module: nn.Module, args: Any) -> None:
+        if id(module) in names:
+            stack.append(names[id(module)])
+            publish()
+
+    def leave(module: nn.Module, args: Any, output: Any) -> None:
+        if id(module) in names and stack:
+            stack.pop()
+            publish()
+
+    with fx_traceback.preserve_node_meta():
+        handles = [
+            nn.modules.module.register_module_forward_pre_hook(enter),
+            nn.modules.module.register_module_forward_hook(leave),
+        ]
+        try:
+            yield
+        finally:
+            for handle in handles:
+                handle.remove()
+
+
+def _trace_fx(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
+    if not isinstance(module, nn.Module):
+        raise TypeError("the fx frontend traces nn.Module instances only")
+    symbolic = fx.symbolic_trace(module)
+    return _trace_with_make_fx(symbolic, args, model, "fake", "fx")
+
+
+def _trace_real(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
+    traced = _trace_with_make_fx(module, args, model, "real", "real")
+    traced.warnings.append(
+        "the real frontend ran the model once and froze its Python control flow to the "
+        "example input: branches and loop counts that depend on input values may differ "
+        "for other inputs"
+    )
+    return traced
+
+
+def _first_lines(error: BaseException, limit: int = 3) -> str:
+    lines = [line for line in str(error).strip().splitlines() if line.strip()]
+    text = " ".join(lines[:limit]) or repr(error)
+    return text if len(text) < 600 else text[:600] + "…"
+
+
+_TRACERS: dict[str, Callable[[Any, tuple[Any, ...], str], TracedModel]] = {
+    "export": _trace_export,
+    "fx": _trace_fx,
+    "real": _trace_real,
+}
