@@ -22,7 +22,11 @@ if TYPE_CHECKING:
 __all__ = ["Analysis", "AnalyzerError", "SpecError", "TraceError", "analyze", "trace"]
 __version__ = "0.1.0"
 
-_LAZY = {"analyze": "analyzer.analysis", "Analysis": "analyzer.analysis", "trace": "analyzer.tracing"}
+_LAZY = {
+    "analyze": "analyzer.analysis",
+    "Analysis": "analyzer.analysis",
+    "trace": "analyzer.tracing",
+}
 
 
 def __getattr__(name: str) -> Any:

@@ -54,9 +54,7 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
     return entry.primitive
 
 
-def _product_class(
-    node: fx.Node, facts: Facts, aligned: Alignment, operands: list[fx.Node]
-) -> str:
+def _product_class(node: fx.Node, facts: Facts, aligned: Alignment, operands: list[fx.Node]) -> str:
     kind = product_kind(node, facts, aligned)
     if kind in ("gating", "normalization"):
         return kind

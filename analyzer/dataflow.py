@@ -104,17 +104,18 @@ def _transfer(
 
 
 def _facts_at(node: fx.Node, positions: tuple[int, ...], facts: Facts) -> list[Fact]:
-    """Facts of the nodes at argument ``positions`` (``-1``: the last argument)."""
-    return [facts[n] for n in multiplied_operands(node, positions)]
+    """Facts of the nodes at argument ``positions``, repeats kept (``x * x`` is quadratic)."""
+    return [facts[n] for n in operand_references(node, positions)]
+
+
+def operand_references(node: fx.Node, positions: tuple[int, ...]) -> list[fx.Node]:
+    """The nodes at argument ``positions`` (``-1``: the last), lists flattened, repeats kept."""
+    return [ref for position in positions for ref in node_inputs(argument(node, position))]
 
 
 def multiplied_operands(node: fx.Node, positions: tuple[int, ...]) -> list[fx.Node]:
     """The nodes at argument ``positions``, lists flattened, in order, without repeats."""
-    found: dict[fx.Node, None] = {}
-    for position in positions:
-        for ref in node_inputs(argument(node, position)):
-            found.setdefault(ref, None)
-    return list(found)
+    return list(dict.fromkeys(operand_references(node, positions)))
 
 
 def _product_degree(multiplied: list[Fact]) -> Degree:

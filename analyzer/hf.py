@@ -88,7 +88,5 @@ def synthesize_inputs(
         )
     if getattr(config, "is_encoder_decoder", False):
         vocab = int(getattr(text_config, "vocab_size", 1000) or 1000)
-        inputs["decoder_input_ids"] = torch.randint(
-            0, vocab, (1, SEQUENCE_LENGTH), device=device
-        )
+        inputs["decoder_input_ids"] = torch.randint(0, vocab, (1, SEQUENCE_LENGTH), device=device)
     return inputs

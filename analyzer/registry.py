@@ -103,6 +103,9 @@ register("aten.addmm aten.baddbmm aten.addbmm aten.addmv aten.addr", "matmul",
 register("aten.conv1d aten.conv2d aten.conv3d aten.convolution aten._convolution "
          "aten.conv_transpose1d aten.conv_transpose2d aten.conv_transpose3d",
          "matmul", Rule.CONTRACTION, multiplied=(0, 1))  # fmt: skip
+# grouped (per-expert) matmuls of mixture-of-experts layers; transformers' own custom op
+register("aten._grouped_mm transformers.grouped_mm_fallback", "matmul", Rule.CONTRACTION,
+         multiplied=(0, 1))  # fmt: skip
 register("aten.einsum", "matmul", Rule.CONTRACTION, multiplied=(-1,))  # all of the list arg 1
 register("aten.bilinear aten._trilinear", "matmul", Rule.CONTRACTION, multiplied=(0, 1, 2))
 # softmax(Q·Kᵀ)·V: two contractions, a normalisation, and K is transposed

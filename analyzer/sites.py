@@ -26,7 +26,12 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
-from analyzer.dataflow import Facts, is_training_batch_norm, multiplied_operands
+from analyzer.dataflow import (
+    Facts,
+    is_training_batch_norm,
+    multiplied_operands,
+    operand_references,
+)
 from analyzer.dialect import TracedModel, entry_for, op_name, tensor_operands
 from analyzer.registry import TRANSPOSE_OPS, Rule
 
@@ -108,8 +113,8 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
         return "gating" if entry.gating_site and facts[node].is_continuous else None
     if entry.rule not in (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE):
         return None
-    multiplied = _multiplied(node, entry)
-    continuous = [n for n in multiplied if facts[n].is_continuous]
+    positions = entry.multiplied or tuple(range(len(node.args)))
+    continuous = [n for n in operand_references(node, positions) if facts[n].is_continuous]
     if len(continuous) < 2:
         return None
     if entry.rule is Rule.CONTRACTION:

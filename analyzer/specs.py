@@ -164,9 +164,7 @@ def _instantiate(obj: Any, spec: str, inputs: list[str], device: str | None) -> 
             raise TraceError(f"{spec}: the factory raised {type(error).__name__}: {error}")
         if isinstance(built, nn.Module):
             module = built
-        elif (
-            isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module)
-        ):
+        elif isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module):
             module = built[0]
             given = built[1]
             if not inputs:

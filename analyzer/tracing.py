@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import warnings as python_warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -74,6 +75,7 @@ def trace(
         traced.warnings[:0] = [f"frontend {r} (fell back to {name})" for r in reasons]
         if example_kwargs:
             traced.module_prefix += f"{_WRAPPED}."  # the keyword wrapper's attribute
+        _name_inputs(traced, _input_names(module, len(example_args)))
         return traced
     raise TraceError(
         f"could not trace {model}: "
@@ -165,9 +167,7 @@ def _trace_export(module: Any, args: tuple[Any, ...], model: str) -> TracedModel
         else:
             kind = InputKind.CONSTANT  # lifted constants, custom objects, tokens
         input_kinds[getattr(spec.arg, "name", "")] = kinds.get(kind, kind)
-    return TracedModel(
-        program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}."
-    )
+    return TracedModel(program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}.")
 
 
 def _trace_with_make_fx(
@@ -179,7 +179,12 @@ def _trace_with_make_fx(
     with python_warnings.catch_warnings(), _module_paths_recorded(function):
         python_warnings.simplefilter("ignore")
         graph_module = make_fx(
-            flat, tracing_mode=mode, pre_dispatch=True, _allow_non_fake_inputs=True
+            flat,
+            tracing_mode=mode,
+            pre_dispatch=True,
+            _allow_non_fake_inputs=True,
+            # real tensors may steer Python control flow: that is the real frontend's job
+            _error_on_data_dependent_ops=mode != "real",
         )(*args)
     graph = graph_module.graph
     kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
@@ -240,6 +245,41 @@ def _trace_real(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
         "for other inputs"
     )
     return traced
+
+
+def _input_names(module: Any, count: int) -> list[str]:
+    """The names of the model's inputs, from its forward's signature where it has one."""
+    if isinstance(module, _KeywordsAsPositions):
+        inner = _input_names(module.model, module._positional)[: module._positional]
+        return [*inner, *module._names]
+    function = module.forward if isinstance(module, nn.Module) else module
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return []
+    names = [p.name for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    if any(p.kind is p.VAR_POSITIONAL for p in parameters) or len(names) < count:
+        return []  # *args: keep the tracer's names
+    return names[:count]
+
+
+def _name_inputs(traced: TracedModel, names: list[str]) -> None:
+    """Rename the input placeholders after the forward's parameters (``x``, ``input_ids``),
+    so that witness paths start at names the user wrote."""
+    inputs = [
+        n for n in traced.graph.nodes
+        if n.op == "placeholder" and traced.input_kinds.get(n.name) is InputKind.INPUT
+    ]  # fmt: skip
+    if len(inputs) != len(names):
+        return
+    taken = {n.name for n in traced.graph.nodes}
+    for node, name in zip(inputs, names, strict=True):
+        if name == node.name or name in taken or not name.isidentifier():
+            continue
+        old = node.name
+        node._rename(name)  # fx may add a suffix where the name shadows a builtin
+        traced.input_kinds[node.name] = traced.input_kinds.pop(old)
+        taken.add(node.name)
 
 
 def _first_lines(error: BaseException, limit: int = 3) -> str:
