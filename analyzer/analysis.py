@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from html import escape
 from typing import Any
 
 import torch.fx as fx
@@ -124,6 +125,20 @@ class Analysis:
             "paths": [self.path_to(n) for n in site.operands],
             "source": source_line(site.node),
         }
+
+    def _repr_html_(self) -> str:
+        """The report's HTML in Jupyter; the graph is drawn when graphviz is installed."""
+        from analyzer.render_html import analysis_body
+
+        svg = None
+        try:
+            from analyzer.annotated import annotated_graph
+            from analyzer.render_dot import dot_source, render_svg
+
+            svg = render_svg(dot_source(annotated_graph(self)))
+        except Exception:  # a notebook view never fails for want of graphviz
+            svg = None
+        return f"<h3>{escape(self.model)}</h3>" + analysis_body(self, svg)
 
     def summary(self) -> str:
         """A readable multi-line summary (what ``analyzer analyze`` prints)."""

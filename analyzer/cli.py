@@ -1,8 +1,8 @@
 """The ``analyzer`` command: a thin layer over the Python API.
 
 Errors the user can act on (:class:`~analyzer.errors.AnalyzerError`) print as one
-paragraph with their exit code (2: bad input, 3: the model could not be traced);
-``--debug`` shows the traceback.
+paragraph with their exit code (2: bad input, 3: the model could not be traced,
+4: a program the tool needs is missing); ``--debug`` shows the traceback.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import sys
 import textwrap
 import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from analyzer.errors import AnalyzerError, SpecError
 
@@ -33,6 +35,28 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "spec", help="zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME, package.module:NAME or a trace .json"
+    )
+    parser.add_argument(
+        "--input", action="append", default=[], metavar="SPEC",
+        help="an example input, e.g. 'float32[2,16,64]' or 'int64[1,16]<50000'; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--config", action="append", default=[], metavar="KEY=VALUE",
+        help="override a field of an hf: model's config; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--frontend", default="auto", choices=["auto", "export", "fx", "real"],
+        help="how to trace (default: auto = export, then fx, then real)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--device", default=None,
+        help="device to build and trace on (zoo: and hf: default to meta; others stay put)",
+    )  # fmt: skip
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="analyzer",
@@ -42,36 +66,39 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     analyze = commands.add_parser(
-        "analyze",
-        help="trace a model and print its primitive set, sites and degree",
-        description="SPEC is zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME or package.module:NAME.",
+        "analyze", help="trace a model (or load a stored trace) and print its analysis"
     )
-    analyze.add_argument("spec", help="the model: zoo:NAME, hf:TYPE, FILE.py:NAME, pkg.mod:NAME")
+    _add_model_options(analyze)
     analyze.add_argument("--json", metavar="PATH", help="write the analyzer.analysis/1 JSON")
-    analyze.add_argument(
-        "--input", action="append", default=[], metavar="SPEC",
-        help="an example input, e.g. 'float32[2,16,64]' or 'int64[1,16]<50000'; repeatable",
-    )  # fmt: skip
-    analyze.add_argument(
-        "--config", action="append", default=[], metavar="KEY=VALUE",
-        help="override a field of an hf: model's config; repeatable",
-    )  # fmt: skip
-    analyze.add_argument(
-        "--frontend", default="auto", choices=["auto", "export", "fx", "real"],
-        help="how to trace (default: auto = export, then fx, then real)",
-    )  # fmt: skip
-    analyze.add_argument(
-        "--device", default=None,
-        help="device to build and trace on (zoo: and hf: default to meta; others stay put)",
-    )  # fmt: skip
+    analyze.add_argument("--graphml", metavar="PATH", help="write the annotated graph as GraphML")
     analyze.add_argument("--quiet", action="store_true", help="print no summary")
     analyze.set_defaults(run=_run_analyze)
 
+    trace = commands.add_parser("trace", help="store a model's op graph as analyzer.trace/1 JSON")
+    _add_model_options(trace)
+    trace.add_argument("--out", required=True, metavar="PATH", help="the trace file to write")
+    trace.set_defaults(run=_run_trace)
+
+    report = commands.add_parser(
+        "report", help="write index.html, graph.svg/.dot, report.md and analysis.json"
+    )
+    _add_model_options(report)
+    report.add_argument("--out", required=True, metavar="DIR", help="the report folder")
+    report.add_argument(
+        "--level", default="auto", choices=["auto", "ops", "modules"],
+        help="draw every op, or one node per module (auto: ops for small graphs)",
+    )  # fmt: skip
+    report.add_argument(
+        "--depth", type=int, default=3, metavar="N",
+        help="module view: cut module paths after N components (default 3)",
+    )  # fmt: skip
+    report.set_defaults(run=_run_report)
+
     zoo = commands.add_parser("zoo", help="list the reference models, or analyse them all")
     zoo.add_argument(
-        "--out", metavar="DIR",
-        help="analyse every zoo model and write NAME.json, NAME.md and index.md to DIR",
-    )  # fmt: skip
+        "--out", metavar="DIR", help="write every zoo model's report and an index page to DIR"
+    )
+    zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
     zoo.set_defaults(run=_run_zoo)
     return parser
 
@@ -80,49 +107,100 @@ def _progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _run_analyze(options: argparse.Namespace) -> int:
-    from analyzer.analysis import analyze_traced
-    from analyzer.output import write_json_atomic
+def _check_output_file(option: str, path: str | None) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise SpecError(f"{option} {path!r} is a directory; give a file name")
+    if not target.parent.exists():
+        raise SpecError(f"{option} {path!r}: the folder {str(target.parent)!r} does not exist")
+
+
+def _traced(options: argparse.Namespace) -> Any:
+    """Load a stored trace, or build and trace the model a spec names."""
     from analyzer.specs import load_model
     from analyzer.tracing import trace
 
-    if options.json is not None:
-        _check_writable(options.json)
-    started = time.perf_counter()
+    if options.spec.endswith(".json"):
+        from analyzer.storage import load_trace
+
+        if options.input or options.config:
+            raise SpecError("--input and --config do not apply to a stored trace")
+        _progress(f"loading trace {options.spec} …")
+        return load_trace(options.spec)
     _progress(f"building {options.spec} …")
     loaded = load_model(
         options.spec, inputs=options.input, config=options.config, device=options.device
     )
     _progress(f"tracing {loaded.label} (frontend {options.frontend}) …")
-    traced = trace(
+    return trace(
         loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
         example_kwargs=loaded.kwargs,
     )  # fmt: skip
+
+
+def _analysed(options: argparse.Namespace) -> Any:
+    from analyzer.analysis import analyze_traced
+
+    traced = _traced(options)
     _progress(f"analysing {len(traced.graph.nodes)} nodes …")
-    result = analyze_traced(traced)
+    return analyze_traced(traced)
+
+
+def _run_analyze(options: argparse.Namespace) -> int:
+    from analyzer.output import write_json_atomic
+
+    _check_output_file("--json", options.json)
+    _check_output_file("--graphml", options.graphml)
+    started = time.perf_counter()
+    result = _analysed(options)
     if not options.quiet:
         print(result.summary())
     if options.json is not None:
         write_json_atomic(options.json, result.to_json())
         _progress(f"wrote {options.json}")
+    if options.graphml is not None:
+        from analyzer.annotated import write_graphml
+
+        write_graphml(result, options.graphml)
+        _progress(f"wrote {options.graphml}")
     _progress(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
 
-def _check_writable(path: str) -> None:
-    from pathlib import Path
+def _run_trace(options: argparse.Namespace) -> int:
+    from analyzer.storage import save_trace
 
-    target = Path(path)
-    if target.is_dir():
-        raise SpecError(f"--json {path!r} is a directory; give a file name")
-    if not target.parent.exists():
-        raise SpecError(f"--json {path!r}: the folder {str(target.parent)!r} does not exist")
+    _check_output_file("--out", options.out)
+    if options.spec.endswith(".json"):
+        raise SpecError(f"{options.spec!r} is already a trace; give a model spec")
+    traced = _traced(options)
+    save_trace(traced, options.out)
+    _progress(f"wrote {options.out} ({len(traced.graph.nodes)} nodes)")
+    return 0
+
+
+def _run_report(options: argparse.Namespace) -> int:
+    from analyzer.report import write_report
+
+    if options.depth < 1:
+        raise SpecError(f"--depth {options.depth}: must be at least 1")
+    target = Path(options.out)
+    if target.exists() and not target.is_dir():
+        raise SpecError(f"--out {options.out!r} is a file; give a folder")
+    started = time.perf_counter()
+    result = _analysed(options)
+    _progress("drawing …")
+    folder = write_report(result, target, level=options.level, depth=options.depth)
+    _progress(f"wrote {folder}/index.html in {time.perf_counter() - started:.1f} s")
+    return 0
 
 
 def _run_zoo(options: argparse.Namespace) -> int:
     from analyzer.zoo import ZOO
 
-    if options.out is None:
+    if options.out is None and options.traces is None:
         width = max(len(name) for name in ZOO)
         print(f"{'model':<{width}}  {'primitive set':<45} {'sites':<28} degree")
         for name, entry in ZOO.items():
@@ -132,9 +210,19 @@ def _run_zoo(options: argparse.Namespace) -> int:
                 f"{', '.join(verdict.site_kinds) or '-':<28} {verdict.degree}"
             )
         return 0
-    from analyzer.zoo_reports import write_zoo_reports
+    if options.traces is not None:
+        from analyzer.storage import save_trace
+        from analyzer.tracing import trace
 
-    write_zoo_reports(options.out, progress=_progress)
+        folder = Path(options.traces)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, entry in ZOO.items():
+            save_trace(trace(*entry.build(), model=f"zoo:{name}"), folder / f"{name}.json")
+        _progress(f"wrote {len(ZOO)} traces to {folder}")
+    if options.out is not None:
+        from analyzer.report import write_zoo_reports
+
+        write_zoo_reports(options.out, progress=_progress)
     return 0
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import enum
 import operator
+import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,12 +56,31 @@ class TracedModel:
         return (n for n in self.graph.nodes if n.op.startswith("call_"))
 
 
+class StoredOp:
+    """The target of a call node loaded from a stored trace: a name, not code.
+
+    fx wants callable targets; calling this one says why a stored trace cannot run.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.__name__ = name
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"{self.name} comes from a stored trace and cannot be executed")
+
+    def __repr__(self) -> str:
+        return self.name
+
+
 def op_name(node: fx.Node) -> str:
     """A stable name for what a node does: ``aten.linear``, ``operator.getitem``, …"""
     if node.op in ("placeholder", "output", "get_attr"):
         return node.op
     target = node.target
-    if isinstance(target, str):  # already a name: a stored trace or call_method
+    if isinstance(target, StoredOp):
+        return target.name
+    if isinstance(target, str):  # call_method
         return target
     if isinstance(target, torch._ops.OpOverload):
         return f"{target.namespace}.{target._opname}"
@@ -79,8 +100,8 @@ def overload_name(node: fx.Node) -> str:
     target = node.target
     if isinstance(target, torch._ops.OpOverload):
         return f"{op_name(node)}.{target._overloadname}"
-    if isinstance(target, str) and node.meta.get("overload"):
-        return f"{target}.{node.meta['overload']}"
+    if isinstance(target, StoredOp) and node.meta.get("overload"):
+        return f"{target.name}.{node.meta['overload']}"
     return op_name(node)
 
 
@@ -136,14 +157,38 @@ def _clean_module_path(path: str) -> str:
 
 
 def source_line(node: fx.Node) -> str:
-    """The last frame of the user's source that created the node, or ``""``."""
-    trace = node.meta.get("stack_trace") or ""
-    lines = [line.strip() for line in trace.strip().splitlines() if line.strip()]
-    for index in range(len(lines) - 1, -1, -1):
-        if lines[index].startswith("File "):
+    """Where the user's code created the node: the innermost frame outside torch itself
+    (else the innermost frame), as ``file:line: code``; ``""`` when nothing was recorded."""
+    if "source_line" in node.meta:  # a stored trace keeps the line itself
+        return node.meta["source_line"]
+    lines = [line.strip() for line in (node.meta.get("stack_trace") or "").splitlines()]
+    frames = []
+    for index, line in enumerate(lines):
+        match = _FRAME.match(line)
+        if match:
             code = lines[index + 1] if index + 1 < len(lines) else ""
-            return f"{lines[index]}: {code}".strip()
-    return ""
+            frames.append((match.group(1), match.group(2), code))
+    if not frames:
+        return ""
+    own = [f for f in frames if not _is_library_file(f[0])]
+    path, line_number, code = (own or frames)[-1]
+    return f"{_relative(path)}:{line_number}: {code}".strip()
+
+
+def _relative(path: str) -> str:
+    """Paths under the working directory are shown relative to it (stable across clones)."""
+    try:
+        relative = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if relative.startswith("..") else relative
+
+
+_FRAME = re.compile(r'^File "([^"]+)", line (\d+)')
+
+
+def _is_library_file(path: str) -> bool:
+    return "/torch/" in path or "/transformers/" in path or "/analyzer/tracing.py" in path
 
 
 def value_meta(node: fx.Node) -> tuple[list[int] | None, str | None]:

@@ -139,8 +139,10 @@ def test_zoo_out_writes_reports(run_cli, tmp_path: Path) -> None:
     code, _, stderr = run_cli("zoo", "--out", str(tmp_path / "reports"))
     assert code == 0 and "[14/14]" in stderr
     index = (tmp_path / "reports" / "index.md").read_text()
-    assert "| [mlp](mlp.md) | matmul, relu |" in index
-    assert json.loads((tmp_path / "reports" / "lstm.json").read_text())["circuit_class"]
+    assert "| [mlp](mlp/index.html) | matmul, relu |" in index
+    assert 'href="lstm/index.html"' in (tmp_path / "reports" / "index.html").read_text()
+    lstm = json.loads((tmp_path / "reports" / "lstm" / "analysis.json").read_text())
+    assert lstm["circuit_class"] == ["gating", "matmul", "nonlinearity"]
 
 
 def test_import_analyzer_is_light() -> None:

@@ -1,0 +1,119 @@
+"""Renderers: DOT/SVG, HTML and Markdown are deterministic, escaped, and readable."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from analyzer.analysis import analyze
+from analyzer.annotated import annotated_graph
+from analyzer.render_dot import collapse_module, dot_source, repeated_containers
+from analyzer.render_html import html_page
+from analyzer.render_markdown import markdown_report
+from analyzer.report import write_report
+from analyzer.zoo import build_zoo_model
+
+GOLDEN = Path(__file__).parent / "golden"
+EVIL = "<img src=x onerror=alert(1)>"
+needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz dot not installed")
+
+
+def test_dot_golden(request: pytest.FixtureRequest) -> None:
+    dot = dot_source(annotated_graph(analyze(*build_zoo_model("linear_attention"))))
+    golden = GOLDEN / "linear_attention.dot"
+    if request.config.getoption("--update-golden"):
+        golden.write_text(dot)
+    assert dot == golden.read_text(), "run pytest --update-golden after an intended change"
+
+
+def test_markdown_golden(request: pytest.FixtureRequest) -> None:
+    result = analyze(*build_zoo_model("swiglu_mlp"), model="zoo:swiglu_mlp")
+    text = markdown_report(result).replace(str(Path.cwd()), "")
+    golden = GOLDEN / "swiglu_mlp.md"
+    if request.config.getoption("--update-golden"):
+        golden.write_text(text)
+    assert text == golden.read_text()
+
+
+def test_rendering_is_deterministic() -> None:
+    first = dot_source(annotated_graph(analyze(*build_zoo_model("moe_topk"))))
+    second = dot_source(annotated_graph(analyze(*build_zoo_model("moe_topk"))))
+    assert first == second
+
+
+def test_sites_transposes_and_clusters_are_marked() -> None:
+    dot = dot_source(annotated_graph(analyze(*build_zoo_model("transformer_block"))))
+    assert 'class="site site-contraction"' in dot and 'class="dynamic-transpose"' in dot
+    assert "subgraph cluster_" in dot and 'label="self_attn"' in dot
+    assert "cluster_legend" in dot and 'label="input-by-input site"' in dot
+
+
+def test_repeated_blocks_collapse() -> None:
+    modules = [f"layers.{i}.mlp" for i in range(80)] + ["norm"]
+    containers = repeated_containers(modules)
+    assert containers == {"layers": list(range(80))}
+    assert collapse_module("layers.17.mlp", containers) == "layers.*.mlp"
+
+    class Deep(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.layers = nn.ModuleList(nn.Linear(4, 4) for _ in range(120))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            for layer in self.layers:
+                x = x + torch.relu(layer(x)) * x
+            return x
+
+    dot = dot_source(annotated_graph(analyze(Deep(), (torch.randn(2, 4),))))
+    assert "modules view" in dot and "layers.{0…119} ×120" in dot
+    assert dot.count("->") < 40  # a handful of units, not 600 ops
+
+
+class Evil(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_module(EVIL, nn.Linear(4, 4))
+        self.gate = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return getattr(self, EVIL)(x) * self.gate(x)
+
+
+def test_user_names_are_escaped_everywhere(tmp_path: Path) -> None:
+    result = analyze(Evil(), (torch.randn(2, 4),), model=EVIL)
+    assert result.to_json()["input_products"][0]["module"] == ""
+    assert EVIL in {result.module_of(n) for n in result.classes}
+    page = html_page(result)
+    assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    dot = dot_source(annotated_graph(result))
+    assert EVIL in dot  # inside quoted DOT strings, which graphviz escapes for SVG
+    if shutil.which("dot"):
+        folder = write_report(result, tmp_path / "evil")
+        for name in ("graph.svg", "index.html"):
+            assert "<img" not in (folder / name).read_text()
+
+
+@needs_dot
+def test_report_writes_every_file(run_cli, tmp_path: Path) -> None:
+    code, _, _ = run_cli("report", "zoo:hopfield", "--out", str(tmp_path / "r"))
+    assert code == 0
+    names = sorted(p.name for p in (tmp_path / "r").iterdir())
+    assert names == ["analysis.json", "graph.dot", "graph.svg", "index.html", "report.md"]
+    page = (tmp_path / "r" / "index.html").read_text()
+    assert "<svg" in page and "http" not in page.replace("http://www.w3.org", "")
+
+
+def test_report_without_dot_says_what_is_missing(run_cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no dot anywhere
+    code, _, stderr = run_cli("report", "zoo:mlp", "--out", str(tmp_path / "r"))
+    assert code == 4 and "graphviz" in stderr and "apt-get install graphviz" in stderr
+    assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
+
+
+def test_repr_html_for_jupyter() -> None:
+    html = analyze(*build_zoo_model("swiglu_mlp"))._repr_html_()
+    assert "gating" in html and "<table>" in html
