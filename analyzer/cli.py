@@ -35,7 +35,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _add_model_options(parser: argparse.ArgumentParser) -> None:
+BUILD_DEVICE_HELP = "device to build and trace on (zoo: and hf: default to meta; others stay put)"
+
+
+def _add_model_options(
+    parser: argparse.ArgumentParser, device_help: str = BUILD_DEVICE_HELP
+) -> None:
     parser.add_argument(
         "spec", help="zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME, package.module:NAME or a trace .json"
     )
@@ -51,10 +56,7 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
         "--frontend", default="auto", choices=["auto", "export", "fx", "real"],
         help="how to trace (default: auto = export, then fx, then real)",
     )  # fmt: skip
-    parser.add_argument(
-        "--device", default=None,
-        help="device to build and trace on (zoo: and hf: default to meta; others stay put)",
-    )  # fmt: skip
+    parser.add_argument("--device", default=None, help=device_help)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,6 +95,32 @@ def _parser() -> argparse.ArgumentParser:
         help="module view: cut module paths after N components (default 3)",
     )  # fmt: skip
     report.set_defaults(run=_run_report)
+
+    validate = commands.add_parser(
+        "validate", help="check the static claims by differentiating the real model"
+    )
+    _add_model_options(
+        validate, "device to run and differentiate on (default: cuda when present, else cpu)"
+    )
+    validate.add_argument("--json", metavar="PATH", help="write the analyzer.validation/1 JSON")
+    validate.add_argument(
+        "--samples", type=int, default=16, help="random tangents / lines / pairs of directions"
+    )
+    validate.add_argument(
+        "--max-degree", type=int, default=4, metavar="K",
+        help="highest degree measured; above it the model reads as inf (default 4)",
+    )  # fmt: skip
+    validate.add_argument("--pairs", type=int, default=64, help="sampled cross-entry pairs")
+    validate.add_argument(
+        "--seed", type=int, default=0, help="seed for weights, inputs and samples (default 0)"
+    )
+    validate.add_argument(
+        "--no-vmap", action="store_true", help="loop over samples in Python (for comparison)"
+    )
+    validate.add_argument(
+        "--strict", action="store_true", help="exit 1 when a measurement disagrees (for CI)"
+    )
+    validate.set_defaults(run=_run_validate)
 
     zoo = commands.add_parser("zoo", help="list the reference models, or analyse them all")
     zoo.add_argument(
@@ -195,6 +223,37 @@ def _run_report(options: argparse.Namespace) -> int:
     folder = write_report(result, target, level=options.level, depth=options.depth)
     _progress(f"wrote {folder}/index.html in {time.perf_counter() - started:.1f} s")
     return 0
+
+
+def _run_validate(options: argparse.Namespace) -> int:
+    from analyzer.output import write_json_atomic
+    from analyzer.render_validation import render_validation
+    from analyzer.specs import load_model
+    from analyzer.validate import default_device, validate
+
+    _check_output_file("--json", options.json)
+    if options.spec.endswith(".json"):
+        raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
+    device = options.device or default_device()
+    if device == "meta":
+        raise SpecError("--device meta cannot run the model: use cpu or cuda")
+    _progress(f"building {options.spec} on {device} …")
+    import torch
+
+    torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
+    loaded = load_model(options.spec, inputs=options.input, config=options.config, device=device)
+    _progress(f"tracing, analysing and differentiating (float64, {options.samples} samples) …")
+    report = validate(
+        loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
+        device=device, samples=options.samples, max_degree=options.max_degree,
+        pairs=options.pairs, seed=options.seed, batched=not options.no_vmap,
+        frontend=options.frontend,
+    )  # fmt: skip
+    print(render_validation(report))
+    if options.json is not None:
+        write_json_atomic(options.json, report.to_json())
+        _progress(f"wrote {options.json}")
+    return 1 if options.strict and not report.agree else 0
 
 
 def _run_zoo(options: argparse.Namespace) -> int:

@@ -45,6 +45,11 @@ class TracedModel:
     model: str
     warnings: list[str] = field(default_factory=list)
     module_prefix: str = ""  # stripped from module paths (a wrapper's attribute name)
+    # What running the graph needs (absent for stored traces): the GraphModule, values
+    # of parameter/buffer/constant placeholders, and the user inputs in placeholder order.
+    graph_module: fx.GraphModule | None = field(default=None, repr=False)
+    placeholder_values: dict[str, Any] = field(default_factory=dict, repr=False)
+    example_inputs: tuple[Any, ...] = field(default=(), repr=False)
 
     @property
     def output_node(self) -> fx.Node:

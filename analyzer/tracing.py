@@ -44,11 +44,14 @@ def trace(
     frontend: str = "auto",
     model: str = "model",
     example_kwargs: dict[str, Any] | None = None,
+    decompose: bool = False,
 ) -> TracedModel:
     """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
 
     ``frontend`` is ``"auto"`` (export, then fx, then real) or one of
-    :data:`FRONTENDS`. Raises :class:`~analyzer.errors.TraceError` with every
+    :data:`FRONTENDS`. ``decompose=True`` lowers fused ops to core aten (attention
+    to ``bmm``/``softmax``, LSTM to per-step gates), which is what the empirical
+    backend executes. Raises :class:`~analyzer.errors.TraceError` with every
     frontend's reason when none succeeds.
     """
     if frontend != "auto" and frontend not in FRONTENDS:
@@ -66,7 +69,7 @@ def trace(
     reasons: list[str] = []
     for name in order:
         try:
-            traced = _TRACERS[name](module, tuple(example_args), model)
+            traced = _TRACERS[name](module, tuple(example_args), model, decompose)
         except (TraceError, SpecError):
             raise
         except Exception as error:  # every frontend failure is reported, none is lost
@@ -76,6 +79,7 @@ def trace(
         if example_kwargs:
             traced.module_prefix += f"{_WRAPPED}."  # the keyword wrapper's attribute
         _name_inputs(traced, _input_names(module, len(example_args)))
+        traced.example_inputs = tuple(example_args)
         return traced
     raise TraceError(
         f"could not trace {model}: "
@@ -147,14 +151,14 @@ class _Flattened(nn.Module):
         return tuple(flatten_tensors(function(*args)))
 
 
-def _trace_export(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
+def _trace_export(
+    module: Any, args: tuple[Any, ...], model: str, decompose: bool = False
+) -> TracedModel:
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
         program = torch.export.export(_Flattened(module), args, strict=False)
-    kinds = {
-        InputKind.PARAMETER: InputKind.PARAMETER,
-        InputKind.BUFFER: InputKind.BUFFER,
-    }
+        if decompose:
+            program = program.run_decompositions()
     input_kinds: dict[str, InputKind] = {}
     for spec in program.graph_signature.input_specs:
         kind_name = spec.kind.name
@@ -166,13 +170,27 @@ def _trace_export(module: Any, args: tuple[Any, ...], model: str) -> TracedModel
             kind = InputKind.BUFFER
         else:
             kind = InputKind.CONSTANT  # lifted constants, custom objects, tokens
-        input_kinds[getattr(spec.arg, "name", "")] = kinds.get(kind, kind)
-    return TracedModel(program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}.")
+        input_kinds[getattr(spec.arg, "name", "")] = kind
+    values = {}
+    for spec in program.graph_signature.input_specs:
+        target = getattr(spec, "target", None)
+        if target is not None:
+            values[spec.arg.name] = program.state_dict.get(target, program.constants.get(target))
+    return TracedModel(
+        program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}.",
+        graph_module=program.graph_module, placeholder_values=values,
+    )  # fmt: skip
 
 
 def _trace_with_make_fx(
-    function: Callable[..., Any], args: tuple[Any, ...], model: str, mode: str, name: str
+    function: Callable[..., Any],
+    args: tuple[Any, ...],
+    model: str,
+    mode: str,
+    name: str,
+    decompose: bool = False,
 ) -> TracedModel:
+    from torch._decomp import core_aten_decompositions
     from torch.fx.experimental.proxy_tensor import make_fx
 
     flat = _Flattened(function)
@@ -180,17 +198,16 @@ def _trace_with_make_fx(
         python_warnings.simplefilter("ignore")
         graph_module = make_fx(
             flat,
+            decomposition_table=core_aten_decompositions() if decompose else None,
             tracing_mode=mode,
-            pre_dispatch=True,
+            pre_dispatch=not decompose,
             _allow_non_fake_inputs=True,
             # real tensors may steer Python control flow: that is the real frontend's job
             _error_on_data_dependent_ops=mode != "real",
         )(*args)
     graph = graph_module.graph
     kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
-    traced = TracedModel(graph, kinds, name, model, [], "")
-    traced.graph_module = graph_module  # type: ignore[attr-defined]
-    return traced
+    return TracedModel(graph, kinds, name, model, [], "", graph_module=graph_module)
 
 
 @contextlib.contextmanager
@@ -230,15 +247,19 @@ def _module_paths_recorded(root: Any) -> Iterator[None]:
                 handle.remove()
 
 
-def _trace_fx(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
+def _trace_fx(
+    module: Any, args: tuple[Any, ...], model: str, decompose: bool = False
+) -> TracedModel:
     if not isinstance(module, nn.Module):
         raise TypeError("the fx frontend traces nn.Module instances only")
     symbolic = fx.symbolic_trace(module)
-    return _trace_with_make_fx(symbolic, args, model, "fake", "fx")
+    return _trace_with_make_fx(symbolic, args, model, "fake", "fx", decompose)
 
 
-def _trace_real(module: Any, args: tuple[Any, ...], model: str) -> TracedModel:
-    traced = _trace_with_make_fx(module, args, model, "real", "real")
+def _trace_real(
+    module: Any, args: tuple[Any, ...], model: str, decompose: bool = False
+) -> TracedModel:
+    traced = _trace_with_make_fx(module, args, model, "real", "real", decompose)
     traced.warnings.append(
         "the real frontend ran the model once and froze its Python control flow to the "
         "example input: branches and loop counts that depend on input values may differ "
@@ -288,7 +309,7 @@ def _first_lines(error: BaseException, limit: int = 3) -> str:
     return text if len(text) < 600 else text[:600] + "…"
 
 
-_TRACERS: dict[str, Callable[[Any, tuple[Any, ...], str], TracedModel]] = {
+_TRACERS: dict[str, Callable[[Any, tuple[Any, ...], str, bool], TracedModel]] = {
     "export": _trace_export,
     "fx": _trace_fx,
     "real": _trace_real,
