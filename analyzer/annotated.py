@@ -16,6 +16,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING
 
 import networkx as nx
+import torch.fx as fx
 
 from analyzer.dialect import InputKind, op_name, source_line, tensor_operands, value_meta
 from analyzer.facts import format_degree
@@ -71,14 +72,13 @@ def annotated_graph(analysis: Analysis) -> nx.DiGraph:
     return graph
 
 
-def _role(analysis: Analysis, node: object) -> str:
+def _role(analysis: Analysis, node: fx.Node) -> str:
     if node in analysis.classes:
-        return analysis.classes[node]  # type: ignore[index]
-    kind = getattr(node, "op", "")
-    if kind == "placeholder":
-        input_kind = analysis.traced.input_kinds.get(node.name, InputKind.INPUT)  # type: ignore[attr-defined]
+        return analysis.classes[node]
+    if node.op == "placeholder":
+        input_kind = analysis.traced.input_kinds.get(node.name, InputKind.INPUT)
         return "input" if input_kind is InputKind.INPUT else "parameter"
-    return "parameter" if kind == "get_attr" else "output"
+    return "parameter" if node.op == "get_attr" else "output"
 
 
 def write_graphml(analysis: Analysis, path: str) -> None:

@@ -19,7 +19,7 @@ import torch.fx as fx
 from analyzer.dataflow import Facts, is_training_batch_norm, multiplied_operands
 from analyzer.dialect import entry_for, op_name, tensor_operands
 from analyzer.facts import Dependence
-from analyzer.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, Rule
+from analyzer.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule
 from analyzer.sites import Alignment, DynamicTranspose, product_kind
 
 
@@ -35,7 +35,7 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
         return "transpose" if continuous else "structural"
     rule = entry.rule
     if rule in (Rule.PRODUCT, Rule.DIVIDE):
-        return _product_class(node, facts, aligned, operands)
+        return _product_class(node, entry, facts, aligned, operands)
     if rule is Rule.BATCH_NORM:
         return "normalization" if is_training_batch_norm(node) else "elementwise"
     if rule in (Rule.WHERE, Rule.LOOKUP):
@@ -54,7 +54,9 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
     return entry.primitive
 
 
-def _product_class(node: fx.Node, facts: Facts, aligned: Alignment, operands: list[fx.Node]) -> str:
+def _product_class(
+    node: fx.Node, entry: OpEntry, facts: Facts, aligned: Alignment, operands: list[fx.Node]
+) -> str:
     kind = product_kind(node, facts, aligned)
     if kind in ("gating", "normalization"):
         return kind
@@ -63,9 +65,9 @@ def _product_class(node: fx.Node, facts: Facts, aligned: Alignment, operands: li
     dependences = {facts[n].dependence for n in operands}
     if Dependence.CONTINUOUS in dependences and Dependence.DISCRETE in dependences:
         return "relu"  # z * (z > 0): a piecewise gate
-    if op_name(node) in ("aten.div", "aten.divide", "aten.true_divide", "aten.reciprocal"):
-        divisor = node.args[0] if op_name(node) == "aten.reciprocal" else node.args[1]
-        if isinstance(divisor, fx.Node) and facts[divisor].is_continuous:
+    if entry.rule is Rule.DIVIDE:
+        divisor = multiplied_operands(node, (entry.divisor,))
+        if any(facts[n].is_continuous for n in divisor):
             return "nonlinearity"  # c / x
     return "elementwise"
 

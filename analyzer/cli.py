@@ -136,13 +136,11 @@ def _progress(message: str) -> None:
 
 
 def _check_output_file(option: str, path: str | None) -> None:
-    if path is None:
-        return
-    target = Path(path)
-    if target.is_dir():
-        raise SpecError(f"{option} {path!r} is a directory; give a file name")
-    if not target.parent.exists():
-        raise SpecError(f"{option} {path!r}: the folder {str(target.parent)!r} does not exist")
+    """Fail before the slow work, not after it, when an output file cannot be written."""
+    from analyzer.output import check_writable
+
+    if path is not None:
+        check_writable(path, option)
 
 
 def _traced(options: argparse.Namespace) -> Any:

@@ -113,6 +113,11 @@ def operand_references(node: fx.Node, positions: tuple[int, ...]) -> list[fx.Nod
     return [ref for position in positions for ref in node_inputs(argument(node, position))]
 
 
+def multiplied_positions(node: fx.Node, entry: OpEntry) -> tuple[int, ...]:
+    """The argument positions an op multiplies: declared, else every argument (``mul``)."""
+    return entry.multiplied or tuple(range(len(node.args)))
+
+
 def multiplied_operands(node: fx.Node, positions: tuple[int, ...]) -> list[fx.Node]:
     """The nodes at argument ``positions``, lists flattened, in order, without repeats."""
     return list(dict.fromkeys(operand_references(node, positions)))
@@ -127,7 +132,7 @@ def _join(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> 
 
 
 def _product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
-    positions = entry.multiplied or tuple(range(len(node.args)))
+    positions = multiplied_positions(node, entry)
     multiplied = _facts_at(node, positions, facts)
     joined = join_facts(operands)
     # A product with a discrete value is a data-dependent mask: a kink, not a degree.
@@ -140,9 +145,7 @@ def _product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) 
 
 def _divide(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     joined = join_facts(operands)
-    if op_name(node) == "aten.reciprocal":
-        return Fact(joined.dependence, INF, joined.piecewise)
-    divisor = _facts_at(node, (1,), facts)
+    divisor = _facts_at(node, (entry.divisor,), facts)
     if any(f.is_continuous for f in divisor):
         return Fact(joined.dependence, INF, joined.piecewise)
     return joined
@@ -193,7 +196,8 @@ def _compare(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) 
 
 def _where(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     selector = _facts_at(node, entry.selector, facts)
-    selected = [n for n in tensor_operands(node) if n not in _nodes_at(node, entry.selector)]
+    selector_nodes = _nodes_at(node, entry.selector)
+    selected = [n for n in tensor_operands(node) if n not in selector_nodes]
     joined = join_facts([facts[n] for n in selected])
     kink = joined.piecewise or any(f.dependence is not Dependence.STATIC for f in selector)
     dependence = max(joined.dependence, *(f.dependence for f in selector), Dependence.STATIC)

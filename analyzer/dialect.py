@@ -133,11 +133,7 @@ def node_inputs(value: Any) -> list[fx.Node]:
 
 def tensor_operands(node: fx.Node) -> list[fx.Node]:
     """The nodes a call node reads, in argument order, without repeats."""
-    seen: dict[fx.Node, None] = {}
-    for arg in (*node.args, *node.kwargs.values()):
-        for ref in node_inputs(arg):
-            seen.setdefault(ref, None)
-    return list(seen)
+    return list(dict.fromkeys(node_inputs((node.args, node.kwargs))))
 
 
 def module_path(node: fx.Node, prefix: str = "") -> str:
@@ -152,12 +148,6 @@ def module_path(node: fx.Node, prefix: str = "") -> str:
     path = path if isinstance(path, str) else ""
     if prefix and (path == prefix.rstrip(".") or path.startswith(prefix)):
         path = path[len(prefix) :]
-    return _clean_module_path(path)
-
-
-def _clean_module_path(path: str) -> str:
-    # make_fx and export spell list indices as attributes: "layers.0" is already fine,
-    # but "L__self___layers_0"-style names come from dynamo and are left as they are.
     return path.strip(".")
 
 

@@ -17,13 +17,20 @@ from typing import Any
 from analyzer.errors import SpecError
 
 
-def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and a rename."""
+def check_writable(path: str | Path, what: str = "output path") -> Path:
+    """``path`` as a :class:`Path` if a file can be written there, else :class:`SpecError`
+    naming ``what`` (an option such as ``--json``) and the path."""
     target = Path(path)
     if target.is_dir():
-        raise SpecError(f"output path {str(target)!r} is a directory; give a file name")
+        raise SpecError(f"{what} {str(target)!r} is a directory; give a file name")
     if not target.parent.exists():
-        raise SpecError(f"the folder of output path {str(target)!r} does not exist")
+        raise SpecError(f"{what} {str(target)!r}: the folder {str(target.parent)!r} does not exist")
+    return target
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename."""
+    target = check_writable(path)
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:

@@ -61,7 +61,8 @@ class OpEntry:
     ``implies`` names classes a fused op contains besides its own; ``gating_site``
     marks fused ops that multiply two continuous values elementwise (LSTM gates).
     ``transposes`` is the argument position a fused op transposes (the ``K`` of
-    attention, the weight of ``linear``).
+    attention, the weight of ``linear``). ``divisor`` is the argument position a
+    quotient divides by (``1`` for ``div``, ``0`` for ``reciprocal``).
     """
 
     primitive: str
@@ -72,6 +73,7 @@ class OpEntry:
     gating_site: bool = False
     pointwise: bool = False
     selector: tuple[int, ...] = ()
+    divisor: int = 1
 
 
 REGISTRY: dict[str, OpEntry] = {}
@@ -116,8 +118,8 @@ register("aten.scaled_dot_product_attention aten._scaled_dot_product_flash_atten
 
 # --- elementwise products and quotients -----------------------------------------------
 register("aten.mul aten.multiply aten.mul_", "elementwise", Rule.PRODUCT, **_p)
-register("aten.div aten.divide aten.true_divide aten.div_ aten.reciprocal", "elementwise",
-         Rule.DIVIDE, **_p)  # fmt: skip
+register("aten.div aten.divide aten.true_divide aten.div_", "elementwise", Rule.DIVIDE, **_p)
+register("aten.reciprocal", "elementwise", Rule.DIVIDE, divisor=0, **_p)  # 1 / a
 register("aten.addcmul", "elementwise", Rule.PRODUCT, multiplied=(1, 2), **_p)
 
 # --- affine pointwise arithmetic and linear reductions -----------------------------
@@ -200,6 +202,18 @@ TRANSPOSE_OPS = frozenset(
 )
 for _name in sorted(TRANSPOSE_OPS):
     register(_name, "transpose", Rule.STRUCTURAL)
+
+# --- property sets the site pass reads (see analyzer.sites) ------------------------
+# Reductions whose result is a statistic of their input (a mean, a norm, a maximum).
+STATISTIC_OPS = frozenset(
+    "aten.sum aten.mean aten.var aten.var_mean aten.std aten.amax aten.amin aten.max "
+    "aten.min aten.logsumexp aten.norm aten.linalg_vector_norm aten.nansum".split()
+)
+# Ops that keep every entry where it is: a pointwise root survives them.
+IDENTITY_OPS = frozenset(
+    "aten.to aten._to_copy aten.clone aten.contiguous aten.alias aten.detach aten.dropout "
+    "aten.type_as aten.float aten.double aten.half aten.bfloat16 aten.lift_fresh_copy".split()
+)
 
 # --- structural: data movement with no arithmetic ----------------------------------
 register("aten.view aten.reshape aten._reshape_alias aten._unsafe_view aten.expand "

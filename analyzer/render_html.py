@@ -11,6 +11,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 from analyzer.render_dot import CLASS_COLOURS, SITE_COLOUR
+from analyzer.sites import SITE_KINDS
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis
@@ -151,9 +152,7 @@ def index_page(rows: list[dict[str, Any]], title: str = "The reference zoo") -> 
     ]
     for row in rows:
         chips = "".join(_chip(c) for c in row["circuit_class"])
-        counts = "".join(
-            f"<td>{row['sites'].get(k, 0)}</td>" for k in ("contraction", "gating", "normalization")
-        )
+        counts = "".join(f"<td>{row['sites'].get(k, 0)}</td>" for k in SITE_KINDS)
         body.append(
             f'<tr><td><a href="{escape(row["href"])}">{escape(row["name"])}</a></td>'
             f"<td>{chips}</td>{counts}<td>{escape(row['degree'])}</td></tr>"

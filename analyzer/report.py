@@ -17,6 +17,7 @@ from analyzer.output import write_json_atomic, write_text_atomic
 from analyzer.render_dot import dot_source, render_svg
 from analyzer.render_html import html_page, index_page
 from analyzer.render_markdown import markdown_report
+from analyzer.sites import SITE_KINDS
 
 
 def write_report(
@@ -70,9 +71,7 @@ def write_zoo_reports(out: str | Path, progress: Callable[[str], None] = print) 
         "| --- | --- | ---: | ---: | ---: | --- |",
     ]
     for row in rows:
-        counts = " | ".join(
-            str(row["sites"].get(k, 0)) for k in ("contraction", "gating", "normalization")
-        )
+        counts = " | ".join(str(row["sites"].get(k, 0)) for k in SITE_KINDS)
         table.append(
             f"| [{row['name']}]({row['href']}) | {', '.join(row['circuit_class'])} | {counts} | "
             f"{row['degree']} |"

@@ -30,21 +30,14 @@ from analyzer.dataflow import (
     Facts,
     is_training_batch_norm,
     multiplied_operands,
+    multiplied_positions,
     operand_references,
 )
 from analyzer.dialect import TracedModel, entry_for, op_name, tensor_operands
-from analyzer.registry import TRANSPOSE_OPS, Rule
+from analyzer.registry import IDENTITY_OPS, STATISTIC_OPS, TRANSPOSE_OPS, Rule
 
-# Reductions whose result is a statistic of their input (a mean, a norm, a maximum).
-STATISTIC_OPS = frozenset(
-    "aten.sum aten.mean aten.var aten.var_mean aten.std aten.amax aten.amin aten.max "
-    "aten.min aten.logsumexp aten.norm aten.linalg_vector_norm aten.nansum".split()
-)
-# Ops that keep every entry where it is: a root survives them.
-IDENTITY_OPS = frozenset(
-    "aten.to aten._to_copy aten.clone aten.contiguous aten.alias aten.detach aten.dropout "
-    "aten.type_as aten.float aten.double aten.half aten.bfloat16 aten.lift_fresh_copy".split()
-)
+SITE_KINDS = ("contraction", "gating", "normalization")
+_MULTIPLYING_RULES = (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +104,9 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
         return "normalization" if facts[node].is_continuous else None
     if entry.rule is Rule.RECURRENT:
         return "gating" if entry.gating_site and facts[node].is_continuous else None
-    if entry.rule not in (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE):
+    if entry.rule not in _MULTIPLYING_RULES:
         return None
-    positions = entry.multiplied or tuple(range(len(node.args)))
+    positions = multiplied_positions(node, entry)
     continuous = [n for n in operand_references(node, positions) if facts[n].is_continuous]
     if len(continuous) < 2:
         return None
@@ -128,11 +121,6 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
     return "gating"
 
 
-def _multiplied(node: fx.Node, entry: object) -> list[fx.Node]:
-    positions = getattr(entry, "multiplied", ()) or tuple(range(len(node.args)))
-    return multiplied_operands(node, positions)
-
-
 def input_products(
     traced: TracedModel, facts: Facts, aligned: Alignment | None = None
 ) -> list[Site]:
@@ -144,9 +132,10 @@ def input_products(
         if kind is None or kind == "pointwise":
             continue
         entry = entry_for(node)
+        assert entry is not None  # product_kind found a site
         candidates = (
-            _multiplied(node, entry)
-            if entry is not None and entry.rule in (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)
+            multiplied_operands(node, multiplied_positions(node, entry))
+            if entry.rule in _MULTIPLYING_RULES
             else tensor_operands(node)
         )
         operands = tuple(n for n in candidates if facts[n].is_continuous)

@@ -37,7 +37,6 @@ class LoadedModel:
     args: tuple[Any, ...]
     label: str
     kwargs: dict[str, Any] = field(default_factory=dict)
-    built_by_tool: bool = False  # zoo and hf models: traced on meta by default
 
 
 def parse_input_spec(text: str, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -105,12 +104,12 @@ def load_model(
             module, args = build_zoo_model(spec[4:])
             if inputs:
                 args = tuple(parse_input_spec(text) for text in inputs)
-        return LoadedModel(module, args, spec, built_by_tool=True)
+        return LoadedModel(module, args, spec)
     if spec.startswith("hf:"):
         from analyzer.hf import build_hf_model
 
         module, kwargs = build_hf_model(spec[3:], parse_config(config), device or "meta")
-        return LoadedModel(module, (), spec, kwargs, built_by_tool=True)
+        return LoadedModel(module, (), spec, kwargs)
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         raise SpecError(
@@ -124,7 +123,7 @@ def load_model(
 
 
 def _import_target(target: str, spec: str) -> Any:
-    if target.endswith(".py") or "/" in target or Path(target).suffix == ".py":
+    if target.endswith(".py") or "/" in target:
         path = Path(target)
         if not path.is_file():
             raise SpecError(f"model file {str(path)!r} does not exist (from model spec {spec!r})")

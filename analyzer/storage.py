@@ -32,9 +32,9 @@ from analyzer.dialect import (
     StoredOp,
     TracedModel,
     module_path,
-    node_inputs,
     op_name,
     source_line,
+    tensor_operands,
     value_meta,
 )
 from analyzer.errors import SpecError
@@ -71,7 +71,7 @@ def trace_document(traced: TracedModel, model_version: str | None = None) -> dic
             attributes["input_kind"] = traced.input_kinds.get(node.name, InputKind.INPUT).value
         graph.add_node(node.name, **attributes)
     for node in traced.graph.nodes:
-        for position, ref in enumerate(_operands_in_order(node)):
+        for position, ref in enumerate(tensor_operands(node)):
             graph.add_edge(ref.name, node.name, position=position)
     document = nx.node_link_data(graph, edges="edges")
     document["graph"] = {
@@ -159,10 +159,6 @@ def _target_name(node: fx.Node) -> str:
 def _resolve_target(name: str) -> Any:
     # getitem stays the real function: the passes read tuple outputs through it
     return operator.getitem if name == "operator.getitem" else StoredOp(name)
-
-
-def _operands_in_order(node: fx.Node) -> list[fx.Node]:
-    return list(dict.fromkeys(node_inputs((node.args, node.kwargs))))
 
 
 def _encode(value: Any) -> Any:

@@ -34,6 +34,11 @@ from analyzer.dialect import InputKind, TracedModel
 from analyzer.errors import SpecError, TraceError
 
 FRONTENDS = ("export", "fx", "real")
+_EXPORT_KINDS = {
+    "USER_INPUT": InputKind.INPUT,
+    "PARAMETER": InputKind.PARAMETER,
+    "BUFFER": InputKind.BUFFER,
+}
 _WRAPPED = "model"  # attribute under which the flattening wrapper holds the model
 
 
@@ -141,14 +146,10 @@ class _Flattened(nn.Module):
 
     def __init__(self, model: nn.Module | Callable[..., Any]) -> None:
         super().__init__()
-        if isinstance(model, nn.Module):
-            self.model = model
-        else:
-            self._function = model
+        self.model = model  # registered as a submodule when it is one, else a plain attribute
 
     def forward(self, *args: Any) -> tuple[torch.Tensor, ...]:
-        function = self.model if hasattr(self, "model") else self._function
-        return tuple(flatten_tensors(function(*args)))
+        return tuple(flatten_tensors(self.model(*args)))
 
 
 def _trace_export(
@@ -160,22 +161,13 @@ def _trace_export(
         if decompose:
             program = program.run_decompositions()
     input_kinds: dict[str, InputKind] = {}
+    values: dict[str, Any] = {}
     for spec in program.graph_signature.input_specs:
-        kind_name = spec.kind.name
-        if kind_name == "USER_INPUT":
-            kind = InputKind.INPUT
-        elif kind_name == "PARAMETER":
-            kind = InputKind.PARAMETER
-        elif kind_name == "BUFFER":
-            kind = InputKind.BUFFER
-        else:
-            kind = InputKind.CONSTANT  # lifted constants, custom objects, tokens
-        input_kinds[getattr(spec.arg, "name", "")] = kind
-    values = {}
-    for spec in program.graph_signature.input_specs:
-        target = getattr(spec, "target", None)
-        if target is not None:
-            values[spec.arg.name] = program.state_dict.get(target, program.constants.get(target))
+        name = getattr(spec.arg, "name", "")
+        # anything else (lifted constants, custom objects, tokens) is a constant
+        input_kinds[name] = _EXPORT_KINDS.get(spec.kind.name, InputKind.CONSTANT)
+        if spec.target is not None:
+            values[name] = program.state_dict.get(spec.target, program.constants.get(spec.target))
     return TracedModel(
         program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}.",
         graph_module=program.graph_module, placeholder_values=values,

@@ -37,7 +37,6 @@ import torch.fx as fx
 from torch.func import grad, jvp, vmap
 
 from analyzer.analysis import Analysis, analyze_traced
-from analyzer.dialect import value_meta
 from analyzer.errors import SpecError
 from analyzer.execute import SourceProgram
 from analyzer.facts import INF, Dependence, format_degree
@@ -252,11 +251,6 @@ def _materialise(
     return module, tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
 
 
-def _is_floating(node: fx.Node) -> bool:
-    _, dtype = value_meta(node)
-    return dtype is not None and dtype.startswith(("float", "bfloat"))
-
-
 class _Batched:
     """Runs a per-sample function over stacked samples with ``vmap``, or a Python loop
     (``batched=False``: the baseline the benchmark compares against, and the fallback
@@ -304,20 +298,16 @@ class _Projector:
 
     def __init__(self, program: SourceProgram, nodes: list[fx.Node], generator: torch.Generator):
         self.program = program
-        shapes: dict[fx.Node, torch.Tensor] = {}
-
-        def record(node: fx.Node, value: Any) -> None:
-            tensor = _main_tensor(value)
-            if tensor is not None:
-                shapes[node] = tensor
-
-        with torch.no_grad():
-            program.run(program.source_values, record, frozenset(nodes))
-        self.nodes = [n for n in nodes if n in shapes]
+        # the trace recorded every value's shape and dtype: no run is needed to size r_n
+        recorded = {n: _main_tensor(n.meta.get("val")) for n in nodes}
+        self.nodes = [n for n in nodes if recorded[n] is not None]
         self.watched = frozenset(self.nodes)
+        device = program.source_values[0].device if program.source_values else "cpu"
         self.weights = {
-            n: torch.randn(v.shape, generator=generator, dtype=v.dtype).to(v.device)
-            for n, v in ((n, shapes[n]) for n in self.nodes)
+            n: torch.randn(recorded[n].shape, generator=generator, dtype=recorded[n].dtype).to(
+                device
+            )
+            for n in self.nodes
         }
 
     def __call__(self, *sources: torch.Tensor) -> torch.Tensor:
