@@ -5,27 +5,51 @@
 >>> result.circuit_class
 ['matmul']
 
-Heavy modules (torch's tracing, transformers) load on first use, so ``import
-analyzer`` stays cheap.
+The package is the pipeline, one folder per stage, data flowing down:
+``frontend`` (specs, tracing, stored traces) → ``passes`` (registry, dataflow, sites)
+→ ``analysis`` → ``empirical`` (``validate``) → ``render`` (reports) → ``cli``.
+Everything a user needs is importable from here; heavy modules (torch's tracing,
+transformers, graphviz, sympy) load on first use, so ``import analyzer`` stays cheap.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from analyzer.errors import AnalyzerError, SpecError, TraceError
+from analyzer.errors import AnalyzerError, MissingToolError, SpecError, TraceError
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis, analyze
-    from analyzer.tracing import trace
+    from analyzer.empirical.validate import ValidationReport, validate
+    from analyzer.frontend.dialect import TracedModel
+    from analyzer.frontend.storage import load_trace, save_trace
+    from analyzer.frontend.tracing import trace
 
-__all__ = ["Analysis", "AnalyzerError", "SpecError", "TraceError", "analyze", "trace"]
-__version__ = "0.1.0"
+__all__ = [
+    "Analysis",
+    "AnalyzerError",
+    "MissingToolError",
+    "SpecError",
+    "TraceError",
+    "TracedModel",
+    "ValidationReport",
+    "analyze",
+    "load_trace",
+    "save_trace",
+    "trace",
+    "validate",
+]
+__version__ = "0.2.0"
 
 _LAZY = {
     "analyze": "analyzer.analysis",
     "Analysis": "analyzer.analysis",
-    "trace": "analyzer.tracing",
+    "trace": "analyzer.frontend.tracing",
+    "TracedModel": "analyzer.frontend.dialect",
+    "save_trace": "analyzer.frontend.storage",
+    "load_trace": "analyzer.frontend.storage",
+    "validate": "analyzer.empirical.validate",
+    "ValidationReport": "analyzer.empirical.validate",
 }
 
 
@@ -35,3 +59,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'analyzer' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -12,17 +12,22 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 
 import torch.fx as fx
 
-from analyzer.classify import circuit_class, primitive_class
-from analyzer.dataflow import Facts, node_facts
-from analyzer.dialect import TracedModel, module_path, op_name, source_line, tensor_operands
-from analyzer.facts import Fact, format_degree
-from analyzer.registry import PRIMITIVE_CLASSES
-from analyzer.sites import (
+from analyzer.frontend.dialect import (
+    TracedModel,
+    module_path,
+    op_name,
+    source_line,
+    tensor_operands,
+)
+from analyzer.passes.classify import circuit_class, primitive_class
+from analyzer.passes.dataflow import Facts, node_facts
+from analyzer.passes.facts import Fact, format_degree
+from analyzer.passes.registry import PRIMITIVE_CLASSES
+from analyzer.passes.sites import (
     DynamicTranspose,
     Site,
     alignment,
@@ -127,24 +132,11 @@ class Analysis:
         }
 
     def _repr_html_(self) -> str:
-        """The report's HTML in Jupyter; the graph is drawn when graphviz is installed."""
-        from analyzer.render_html import analysis_body
+        """The report's HTML in Jupyter. The view is imported here, where Jupyter calls
+        it, so that the analysis object never depends on its views at import time."""
+        from analyzer.render.html import notebook_html
 
-        svg = None
-        try:
-            from analyzer.annotated import annotated_graph
-            from analyzer.render_dot import dot_source, render_svg
-
-            svg = render_svg(dot_source(annotated_graph(self)))
-        except Exception:  # a notebook view never fails for want of graphviz
-            svg = None
-        return f"<h3>{escape(self.model)}</h3>" + analysis_body(self, svg)
-
-    def summary(self) -> str:
-        """A readable multi-line summary (what ``analyzer analyze`` prints)."""
-        from analyzer.summary import render_summary
-
-        return render_summary(self)
+        return notebook_html(self)
 
 
 def analyze_traced(traced: TracedModel) -> Analysis:
@@ -174,13 +166,13 @@ def analyze(
 ) -> Analysis:
     """Trace ``module(*example_args)`` and analyse it.
 
-    ``module`` may also be a :class:`~analyzer.dialect.TracedModel`, which is analysed
-    as it is. See :func:`analyzer.tracing.trace` for ``frontend``.
+    ``module`` may also be a :class:`~analyzer.frontend.dialect.TracedModel`, which is analysed
+    as it is. See :func:`analyzer.frontend.tracing.trace` for ``frontend``.
     """
     if isinstance(module, TracedModel):
         return analyze_traced(module)
     from analyzer.errors import SpecError
-    from analyzer.tracing import trace
+    from analyzer.frontend.tracing import trace
 
     if example_args is None:
         raise SpecError("example_args is required: the inputs to call the model with")

@@ -145,11 +145,11 @@ def _check_output_file(option: str, path: str | None) -> None:
 
 def _traced(options: argparse.Namespace) -> Any:
     """Load a stored trace, or build and trace the model a spec names."""
-    from analyzer.specs import load_model
-    from analyzer.tracing import trace
+    from analyzer.frontend.specs import load_model
+    from analyzer.frontend.tracing import trace
 
     if options.spec.endswith(".json"):
-        from analyzer.storage import load_trace
+        from analyzer.frontend.storage import load_trace
 
         if options.input or options.config:
             raise SpecError("--input and --config do not apply to a stored trace")
@@ -182,12 +182,14 @@ def _run_analyze(options: argparse.Namespace) -> int:
     started = time.perf_counter()
     result = _analysed(options)
     if not options.quiet:
-        print(result.summary())
+        from analyzer.render.summary import render_summary
+
+        print(render_summary(result))
     if options.json is not None:
         write_json_atomic(options.json, result.to_json())
         _progress(f"wrote {options.json}")
     if options.graphml is not None:
-        from analyzer.annotated import write_graphml
+        from analyzer.render.annotated import write_graphml
 
         write_graphml(result, options.graphml)
         _progress(f"wrote {options.graphml}")
@@ -196,7 +198,7 @@ def _run_analyze(options: argparse.Namespace) -> int:
 
 
 def _run_trace(options: argparse.Namespace) -> int:
-    from analyzer.storage import save_trace
+    from analyzer.frontend.storage import save_trace
 
     _check_output_file("--out", options.out)
     if options.spec.endswith(".json"):
@@ -208,7 +210,7 @@ def _run_trace(options: argparse.Namespace) -> int:
 
 
 def _run_report(options: argparse.Namespace) -> int:
-    from analyzer.report import write_report
+    from analyzer.render.report import write_report
 
     if options.depth < 1:
         raise SpecError(f"--depth {options.depth}: must be at least 1")
@@ -224,10 +226,10 @@ def _run_report(options: argparse.Namespace) -> int:
 
 
 def _run_validate(options: argparse.Namespace) -> int:
+    from analyzer.empirical.validate import default_device, validate
+    from analyzer.frontend.specs import load_model
     from analyzer.output import write_json_atomic
-    from analyzer.render_validation import render_validation
-    from analyzer.specs import load_model
-    from analyzer.validate import default_device, validate
+    from analyzer.render.validation import render_validation
 
     _check_output_file("--json", options.json)
     if options.spec.endswith(".json"):
@@ -255,7 +257,7 @@ def _run_validate(options: argparse.Namespace) -> int:
 
 
 def _run_zoo(options: argparse.Namespace) -> int:
-    from analyzer.zoo import ZOO
+    from analyzer.frontend.zoo import ZOO
 
     if options.out is None and options.traces is None:
         width = max(len(name) for name in ZOO)
@@ -268,8 +270,8 @@ def _run_zoo(options: argparse.Namespace) -> int:
             )
         return 0
     if options.traces is not None:
-        from analyzer.storage import save_trace
-        from analyzer.tracing import trace
+        from analyzer.frontend.storage import save_trace
+        from analyzer.frontend.tracing import trace
 
         folder = Path(options.traces)
         folder.mkdir(parents=True, exist_ok=True)
@@ -277,7 +279,7 @@ def _run_zoo(options: argparse.Namespace) -> int:
             save_trace(trace(*entry.build(), model=f"zoo:{name}"), folder / f"{name}.json")
         _progress(f"wrote {len(ZOO)} traces to {folder}")
     if options.out is not None:
-        from analyzer.report import write_zoo_reports
+        from analyzer.render.report import write_zoo_reports
 
         write_zoo_reports(options.out, progress=_progress)
     return 0

@@ -23,3 +23,9 @@ class TraceError(AnalyzerError):
     """The model's forward raised, or no frontend could trace it (exit code 3)."""
 
     exit_code = 3
+
+
+class MissingToolError(AnalyzerError):
+    """A program the tool runs is not installed, such as graphviz's ``dot`` (exit code 4)."""
+
+    exit_code = 4

@@ -15,8 +15,8 @@ import time
 
 import torch
 
-from analyzer.validate import validate
-from analyzer.zoo import build_zoo_model
+from analyzer.empirical.validate import validate
+from analyzer.frontend.zoo import build_zoo_model
 
 
 def timed(**options) -> tuple[float, object]:

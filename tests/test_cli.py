@@ -143,9 +143,3 @@ def test_zoo_out_writes_reports(run_cli, tmp_path: Path) -> None:
     assert 'href="lstm/index.html"' in (tmp_path / "reports" / "index.html").read_text()
     lstm = json.loads((tmp_path / "reports" / "lstm" / "analysis.json").read_text())
     assert lstm["circuit_class"] == ["gating", "matmul", "nonlinearity"]
-
-
-def test_import_analyzer_is_light() -> None:
-    code = "import sys, analyzer; print('transformers' in sys.modules, 'graphviz' in sys.modules)"
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == "False False"

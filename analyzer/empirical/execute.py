@@ -8,8 +8,8 @@ sources (float inputs and embedding lookups, so that token-id models are perturb
 where they become continuous) and reports values of watched nodes to a callback.
 
 >>> import torch
->>> from analyzer.tracing import trace
->>> from analyzer.dataflow import node_facts
+>>> from analyzer.frontend.tracing import trace
+>>> from analyzer.passes.dataflow import node_facts
 >>> traced = trace(torch.nn.Linear(2, 1), (torch.randn(3, 2),))
 >>> program = SourceProgram.of(traced, node_facts(traced))
 >>> [n.name for n in program.sources], program.outputs(program.source_values)[0].shape
@@ -25,9 +25,9 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from analyzer.dataflow import Facts
-from analyzer.dialect import TracedModel, op_name, tensor_operands
 from analyzer.errors import AnalyzerError
+from analyzer.frontend.dialect import TracedModel, op_name, tensor_operands
+from analyzer.passes.dataflow import Facts
 
 Observer = Callable[[fx.Node, Any], None]
 _SKIPPED = ("aten._assert", "aten.sym_constrain", "aten._functional_assert")

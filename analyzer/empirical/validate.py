@@ -1,7 +1,7 @@
 """The empirical backend: check every static claim by differentiating the real model.
 
 DESIGN.md §4. The traced, decomposed graph runs as a function of its continuous
-sources (:mod:`analyzer.execute`) in float64, and ``torch.func`` batches every check
+sources (:mod:`analyzer.empirical.execute`) in float64, and ``torch.func`` batches every check
 over samples with ``vmap``:
 
 * **dependence** — forward-mode AD (``jvp``) from random source tangents, of a random
@@ -17,7 +17,7 @@ over samples with ``vmap``:
 * **cross-entry terms** — ``∂²s/∂xᵢ∂xⱼ`` for sampled pairs ``i ≠ j`` of a random
   projection ``s`` of the output, from Hessian-vector products.
 
->>> from analyzer.zoo import build_zoo_model
+>>> from analyzer.frontend.zoo import build_zoo_model
 >>> report = validate(*build_zoo_model("linear_attention"), samples=4)
 >>> report.agree, report.degree_empirical
 (True, '3')
@@ -37,10 +37,10 @@ import torch.fx as fx
 from torch.func import grad, jvp, vmap
 
 from analyzer.analysis import Analysis, analyze_traced
+from analyzer.empirical.execute import SourceProgram
 from analyzer.errors import SpecError
-from analyzer.execute import SourceProgram
-from analyzer.facts import INF, Dependence, format_degree
-from analyzer.tracing import trace
+from analyzer.frontend.tracing import trace
+from analyzer.passes.facts import INF, Dependence, format_degree
 
 SCHEMA = "analyzer.validation/1"
 RELATIVE_TOLERANCE = 1e-8  # float64: a vanishing derivative is ~1e-16 of its scale

@@ -1,6 +1,6 @@
 """The one dialect every pass reads: an aten-level ``torch.fx`` graph plus input kinds.
 
-Every frontend in :mod:`analyzer.tracing` produces a :class:`TracedModel`; so does
+Every frontend in :mod:`analyzer.frontend.tracing` produces a :class:`TracedModel`; so does
 loading a stored trace. Passes only use the helpers here to read nodes, so they never
 care which frontend made the graph.
 
@@ -22,8 +22,6 @@ from typing import Any
 
 import torch
 import torch.fx as fx
-
-from analyzer.registry import OpEntry, lookup
 
 
 class InputKind(enum.Enum):
@@ -108,11 +106,6 @@ def overload_name(node: fx.Node) -> str:
     if isinstance(target, StoredOp) and node.meta.get("overload"):
         return f"{target.name}.{node.meta['overload']}"
     return op_name(node)
-
-
-def entry_for(node: fx.Node) -> OpEntry | None:
-    """The registry entry of a node: its overload first, then its packet."""
-    return lookup(overload_name(node)) or lookup(op_name(node))
 
 
 def argument(node: fx.Node, position: int, keyword: str | None = None) -> Any:

@@ -98,7 +98,7 @@ def load_model(
     if config and not spec.startswith("hf:"):
         raise SpecError(f"--config applies to hf: models only, not to {spec!r}")
     if spec.startswith("zoo:"):
-        from analyzer.zoo import build_zoo_model
+        from analyzer.frontend.zoo import build_zoo_model
 
         with torch.device(device or "meta"):
             module, args = build_zoo_model(spec[4:])
@@ -106,7 +106,7 @@ def load_model(
                 args = tuple(parse_input_spec(text) for text in inputs)
         return LoadedModel(module, args, spec)
     if spec.startswith("hf:"):
-        from analyzer.hf import build_hf_model
+        from analyzer.frontend.hf import build_hf_model
 
         module, kwargs = build_hf_model(spec[3:], parse_config(config), device or "meta")
         return LoadedModel(module, (), spec, kwargs)

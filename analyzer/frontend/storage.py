@@ -3,12 +3,12 @@
 ``save_trace`` writes schema ``analyzer.trace/1``: every node's op, target, argument
 references, shape and dtype, module path and source line, plus the tool, torch and
 model versions. ``load_trace`` validates the file and rebuilds a
-:class:`~analyzer.dialect.TracedModel` whose call targets are op *names*
+:class:`~analyzer.frontend.dialect.TracedModel` whose call targets are op *names*
 (``"aten.linear"`` with the overload in ``meta``), which every pass reads through
-:mod:`analyzer.dialect`, so a stored trace re-analyses exactly as the live one.
+:mod:`analyzer.frontend.dialect`, so a stored trace re-analyses exactly as the live one.
 
 >>> import tempfile, torch
->>> from analyzer.tracing import trace
+>>> from analyzer.frontend.tracing import trace
 >>> path = tempfile.mkdtemp() + "/linear.json"
 >>> save_trace(trace(torch.nn.Linear(2, 2), (torch.randn(1, 2),)), path)
 >>> load_trace(path).frontend
@@ -27,7 +27,8 @@ import networkx as nx
 import torch
 import torch.fx as fx
 
-from analyzer.dialect import (
+from analyzer.errors import SpecError
+from analyzer.frontend.dialect import (
     InputKind,
     StoredOp,
     TracedModel,
@@ -37,7 +38,6 @@ from analyzer.dialect import (
     tensor_operands,
     value_meta,
 )
-from analyzer.errors import SpecError
 from analyzer.output import write_json_atomic
 
 SCHEMA = "analyzer.trace/1"

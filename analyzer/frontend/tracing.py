@@ -30,8 +30,8 @@ import torch
 import torch.fx as fx
 from torch import nn
 
-from analyzer.dialect import InputKind, TracedModel
 from analyzer.errors import SpecError, TraceError
+from analyzer.frontend.dialect import InputKind, TracedModel
 
 FRONTENDS = ("export", "fx", "real")
 _EXPORT_KINDS = {

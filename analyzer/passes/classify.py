@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import torch.fx as fx
 
-from analyzer.dataflow import Facts, is_training_batch_norm, multiplied_operands
-from analyzer.dialect import entry_for, op_name, tensor_operands
-from analyzer.facts import Dependence
-from analyzer.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule
-from analyzer.sites import Alignment, DynamicTranspose, product_kind
+from analyzer.frontend.dialect import op_name, tensor_operands
+from analyzer.passes.dataflow import Facts, is_training_batch_norm, multiplied_operands
+from analyzer.passes.facts import Dependence
+from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule, entry_for
+from analyzer.passes.sites import Alignment, DynamicTranspose, product_kind
 
 
 def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:

@@ -1,12 +1,12 @@
 """Dependence and polynomial degree of every node, in one sweep over the fx graph.
 
 fx node order is topological, so one forward pass that applies each op's
-:class:`~analyzer.registry.Rule` to its operands' facts is the whole fixpoint. The
+:class:`~analyzer.passes.registry.Rule` to its operands' facts is the whole fixpoint. The
 result is a ``dict[Node, Fact]``; :func:`input_dependence` and
 :func:`polynomial_degree` are views of it.
 
 >>> import torch
->>> from analyzer.tracing import trace
+>>> from analyzer.frontend.tracing import trace
 >>> traced = trace(torch.nn.Bilinear(3, 3, 2), (torch.randn(1, 3), torch.randn(1, 3)))
 >>> polynomial_degree(traced)[traced.output_node]
 2
@@ -18,17 +18,16 @@ from collections.abc import Callable
 
 import torch.fx as fx
 
-from analyzer.dialect import (
+from analyzer.frontend.dialect import (
     InputKind,
     TracedModel,
     argument,
-    entry_for,
     is_floating,
     node_inputs,
     op_name,
     tensor_operands,
 )
-from analyzer.facts import (
+from analyzer.passes.facts import (
     DISCRETE_FACT,
     INF,
     STATIC_FACT,
@@ -38,7 +37,7 @@ from analyzer.facts import (
     Fact,
     join_facts,
 )
-from analyzer.registry import OpEntry, Rule
+from analyzer.passes.registry import OpEntry, Rule, entry_for
 
 Facts = dict[fx.Node, Fact]
 

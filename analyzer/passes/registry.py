@@ -17,6 +17,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+import torch.fx as fx
+
+from analyzer.frontend.dialect import op_name, overload_name
+
 PRIMITIVE_CLASSES = (
     "matmul", "relu", "nonlinearity", "transpose", "gating", "normalization",
     "sparsity", "structural", "elementwise", "reduction", "unknown",
@@ -30,7 +34,7 @@ CIRCUIT_CLASSES = frozenset(
 
 
 class Rule(enum.Enum):
-    """How an op transforms the facts of its operands (see ``analyzer.dataflow``)."""
+    """How an op transforms the facts of its operands (see ``analyzer.passes.dataflow``)."""
 
     STRUCTURAL = "structural"  # data movement: join of operands
     AFFINE = "affine"  # add, sub, neg, linear reductions: join of operands
@@ -92,6 +96,11 @@ def register(names: str, primitive: str, rule: Rule, **options: object) -> None:
 def lookup(name: str) -> OpEntry | None:
     """The entry for an op name such as ``"aten.mm"``, or ``None`` when unknown."""
     return REGISTRY.get(name)
+
+
+def entry_for(node: fx.Node) -> OpEntry | None:
+    """The registry entry of a node: its overload first, then its packet."""
+    return lookup(overload_name(node)) or lookup(op_name(node))
 
 
 _p = {"pointwise": True}
@@ -203,7 +212,7 @@ TRANSPOSE_OPS = frozenset(
 for _name in sorted(TRANSPOSE_OPS):
     register(_name, "transpose", Rule.STRUCTURAL)
 
-# --- property sets the site pass reads (see analyzer.sites) ------------------------
+# --- property sets the site pass reads (see analyzer.passes.sites) ------------------------
 # Reductions whose result is a statistic of their input (a mean, a norm, a maximum).
 STATISTIC_OPS = frozenset(
     "aten.sum aten.mean aten.var aten.var_mean aten.std aten.amax aten.amin aten.max "

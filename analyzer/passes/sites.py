@@ -10,8 +10,8 @@ Two facts found in one forward sweep tell its kind:
   statistic of ``h``), so ``h * rsqrt(mean(h²))`` is a ``normalization`` site.
 
 >>> import torch
->>> from analyzer.tracing import trace
->>> from analyzer.dataflow import node_facts
+>>> from analyzer.frontend.tracing import trace
+>>> from analyzer.passes.dataflow import node_facts
 >>> class Glu(torch.nn.Module):
 ...     def forward(self, x):
 ...         return torch.sigmoid(x[..., :2]) * x[..., 2:]
@@ -26,15 +26,15 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
-from analyzer.dataflow import (
+from analyzer.frontend.dialect import TracedModel, op_name, tensor_operands
+from analyzer.passes.dataflow import (
     Facts,
     is_training_batch_norm,
     multiplied_operands,
     multiplied_positions,
     operand_references,
 )
-from analyzer.dialect import TracedModel, entry_for, op_name, tensor_operands
-from analyzer.registry import IDENTITY_OPS, STATISTIC_OPS, TRANSPOSE_OPS, Rule
+from analyzer.passes.registry import IDENTITY_OPS, STATISTIC_OPS, TRANSPOSE_OPS, Rule, entry_for
 
 SITE_KINDS = ("contraction", "gating", "normalization")
 _MULTIPLYING_RULES = (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)

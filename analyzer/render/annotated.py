@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import torch.fx as fx
 
-from analyzer.dialect import InputKind, op_name, source_line, tensor_operands, value_meta
-from analyzer.facts import format_degree
+from analyzer.frontend.dialect import InputKind, op_name, source_line, tensor_operands, value_meta
+from analyzer.passes.facts import format_degree
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis

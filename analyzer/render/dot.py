@@ -21,7 +21,7 @@ from collections.abc import Iterable
 
 import networkx as nx
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, MissingToolError
 
 CLASS_COLOURS = {
     "matmul": "#aec7e8",
@@ -43,12 +43,6 @@ OP_DETAIL_LIMIT = 300  # more op nodes than this on the input's path: draw modul
 PRIORITY = ["gating", "normalization", "sparsity", "matmul", "transpose", "nonlinearity",
             "relu", "reduction", "elementwise", "structural", "unknown"]  # fmt: skip
 _INDEX = re.compile(r"^\d+$")
-
-
-class MissingToolError(AnalyzerError):
-    """A program the tool runs is not installed (exit code 4)."""
-
-    exit_code = 4
 
 
 def quote(text: str) -> str:

@@ -10,8 +10,9 @@ from __future__ import annotations
 from html import escape
 from typing import TYPE_CHECKING, Any
 
-from analyzer.render_dot import CLASS_COLOURS, SITE_COLOUR
-from analyzer.sites import SITE_KINDS
+from analyzer.errors import AnalyzerError
+from analyzer.passes.sites import SITE_KINDS
+from analyzer.render.dot import CLASS_COLOURS, SITE_COLOUR
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis
@@ -121,6 +122,19 @@ def analysis_body(analysis: Analysis, svg: str | None = None) -> str:
     if svg:
         out.append('<h2>Graph</h2><div class="graph">' + strip_xml_prolog(svg) + "</div>")
     return "\n".join(out)
+
+
+def notebook_html(analysis: Analysis) -> str:
+    """What Jupyter shows for an :class:`Analysis`; the graph is drawn when graphviz is
+    installed."""
+    from analyzer.render.annotated import annotated_graph
+    from analyzer.render.dot import dot_source, render_svg
+
+    try:
+        svg = render_svg(dot_source(annotated_graph(analysis)))
+    except AnalyzerError:  # a notebook view never fails for want of graphviz
+        svg = None
+    return f"<h3>{escape(analysis.model)}</h3>" + analysis_body(analysis, svg)
 
 
 def _kind_class(kind: str) -> str:

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from analyzer.analysis import Analysis, analyze
-from analyzer.annotated import annotated_graph
 from analyzer.output import write_json_atomic, write_text_atomic
-from analyzer.render_dot import dot_source, render_svg
-from analyzer.render_html import html_page, index_page
-from analyzer.render_markdown import markdown_report
-from analyzer.sites import SITE_KINDS
+from analyzer.passes.sites import SITE_KINDS
+from analyzer.render.annotated import annotated_graph
+from analyzer.render.dot import dot_source, render_svg
+from analyzer.render.html import html_page, index_page
+from analyzer.render.markdown import markdown_report
 
 
 def write_report(
@@ -40,9 +40,11 @@ def write_report(
     return folder
 
 
-def write_zoo_reports(out: str | Path, progress: Callable[[str], None] = print) -> None:
+def write_zoo_reports(
+    out: str | Path, progress: Callable[[str], None] = lambda message: None
+) -> None:
     """Analyse every zoo model; write ``NAME/`` reports, ``index.html`` and ``index.md``."""
-    from analyzer.zoo import ZOO
+    from analyzer.frontend.zoo import ZOO
 
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

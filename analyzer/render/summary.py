@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from analyzer.dialect import op_name
+from analyzer.frontend.dialect import op_name
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from analyzer.validate import ValidationReport
+    from analyzer.empirical.validate import ValidationReport
 
 
 def _verdict(ok: bool) -> str:

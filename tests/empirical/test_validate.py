@@ -11,10 +11,10 @@ import torch
 from hypothesis import given, settings
 from torch import nn
 
-from analyzer import validate as validate_module
-from analyzer.facts import STATIC_FACT
-from analyzer.validate import validate
-from analyzer.zoo import ZOO, build_zoo_model
+from analyzer.empirical import validate as validate_module
+from analyzer.empirical.validate import validate
+from analyzer.frontend.zoo import ZOO, build_zoo_model
+from analyzer.passes.facts import STATIC_FACT
 from tests.property.test_degree_sympy import TreeModel, sympy_degree, trees
 
 
@@ -159,7 +159,7 @@ def test_cli_validate_json_and_strict(run_cli, tmp_path: Path) -> None:
                                        "confirmed": True}  # fmt: skip
     models = tmp_path / "over.py"
     models.write_text(
-        "import torch\nfrom tests.test_validate import OverApproximated\n"
+        "import torch\nfrom tests.empirical.test_validate import OverApproximated\n"
         "def build():\n    return OverApproximated(), (torch.randn(2, 4),)\n"
     )
     code, stdout, _ = run_cli("validate", f"{models}:build", "--samples", "2")

@@ -7,8 +7,8 @@ from collections import Counter
 import pytest
 
 from analyzer.analysis import analyze_traced
-from analyzer.specs import load_model
-from analyzer.tracing import trace
+from analyzer.frontend.specs import load_model
+from analyzer.frontend.tracing import trace
 
 pytest.importorskip("transformers")
 

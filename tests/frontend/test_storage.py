@@ -9,11 +9,11 @@ import pytest
 
 from analyzer.analysis import analyze_traced
 from analyzer.errors import SpecError
-from analyzer.storage import SCHEMA, load_trace, save_trace
-from analyzer.tracing import trace
-from analyzer.zoo import ZOO, build_zoo_model
+from analyzer.frontend.storage import SCHEMA, load_trace, save_trace
+from analyzer.frontend.tracing import trace
+from analyzer.frontend.zoo import ZOO, build_zoo_model
 
-TRACES = Path(__file__).resolve().parent.parent / "traces"
+TRACES = Path(__file__).resolve().parents[2] / "traces"
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))

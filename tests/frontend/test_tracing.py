@@ -8,8 +8,8 @@ from torch import nn
 
 from analyzer.analysis import analyze
 from analyzer.errors import SpecError, TraceError
-from analyzer.tracing import flatten_tensors, trace
-from analyzer.zoo import build_zoo_model
+from analyzer.frontend.tracing import flatten_tensors, trace
+from analyzer.frontend.zoo import build_zoo_model
 
 
 @pytest.mark.parametrize("frontend", ["export", "fx", "real"])

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from analyzer.analysis import analyze
-from analyzer.zoo import ZOO, build_zoo_model
+from analyzer.frontend.zoo import ZOO, build_zoo_model
 
 
 @pytest.mark.parametrize("name", sorted(ZOO))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from analyzer.registry import PRIMITIVE_CLASSES, REGISTRY, Rule, lookup, register
+from analyzer.passes.registry import PRIMITIVE_CLASSES, REGISTRY, Rule, lookup, register
 
 
 def test_every_entry_has_a_known_class() -> None:

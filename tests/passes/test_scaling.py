@@ -8,7 +8,7 @@ import torch
 import torch.fx as fx
 
 from analyzer.analysis import analyze_traced
-from analyzer.dialect import InputKind, TracedModel
+from analyzer.frontend.dialect import InputKind, TracedModel
 
 aten = torch.ops.aten
 

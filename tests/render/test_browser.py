@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from analyzer.analysis import analyze
-from analyzer.report import write_report
-from analyzer.zoo import build_zoo_model
-from tests.test_render import EVIL, Evil
+from analyzer.frontend.zoo import build_zoo_model
+from analyzer.render.report import write_report
+from tests.render.test_render import EVIL, Evil
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

@@ -10,12 +10,12 @@ import torch
 from torch import nn
 
 from analyzer.analysis import analyze
-from analyzer.annotated import annotated_graph
-from analyzer.render_dot import collapse_module, dot_source, repeated_containers
-from analyzer.render_html import html_page
-from analyzer.render_markdown import markdown_report
-from analyzer.report import write_report
-from analyzer.zoo import build_zoo_model
+from analyzer.frontend.zoo import build_zoo_model
+from analyzer.render.annotated import annotated_graph
+from analyzer.render.dot import collapse_module, dot_source, repeated_containers
+from analyzer.render.html import html_page
+from analyzer.render.markdown import markdown_report
+from analyzer.render.report import write_report
 
 GOLDEN = Path(__file__).parent / "golden"
 EVIL = "<img src=x onerror=alert(1)>"
