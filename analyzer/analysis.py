@@ -101,6 +101,7 @@ class Analysis:
             "graph": {"nodes": len(graph.nodes), "edges": edges},
             "primitives": self.primitive_counts(),
             "circuit_class": list(self.circuit_class),
+            "mode": self.traced.mode,
             "input_products": [self._site_json(site) for site in self.sites],
             "dynamic_transposes": [
                 {
@@ -118,18 +119,22 @@ class Analysis:
             "output_dependence": str(self.output_fact.dependence),
             "unknown_ops": self.unknown_ops,
             "warnings": self.warnings,
+            "metadata": dict(self.traced.metadata),
         }
 
     def _site_json(self, site: Site) -> dict[str, Any]:
-        return {
+        document = {
             "node": site.node.name,
             "op": op_name(site.node),
             "kind": site.kind,
             "module": self.module_of(site.node),
-            "operands": [n.name for n in site.operands],
+            "operands": site.operand_names,
             "paths": [self.path_to(n) for n in site.operands],
             "source": source_line(site.node),
         }
+        if site.part is not None:
+            document["part"] = site.part
+        return document
 
     def _repr_html_(self) -> str:
         """The report's HTML in Jupyter. The view is imported here, where Jupyter calls

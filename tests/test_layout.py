@@ -25,6 +25,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "analyzer"
 STAGES = {
     "errors": 0,
     "output": 0,
+    "progress": 0,
     "frontend": 1,
     "passes": 2,
     "analysis": 3,

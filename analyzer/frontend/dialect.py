@@ -43,6 +43,10 @@ class TracedModel:
     model: str
     warnings: list[str] = field(default_factory=list)
     module_prefix: str = ""  # stripped from module paths (a wrapper's attribute name)
+    mode: str = "eval"  # the module's mode when traced: "train", "eval", or "none"
+    # Provenance kept with the graph (and in stored traces): input shapes, parameter
+    # counts, the spec and its overrides, seeds, versions. Plain JSON values only.
+    metadata: dict[str, Any] = field(default_factory=dict)
     # What running the graph needs (absent for stored traces): the GraphModule, values
     # of parameter/buffer/constant placeholders, and the user inputs in placeholder order.
     graph_module: fx.GraphModule | None = field(default=None, repr=False)
@@ -115,6 +119,32 @@ def argument(node: fx.Node, position: int, keyword: str | None = None) -> Any:
     if keyword is not None:
         return node.kwargs.get(keyword)
     return None
+
+
+def op_schema(node: fx.Node) -> torch.FunctionSchema | None:
+    """The aten schema of a call node's op, also for a stored trace's op names."""
+    target = node.target
+    if isinstance(target, torch._ops.OpOverload):
+        return target._schema
+    if isinstance(target, StoredOp):
+        namespace, _, name = target.name.partition(".")
+        packet = getattr(getattr(torch.ops, namespace, None), name, None)
+        overload = getattr(packet, node.meta.get("overload", "default"), None)
+        return getattr(overload, "_schema", None)
+    return None
+
+
+def argument_named(node: fx.Node, name: str) -> Any:
+    """The argument called ``name`` in the op's schema, given by position or keyword;
+    ``None`` when absent (or when the op has no schema and no such keyword)."""
+    schema = op_schema(node)
+    if schema is not None:
+        for position, spec in enumerate(schema.arguments):
+            if spec.name == name:
+                if not spec.kwarg_only and position < len(node.args):
+                    return node.args[position]
+                return node.kwargs.get(name)
+    return node.kwargs.get(name)
 
 
 def node_inputs(value: Any) -> list[fx.Node]:

@@ -78,6 +78,8 @@ def trace_document(traced: TracedModel, model_version: str | None = None) -> dic
         "schema": SCHEMA,
         "model": traced.model,
         "frontend": traced.frontend,
+        "mode": traced.mode,
+        "metadata": dict(traced.metadata),
         "warnings": list(traced.warnings),
         "versions": _versions(analyzer.__version__, model_version),
     }
@@ -147,7 +149,10 @@ def _rebuild(document: dict[str, Any]) -> TracedModel:
             node.meta["outputs"] = item["outputs"]
         by_name[name] = node
     header = document["graph"]
-    return TracedModel(graph, kinds, "trace", header["model"], list(header.get("warnings", [])))
+    return TracedModel(
+        graph, kinds, "trace", header["model"], list(header.get("warnings", [])),
+        mode=header.get("mode", "eval"), metadata=dict(header.get("metadata", {})),
+    )  # fmt: skip
 
 
 def _target_name(node: fx.Node) -> str:

@@ -31,7 +31,7 @@ import torch.fx as fx
 from torch import nn
 
 from analyzer.errors import SpecError, TraceError
-from analyzer.frontend.dialect import InputKind, TracedModel
+from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
 
 FRONTENDS = ("export", "fx", "real")
 _EXPORT_KINDS = {
@@ -50,14 +50,17 @@ def trace(
     model: str = "model",
     example_kwargs: dict[str, Any] | None = None,
     decompose: bool = False,
+    mode: str | None = None,
 ) -> TracedModel:
     """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
 
     ``frontend`` is ``"auto"`` (export, then fx, then real) or one of
     :data:`FRONTENDS`. ``decompose=True`` lowers fused ops to core aten (attention
     to ``bmm``/``softmax``, LSTM to per-step gates), which is what the empirical
-    backend executes. Raises :class:`~analyzer.errors.TraceError` with every
-    frontend's reason when none succeeds.
+    backend executes. The model is traced in the mode it was handed in (``train()`` or
+    ``eval()``) unless ``mode`` names one; either way the caller's module is left as it
+    was (training flags and buffers). Raises :class:`~analyzer.errors.TraceError` with
+    every frontend's reason when none succeeds.
     """
     if frontend != "auto" and frontend not in FRONTENDS:
         raise SpecError(
@@ -65,8 +68,63 @@ def trace(
         )
     if not isinstance(example_args, (tuple, list)):
         raise SpecError("example_args must be a tuple or list of the model's inputs")
+    if mode not in (None, "train", "eval"):
+        raise SpecError(f"mode must be 'train' or 'eval' (or None: as handed in), not {mode!r}")
+    with module_left_as_it_was(module, mode) as analysed_mode:
+        traced = _trace_frontends(module, example_args, example_kwargs, frontend, model, decompose)
+    traced.mode = analysed_mode
+    traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
-        module.eval()
+        traced.metadata["parameters"] = sum(p.numel() for p in module.parameters())
+    return traced
+
+
+def input_shapes(traced: TracedModel) -> list[dict[str, Any]]:
+    """Name, shape and dtype of every user input of a traced graph."""
+    found = []
+    for node in traced.graph.nodes:
+        if node.op == "placeholder" and traced.input_kinds.get(node.name) is InputKind.INPUT:
+            shape, dtype = value_meta(node)
+            found.append({"name": node.name, "shape": shape, "dtype": dtype})
+    return found
+
+
+@contextlib.contextmanager
+def module_left_as_it_was(module: Any, mode: str | None) -> Iterator[str]:
+    """Put ``module`` in ``mode`` (if given) for the block, and restore every submodule's
+    training flag and every buffer afterwards (a frontend that runs the model for real
+    would otherwise update batch-norm statistics). Yields the mode analysed: ``train``,
+    ``eval`` or ``none`` for a plain function."""
+    if not isinstance(module, nn.Module):
+        yield "none"
+        return
+    flags = {name: sub.training for name, sub in module.named_modules()}
+    buffers = {
+        name: buffer.detach().clone()
+        for name, buffer in module.named_buffers()
+        if buffer.device.type != "meta"
+    }
+    if mode is not None:
+        module.train(mode == "train")
+    try:
+        yield "train" if module.training else "eval"
+    finally:
+        for name, sub in module.named_modules():
+            sub.training = flags.get(name, sub.training)
+        with torch.no_grad():
+            for name, buffer in module.named_buffers():
+                if name in buffers and buffer.shape == buffers[name].shape:
+                    buffer.copy_(buffers[name])
+
+
+def _trace_frontends(
+    module: Any,
+    example_args: Sequence[Any],
+    example_kwargs: dict[str, Any] | None,
+    frontend: str,
+    model: str,
+    decompose: bool,
+) -> TracedModel:
     if example_kwargs:
         module = _KeywordsAsPositions(module, len(example_args), list(example_kwargs))
         example_args = (*example_args, *example_kwargs.values())

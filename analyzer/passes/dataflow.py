@@ -15,6 +15,7 @@ result is a ``dict[Node, Fact]``; :func:`input_dependence` and
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch.fx as fx
 
@@ -22,6 +23,7 @@ from analyzer.frontend.dialect import (
     InputKind,
     TracedModel,
     argument,
+    argument_named,
     is_floating,
     node_inputs,
     op_name,
@@ -153,14 +155,45 @@ def _divide(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -
 def _contraction(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     joined = join_facts(operands)
     multiplied = _facts_at(node, entry.multiplied, facts)
-    if "normalization" in entry.implies:  # attention: softmax(q·kᵀ)·v
-        query_key = _facts_at(node, (0, 1), facts)
-        if any(f.is_continuous for f in query_key):
-            return Fact(joined.dependence, INF, joined.piecewise)
     multiplied_nodes = _nodes_at(node, entry.multiplied)
     bias = [facts[n] for n in tensor_operands(node) if n not in multiplied_nodes]
     degree = max(_product_degree(multiplied), max((f.degree for f in bias), default=0))
     return Fact(joined.dependence, degree, joined.piecewise)
+
+
+def _attention(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
+    """softmax(q·kᵀ + mask)·v: smooth in q, k and the mask, linear in v."""
+    joined = join_facts(operands)
+    if any(facts[n].is_continuous for n in attention_inputs(node).weights_from):
+        return Fact(joined.dependence, INF, joined.piecewise)
+    return joined
+
+
+@dataclass(frozen=True)
+class AttentionInputs:
+    """The operands of a fused attention, read by name from its schema."""
+
+    query: fx.Node | None
+    key: fx.Node | None
+    value: fx.Node | None
+    mask: fx.Node | None
+
+    @property
+    def weights_from(self) -> list[fx.Node]:
+        """What the attention weights softmax(q·kᵀ + mask) are computed from."""
+        return [n for n in (self.query, self.key, self.mask) if n is not None]
+
+
+def attention_inputs(node: fx.Node) -> AttentionInputs:
+    """Query, key, value and mask (``attn_mask`` or ``attn_bias``) of a fused attention."""
+
+    def named(name: str) -> fx.Node | None:
+        value = argument_named(node, name)
+        return value if isinstance(value, fx.Node) else None
+
+    return AttentionInputs(
+        named("query"), named("key"), named("value"), named("attn_mask") or named("attn_bias")
+    )
 
 
 def _relu(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -265,6 +298,7 @@ RULES: dict[Rule, Transfer] = {
     Rule.PRODUCT: _product,
     Rule.DIVIDE: _divide,
     Rule.CONTRACTION: _contraction,
+    Rule.ATTENTION: _attention,
     Rule.RELU: _relu,
     Rule.SMOOTH: _smooth,
     Rule.POW: _pow,

@@ -41,6 +41,7 @@ class Rule(enum.Enum):
     PRODUCT = "product"  # mul: degrees add; a site when two operands are continuous
     DIVIDE = "divide"  # div: inf when the divisor is continuous
     CONTRACTION = "contraction"  # matmul family: degrees of the multiplied operands add
+    ATTENTION = "attention"  # softmax(q·kᵀ)·v: two contractions around a normalisation
     RELU = "relu"  # piecewise linear: same degree, piecewise
     SMOOTH = "smooth"  # smooth nonlinearity: inf
     POW = "pow"  # pow(a, k): k·d(a) for constant natural k
@@ -119,10 +120,14 @@ register("aten._grouped_mm transformers.grouped_mm_fallback", "matmul", Rule.CON
          multiplied=(0, 1))  # fmt: skip
 register("aten.einsum", "matmul", Rule.CONTRACTION, multiplied=(-1,))  # all of the list arg 1
 register("aten.bilinear aten._trilinear", "matmul", Rule.CONTRACTION, multiplied=(0, 1, 2))
-# softmax(Q·Kᵀ)·V: two contractions, a normalisation, and K is transposed
+# softmax(Q·Kᵀ + mask)·V: the sites `scores` (q, k) and `mix` (weights, v), a
+# normalisation between them, and K transposed. Arguments: query 0, key 1, value 2,
+# attn_mask 3 (it shifts the scores before the softmax).
 register("aten.scaled_dot_product_attention aten._scaled_dot_product_flash_attention_for_cpu "
-         "aten._scaled_dot_product_efficient_attention aten._scaled_dot_product_flash_attention",
-         "matmul", Rule.CONTRACTION, multiplied=(0, 1, 2),
+         "aten._scaled_dot_product_efficient_attention aten._scaled_dot_product_flash_attention "
+         "aten._scaled_dot_product_cudnn_attention aten._scaled_dot_product_attention_math "
+         "aten._scaled_dot_product_fused_attention_overrideable",
+         "matmul", Rule.ATTENTION, multiplied=(0, 1, 2),
          implies=frozenset({"normalization"}), transposes=1)  # fmt: skip
 
 # --- elementwise products and quotients -----------------------------------------------

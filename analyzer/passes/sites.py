@@ -29,6 +29,7 @@ import torch.fx as fx
 from analyzer.frontend.dialect import TracedModel, op_name, tensor_operands
 from analyzer.passes.dataflow import (
     Facts,
+    attention_inputs,
     is_training_batch_norm,
     multiplied_operands,
     multiplied_positions,
@@ -42,11 +43,25 @@ _MULTIPLYING_RULES = (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)
 
 @dataclass(frozen=True, slots=True)
 class Site:
-    """One input-by-input multiplicative site (an entry of ``input_products``)."""
+    """One input-by-input multiplicative site (an entry of ``input_products``).
+
+    ``operands`` are the graph nodes through which the multiplied values depend on the
+    input (their witness paths end there). A fused op holds one site per product it
+    performs, told apart by ``part`` (attention: ``scores`` = q·kᵀ, ``mix`` = weights·v);
+    a value computed inside the fused op is named in ``names`` (``sdpa.weights``), and its
+    operand is the node it is computed from.
+    """
 
     node: fx.Node
     kind: str  # "contraction" | "gating" | "normalization"
     operands: tuple[fx.Node, ...]
+    part: str | None = None
+    names: tuple[str, ...] = ()
+
+    @property
+    def operand_names(self) -> list[str]:
+        """What the JSON lists as ``operands``: node names, or a fused op's inner values."""
+        return list(self.names) if self.names else [n.name for n in self.operands]
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +117,8 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
         entry.rule is Rule.BATCH_NORM and is_training_batch_norm(node)
     ):
         return "normalization" if facts[node].is_continuous else None
+    if entry.rule is Rule.ATTENTION:
+        return "contraction" if attention_sites(node, facts) else None
     if entry.rule is Rule.RECURRENT:
         return "gating" if entry.gating_site and facts[node].is_continuous else None
     if entry.rule not in _MULTIPLYING_RULES:
@@ -133,13 +150,33 @@ def input_products(
             continue
         entry = entry_for(node)
         assert entry is not None  # product_kind found a site
+        if entry.rule is Rule.ATTENTION:
+            sites.extend(attention_sites(node, facts))
+            continue
         candidates = (
             multiplied_operands(node, multiplied_positions(node, entry))
             if entry.rule in _MULTIPLYING_RULES
             else tensor_operands(node)
         )
         operands = tuple(n for n in candidates if facts[n].is_continuous)
-        sites.append(Site(node, kind, operands))
+        part = "gates" if entry.rule is Rule.RECURRENT else None
+        sites.append(Site(node, kind, operands, part))
+    return sites
+
+
+def attention_sites(node: fx.Node, facts: Facts) -> list[Site]:
+    """The two contractions of a fused attention: ``scores`` = q·kᵀ when q and k are both
+    continuous, ``mix`` = softmax(scores)·v when the weights and v are."""
+    inputs = attention_inputs(node)
+    sites = []
+    query, key, value = inputs.query, inputs.key, inputs.value
+    if query is not None and key is not None:
+        if facts[query].is_continuous and facts[key].is_continuous:
+            sites.append(Site(node, "contraction", (query, key), "scores"))
+    varying = [n for n in inputs.weights_from if facts[n].is_continuous]
+    if varying and value is not None and facts[value].is_continuous:
+        names = (f"{node.name}.weights", value.name)
+        sites.append(Site(node, "contraction", (varying[0], value), "mix", names))
     return sites
 
 
@@ -176,6 +213,7 @@ def dynamic_transposes(
     """Transposes of continuous values, and whether each reaches a contraction site's
     operand through structural ops only."""
     contraction_operands = {n for s in sites if s.kind == "contraction" for n in s.operands}
+    scores = {s.node for s in sites if s.part == "scores"}
     contraction_nodes = {s.node for s in sites if s.kind == "contraction"}
     feeds: set[fx.Node] = set()
     for node in reversed(traced.graph.nodes):  # users come after their operands
@@ -195,7 +233,8 @@ def dynamic_transposes(
             continue
         transposed = multiplied_operands(node, (entry.transposes,))
         if any(facts[n].is_continuous for n in transposed):
-            found.append(DynamicTranspose(node, True, node in contraction_nodes))
+            feeding = scores if entry.rule is Rule.ATTENTION else contraction_nodes
+            found.append(DynamicTranspose(node, True, node in feeding))
     return found
 
 

@@ -32,7 +32,9 @@ def render_summary(analysis: Analysis) -> str:
     lines.append(f"input-by-input sites ({len(sites)})")
     for site in sites:
         module = analysis.module_of(site.node) or "(root)"
-        operands = ", ".join(n.name for n in site.operands)
+        operands = ", ".join(site.operand_names)
+        if site.part:
+            operands += f"; {site.part}"
         lines.append(
             f"  {site.kind:<13} {op_name(site.node):<40} {module}  [{site.node.name}: {operands}]"
         )

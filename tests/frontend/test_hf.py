@@ -41,7 +41,9 @@ def site_counts(result) -> Counter:
 def test_layer_norm_transformers(model_type: str) -> None:
     result = analyse(model_type)
     counts = site_counts(result)
-    assert counts["contraction"] == 2  # one fused attention per layer
+    assert counts["contraction"] == 4  # one fused attention per layer: scores and mix
+    parts = sorted(s.part for s in result.sites if s.kind == "contraction")
+    assert parts == ["mix", "mix", "scores", "scores"]
     assert counts["normalization"] == 5  # two layer norms per layer and a final/embedding one
     assert counts["gating"] == 0  # GELU MLPs have no input-by-input product
     assert result.circuit_class == ["matmul", "nonlinearity", "normalization", "transpose"]
@@ -54,7 +56,7 @@ def test_layer_norm_transformers(model_type: str) -> None:
 def test_llama_has_swiglu_gating_and_rms_norm() -> None:
     result = analyse("llama")
     counts = site_counts(result)
-    assert counts == Counter({"normalization": 5, "contraction": 2, "gating": 2})
+    assert counts == Counter({"normalization": 5, "contraction": 4, "gating": 2})
     gating = [result.module_of(s.node) for s in result.sites if s.kind == "gating"]
     assert gating == ["layers.0.mlp", "layers.1.mlp"]
     norms = {result.module_of(s.node) for s in result.sites if s.kind == "normalization"}
@@ -65,7 +67,7 @@ def test_llama_has_swiglu_gating_and_rms_norm() -> None:
 def test_t5_has_relu_mlp_and_rms_norm() -> None:
     result = analyse("t5")
     counts = site_counts(result)
-    assert counts["contraction"] == 6  # 2 encoder self, 2 decoder self, 2 cross attention
+    assert counts["contraction"] == 12  # (2 encoder self, 2 decoder self, 2 cross) × 2 parts
     assert counts["gating"] == 0 and counts["normalization"] == 12
     assert "relu" in result.circuit_class
 

@@ -61,10 +61,10 @@ def test_report_page_renders_with_visible_sites(browser, tmp_path: Path) -> None
     assert box is not None and box["width"] > 200 and box["height"] > 200
     assert page.locator(".graph svg g.node").count() > 20  # graphviz drew the nodes
     site_nodes = page.locator(".graph svg g.site")
-    assert site_nodes.count() == 3  # attention and two layer norms
+    assert site_nodes.count() == 3  # attention (two sites on one node) and two layer norms
     site_nodes.first.scroll_into_view_if_needed()
     assert site_nodes.first.is_visible()
-    assert page.locator("tr.site").count() == 3 and page.locator("tr.site").first.is_visible()
+    assert page.locator("tr.site").count() == 4 and page.locator("tr.site").first.is_visible()
     page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
     assert (tmp_path / "page.png").stat().st_size > 10_000
 
