@@ -52,6 +52,19 @@ class TracedModel:
     graph_module: fx.GraphModule | None = field(default=None, repr=False)
     placeholder_values: dict[str, Any] = field(default_factory=dict, repr=False)
     example_inputs: tuple[Any, ...] = field(default=(), repr=False)
+    # What each graph output is: "output" (returned by the forward) or the new value of a
+    # tensor the forward wrote into ("buffer:cache", "input:x"). Empty: all "output".
+    output_roles: list[str] = field(default_factory=list)
+
+    def returned_outputs(self) -> list[fx.Node]:
+        """The output nodes the forward returns (not the values it wrote into buffers)."""
+        values = self.output_node.args[0]
+        values = list(values) if isinstance(values, (tuple, list)) else [values]
+        roles = self.output_roles or ["output"] * len(values)
+        return [
+            v for v, role in zip(values, roles, strict=False)
+            if role == "output" and isinstance(v, fx.Node)
+        ]  # fmt: skip
 
     @property
     def output_node(self) -> fx.Node:

@@ -79,6 +79,7 @@ def trace_document(traced: TracedModel, model_version: str | None = None) -> dic
         "model": traced.model,
         "frontend": traced.frontend,
         "mode": traced.mode,
+        "output_roles": list(traced.output_roles),
         "metadata": dict(traced.metadata),
         "warnings": list(traced.warnings),
         "versions": _versions(analyzer.__version__, model_version),
@@ -152,6 +153,7 @@ def _rebuild(document: dict[str, Any]) -> TracedModel:
     return TracedModel(
         graph, kinds, "trace", header["model"], list(header.get("warnings", [])),
         mode=header.get("mode", "eval"), metadata=dict(header.get("metadata", {})),
+        output_roles=list(header.get("output_roles", [])),
     )  # fmt: skip
 
 

@@ -32,6 +32,7 @@ from torch import nn
 
 from analyzer.errors import SpecError, TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
+from analyzer.frontend.functional import functional_program, mutating_nodes
 
 FRONTENDS = ("export", "fx", "real")
 _EXPORT_KINDS = {
@@ -216,8 +217,7 @@ def _trace_export(
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
         program = torch.export.export(_Flattened(module), args, strict=False)
-        if decompose:
-            program = program.run_decompositions()
+        program = program.run_decompositions() if decompose else functional_program(program)
     input_kinds: dict[str, InputKind] = {}
     values: dict[str, Any] = {}
     for spec in program.graph_signature.input_specs:
@@ -226,10 +226,24 @@ def _trace_export(
         input_kinds[name] = _EXPORT_KINDS.get(spec.kind.name, InputKind.CONSTANT)
         if spec.target is not None:
             values[name] = program.state_dict.get(spec.target, program.constants.get(spec.target))
+    roles = [_output_role(spec) for spec in program.graph_signature.output_specs]
     return TracedModel(
         program.graph_module.graph, input_kinds, "export", model, [], f"{_WRAPPED}.",
-        graph_module=program.graph_module, placeholder_values=values,
+        graph_module=program.graph_module, placeholder_values=values, output_roles=roles,
     )  # fmt: skip
+
+
+def _output_role(spec: Any) -> str:
+    """``output`` for what the forward returns; ``buffer:NAME`` / ``input:NAME`` for the new
+    value of a tensor the forward wrote into (a KV cache, running statistics)."""
+    kind = spec.kind.name
+    if kind == "USER_OUTPUT":
+        return "output"
+    if kind == "BUFFER_MUTATION":
+        return f"buffer:{spec.target}"
+    if kind == "USER_INPUT_MUTATION":
+        return f"input:{spec.target}"
+    return kind.lower()
 
 
 def _trace_with_make_fx(
@@ -243,21 +257,38 @@ def _trace_with_make_fx(
     from torch._decomp import core_aten_decompositions
     from torch.fx.experimental.proxy_tensor import make_fx
 
-    flat = _Flattened(function)
-    with python_warnings.catch_warnings(), _module_paths_recorded(function):
-        python_warnings.simplefilter("ignore")
-        graph_module = make_fx(
-            flat,
-            decomposition_table=core_aten_decompositions() if decompose else None,
-            tracing_mode=mode,
-            pre_dispatch=not decompose,
-            _allow_non_fake_inputs=True,
-            # real tensors may steer Python control flow: that is the real frontend's job
-            _error_on_data_dependent_ops=mode != "real",
-        )(*args)
+    flat, function_root = _Flattened(function), function
+
+    def traced(function: Callable[..., Any], pre_dispatch: bool) -> fx.GraphModule:
+        with python_warnings.catch_warnings(), _module_paths_recorded(function_root):
+            python_warnings.simplefilter("ignore")
+            return make_fx(
+                function,
+                decomposition_table=core_aten_decompositions() if decompose else None,
+                tracing_mode=mode,
+                pre_dispatch=pre_dispatch,
+                _allow_non_fake_inputs=True,
+                # real tensors may steer Python control flow: that is the real frontend's job
+                _error_on_data_dependent_ops=mode != "real",
+            )(*args)
+
+    graph_module = traced(flat, pre_dispatch=not decompose)
+    warnings: list[str] = []
+    if mutating_nodes(graph_module.graph):
+        # make_fx keeps in-place writes; functionalize below the dispatcher's autograd
+        # layer (pre-dispatch tracing cannot), as export's functionalization does
+        try:
+            functional = torch.func.functionalize(flat, remove="mutations_and_views")
+            graph_module = traced(functional, pre_dispatch=False)
+        except Exception as error:
+            warnings.append(
+                f"could not make the graph functional ({type(error).__name__}: "
+                f"{_first_lines(error, 1)}); in-place writes are analysed by storage: a value "
+                "sharing storage with a written tensor gets everything written into it"
+            )
     graph = graph_module.graph
     kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
-    return TracedModel(graph, kinds, name, model, [], "", graph_module=graph_module)
+    return TracedModel(graph, kinds, name, model, warnings, "", graph_module=graph_module)
 
 
 @contextlib.contextmanager

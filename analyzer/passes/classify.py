@@ -16,11 +16,18 @@ from __future__ import annotations
 
 import torch.fx as fx
 
-from analyzer.frontend.dialect import op_name, tensor_operands
-from analyzer.passes.dataflow import Facts, is_training_batch_norm, multiplied_operands
+from analyzer.frontend.dialect import argument_named, op_name, tensor_operands
 from analyzer.passes.facts import Dependence
 from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule, entry_for
-from analyzer.passes.sites import Alignment, DynamicTranspose, product_kind
+from analyzer.passes.sites import Alignment, DynamicTranspose, node_sites, product_kind
+from analyzer.passes.transfer import (
+    Facts,
+    cdist_is_piecewise_linear,
+    is_training_batch_norm,
+    multiplied_operands,
+    named_node,
+    norm_is_piecewise_linear,
+)
 
 
 def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
@@ -36,15 +43,13 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
     rule = entry.rule
     if rule in (Rule.PRODUCT, Rule.DIVIDE):
         return _product_class(node, entry, facts, aligned, operands)
-    if rule is Rule.BATCH_NORM:
-        return "normalization" if is_training_batch_norm(node) else "elementwise"
+    if rule in _SITE_CLASSED:
+        sites = node_sites(node, facts, aligned)
+        if sites:
+            return SITE_CLASS[sites[0].kind]
+        return _SITE_CLASSED[rule](node, entry, facts)
     if rule in (Rule.WHERE, Rule.LOOKUP):
-        selector = multiplied_operands(node, entry.selector)
-        data = [n for n in operands if n not in selector]
-        selective = any(facts[n].dependence is not Dependence.STATIC for n in selector)
-        if rule is Rule.LOOKUP and all(facts[n].dependence is Dependence.STATIC for n in data):
-            return "structural"  # an embedding: a continuous source, not a selection
-        return "sparsity" if selective else "structural"
+        return _selection_class(node, entry, facts, operands)
     if rule is Rule.COMPARE:
         return "sparsity" if facts[node].dependence is not Dependence.STATIC else "elementwise"
     if rule is Rule.SELECT_TOP:
@@ -52,6 +57,60 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
             return "structural"
         return "sparsity" if _indices_used(node) else "relu"
     return entry.primitive
+
+
+SITE_CLASS = {"contraction": "matmul", "gating": "gating", "normalization": "normalization"}
+"""The class of a node that is a site of each kind."""
+
+
+def _selection_class(node: fx.Node, entry: OpEntry, facts: Facts, operands: list[fx.Node]) -> str:
+    selector = multiplied_operands(node, entry.selector)
+    data = [n for n in operands if n not in selector]
+    selective = any(facts[n].dependence is not Dependence.STATIC for n in selector)
+    if entry.rule is Rule.LOOKUP and all(facts[n].dependence is Dependence.STATIC for n in data):
+        return "structural"  # an embedding: a continuous source, not a selection
+    return "sparsity" if selective else "structural"
+
+
+def _batch_norm_class(node: fx.Node, entry: OpEntry, facts: Facts) -> str:
+    if is_training_batch_norm(node):
+        return "normalization"
+    variance = named_node(node, "running_var")
+    return (
+        "nonlinearity" if variance is not None and facts[variance].is_continuous else "elementwise"
+    )
+
+
+def _fixed(primitive: str):
+    return lambda node, entry, facts: primitive
+
+
+# Rules whose node is classed by its site when it has one, else by these functions.
+_SITE_CLASSED = {
+    Rule.NORMALIZATION: _fixed("normalization"),
+    Rule.BATCH_NORM: _batch_norm_class,
+    Rule.LERP: _fixed("elementwise"),
+    Rule.PRELU: _fixed("relu"),
+    Rule.SCATTER: lambda node, entry, facts: _selection_class(
+        node, entry, facts, tensor_operands(node)
+    ),
+    Rule.ENTRY_PRODUCT: _fixed("reduction"),
+    Rule.INVERSE: _fixed("nonlinearity"),
+    Rule.SPLIT_GATE: _fixed("nonlinearity"),
+    Rule.CDIST: lambda node, entry, facts: (
+        "relu" if cdist_is_piecewise_linear(node) else "nonlinearity"
+    ),
+    Rule.GRID_SAMPLE: lambda node, entry, facts: _selection_class(
+        node, entry, facts, tensor_operands(node)
+    ),
+    Rule.NORM: lambda node, entry, facts: (
+        "relu" if norm_is_piecewise_linear(node) else "nonlinearity"
+    ),
+    Rule.RECURRENT: lambda node, entry, facts: entry.primitive,
+    Rule.ATTENTION: lambda node, entry, facts: entry.primitive,
+    Rule.CONTRACTION: lambda node, entry, facts: entry.primitive,
+    Rule.SMOOTH: lambda node, entry, facts: entry.primitive,
+}
 
 
 def _product_class(
@@ -70,6 +129,14 @@ def _product_class(
         if any(facts[n].is_continuous for n in divisor):
             return "nonlinearity"  # c / x
     return "elementwise"
+
+
+def implied_classes(node: fx.Node, entry: OpEntry) -> frozenset[str]:
+    """The classes a fused op contains besides its own (its MLP's activation, say)."""
+    if op_name(node) == "aten._transformer_encoder_layer_fwd":
+        activation = "nonlinearity" if argument_named(node, "use_gelu") else "relu"
+        return frozenset({"normalization", activation})
+    return entry.implies
 
 
 def _indices_used(node: fx.Node) -> bool:
@@ -100,7 +167,7 @@ def circuit_class(
         present.add(cls)
         entry = entry_for(node)
         if entry is not None:
-            present.update(entry.implies)
+            present.update(implied_classes(node, entry))
     present.discard("transpose")
     if any(t.feeds_contraction for t in transposes):
         present.add("transpose")

@@ -34,7 +34,7 @@ CIRCUIT_CLASSES = frozenset(
 
 
 class Rule(enum.Enum):
-    """How an op transforms the facts of its operands (see ``analyzer.passes.dataflow``)."""
+    """How an op transforms the facts of its operands (see ``analyzer.passes.transfer``)."""
 
     STRUCTURAL = "structural"  # data movement: join of operands
     AFFINE = "affine"  # add, sub, neg, linear reductions: join of operands
@@ -51,9 +51,18 @@ class Rule(enum.Enum):
     WHERE = "where"  # where(c, a, b) / masked_fill(a, mask, v): selection by a condition
     LOOKUP = "lookup"  # embedding / index / gather: a continuous source from a static table
     SELECT_TOP = "select_top"  # topk / sort / max.dim: (values piecewise, indices discrete)
-    BATCH_NORM = "batch_norm"  # affine in eval mode, a normalisation in training mode
+    BATCH_NORM = "batch_norm"  # affine in eval mode (static statistics), else a normalisation
     RECURRENT = "recurrent"  # fused lstm / gru / rnn: inf, classes declared
-    STATIC = "static"  # factories and shape queries: never depend on the input
+    STATIC = "static"  # factories and shape queries: never depend on the input's values
+    LERP = "lerp"  # a + w·(b − a): a product when the weight w is a tensor
+    PRELU = "prelu"  # max(0, x) + a·min(0, x): a product when the slope a varies
+    SCATTER = "scatter"  # scatter with a reduction: multiply / prod multiply entries
+    ENTRY_PRODUCT = "entry_product"  # prod, cumprod, det: products of distinct entries
+    NORM = "norm"  # vector norms: piecewise linear for p = 1, ∞; smooth otherwise
+    CDIST = "cdist"  # pairwise distances: a contraction x1·x2ᵀ inside, smooth for p = 2
+    GRID_SAMPLE = "grid_sample"  # image read at grid places with grid-polynomial weights
+    INVERSE = "inverse"  # inv(A), solve(A, B): rational in A, linear in B
+    SPLIT_GATE = "split_gate"  # glu: one half of a tensor gates the other
     UNKNOWN = "unknown"  # not in the table: worst case
 
 
@@ -67,7 +76,9 @@ class OpEntry:
     marks fused ops that multiply two continuous values elementwise (LSTM gates).
     ``transposes`` is the argument position a fused op transposes (the ``K`` of
     attention, the weight of ``linear``). ``divisor`` is the argument position a
-    quotient divides by (``1`` for ``div``, ``0`` for ``reciprocal``).
+    quotient divides by (``1`` for ``div``, ``0`` for ``reciprocal``). ``value_args``
+    names the arguments a copy or fill takes its values from (the rest give a shape).
+    ``site_kind`` is the kind of site a smooth op with ``multiplied`` operands is.
     """
 
     primitive: str
@@ -79,6 +90,8 @@ class OpEntry:
     pointwise: bool = False
     selector: tuple[int, ...] = ()
     divisor: int = 1
+    value_args: tuple[str, ...] = ()
+    site_kind: str = "gating"
 
 
 REGISTRY: dict[str, OpEntry] = {}
@@ -109,100 +122,194 @@ _p = {"pointwise": True}
 # --- contractions: the product of the multiplied operands, degrees add ---------------
 register("aten.linear", "matmul", Rule.CONTRACTION, multiplied=(0, 1), transposes=1)
 register("aten.mm aten.bmm aten.matmul aten.dot aten.mv aten.vdot aten.inner aten.outer "
-         "aten.ger aten.tensordot", "matmul", Rule.CONTRACTION, multiplied=(0, 1))  # fmt: skip
+         "aten.ger aten.tensordot aten.kron aten.linalg_vecdot aten._int_mm",
+         "matmul", Rule.CONTRACTION, multiplied=(0, 1))  # fmt: skip
 register("aten.addmm aten.baddbmm aten.addbmm aten.addmv aten.addr", "matmul",
          Rule.CONTRACTION, multiplied=(1, 2))  # fmt: skip
 register("aten.conv1d aten.conv2d aten.conv3d aten.convolution aten._convolution "
-         "aten.conv_transpose1d aten.conv_transpose2d aten.conv_transpose3d",
+         "aten.conv_transpose1d aten.conv_transpose2d aten.conv_transpose3d "
+         "aten.mkldnn_convolution aten.cudnn_convolution aten.conv_tbc",
          "matmul", Rule.CONTRACTION, multiplied=(0, 1))  # fmt: skip
 # grouped (per-expert) matmuls of mixture-of-experts layers; transformers' own custom op
 register("aten._grouped_mm transformers.grouped_mm_fallback", "matmul", Rule.CONTRACTION,
          multiplied=(0, 1))  # fmt: skip
-register("aten.einsum", "matmul", Rule.CONTRACTION, multiplied=(-1,))  # all of the list arg 1
+# every tensor in the list argument is a factor
+register("aten.einsum aten.chain_matmul aten.linalg_multi_dot", "matmul", Rule.CONTRACTION,
+         multiplied=(-1,))  # fmt: skip
 register("aten.bilinear aten._trilinear", "matmul", Rule.CONTRACTION, multiplied=(0, 1, 2))
 # softmax(Q·Kᵀ + mask)·V: the sites `scores` (q, k) and `mix` (weights, v), a
-# normalisation between them, and K transposed. Arguments: query 0, key 1, value 2,
-# attn_mask 3 (it shifts the scores before the softmax).
+# normalisation between them, and K transposed; operands are read by schema name
 register("aten.scaled_dot_product_attention aten._scaled_dot_product_flash_attention_for_cpu "
          "aten._scaled_dot_product_efficient_attention aten._scaled_dot_product_flash_attention "
          "aten._scaled_dot_product_cudnn_attention aten._scaled_dot_product_attention_math "
-         "aten._scaled_dot_product_fused_attention_overrideable",
-         "matmul", Rule.ATTENTION, multiplied=(0, 1, 2),
+         "aten._scaled_dot_product_fused_attention_overrideable "
+         "aten._native_multi_head_attention", "matmul", Rule.ATTENTION,
          implies=frozenset({"normalization"}), transposes=1)  # fmt: skip
+# nn.TransformerEncoderLayer's fused fast path: attention, two layer norms, the MLP
+register("aten._transformer_encoder_layer_fwd", "matmul", Rule.ATTENTION,
+         implies=frozenset({"normalization", "relu", "nonlinearity"}), transposes=0)  # fmt: skip
+# ‖x1ᵢ − x2ⱼ‖: for p = 2, ‖a‖² − 2·a·b + ‖b‖², a contraction of x1 and x2 inside a sqrt
+register("aten.cdist aten._cdist_forward", "matmul", Rule.CDIST, multiplied=(0, 1))
+# x·y / (‖x‖·‖y‖): a contraction of x and y, normalised
+register("aten.cosine_similarity", "matmul", Rule.SMOOTH, multiplied=(0, 1),
+         site_kind="contraction", implies=frozenset({"normalization"}))  # fmt: skip
 
 # --- elementwise products and quotients -----------------------------------------------
 register("aten.mul aten.multiply aten.mul_", "elementwise", Rule.PRODUCT, **_p)
 register("aten.div aten.divide aten.true_divide aten.div_", "elementwise", Rule.DIVIDE, **_p)
 register("aten.reciprocal", "elementwise", Rule.DIVIDE, divisor=0, **_p)  # 1 / a
-register("aten.addcmul", "elementwise", Rule.PRODUCT, multiplied=(1, 2), **_p)
+register("aten.addcmul aten.addcmul_", "elementwise", Rule.PRODUCT, multiplied=(1, 2), **_p)
+# self + value · t1 / t2: a product of t1 and 1/t2
+register("aten.addcdiv aten.addcdiv_", "elementwise", Rule.DIVIDE, multiplied=(1, 2),
+         divisor=2, **_p)  # fmt: skip
+# a + w·(b − a); with a scalar weight it is affine
+register("aten.lerp aten.lerp_", "elementwise", Rule.LERP, **_p)
+# the cross product multiplies components of a and b at other positions
+register("aten.cross aten.linalg_cross", "elementwise", Rule.PRODUCT, multiplied=(0, 1))
+# abs · (cos θ + i sin θ)
+register("aten.polar", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating")
 
 # --- affine pointwise arithmetic and linear reductions -----------------------------
 register("aten.add aten.sub aten.rsub aten.neg aten.add_ aten.sub_ aten.subtract "
-         "aten.positive aten.lerp aten.alias aten.detach aten.lift_fresh_copy "
-         "aten.dropout aten.feature_dropout aten.alpha_dropout aten.native_dropout",
+         "aten.positive aten.alias aten.detach aten.detach_ aten.lift_fresh_copy "
+         "aten.dropout aten.feature_dropout aten.alpha_dropout aten.native_dropout "
+         "aten.conj_physical aten.neg_ aten._conj aten.conj "
+         "operator.add operator.sub operator.neg torch.sym_sum",
          "elementwise", Rule.AFFINE, **_p)  # fmt: skip
-register("aten.sum aten.mean aten.cumsum aten.nansum aten.trace aten.diff",
-         "reduction", Rule.AFFINE)  # fmt: skip
+register("aten.sum aten.mean aten.cumsum aten.nansum aten.trace aten.diff aten.cumsum_ "
+         "aten.nanmean aten.trapezoid aten.cumulative_trapezoid", "reduction",
+         Rule.AFFINE)  # fmt: skip
 register("aten.var aten.var_mean", "nonlinearity", Rule.SQUARE_REDUCTION)
 register("aten.avg_pool1d aten.avg_pool2d aten.avg_pool3d aten.adaptive_avg_pool1d "
-         "aten.adaptive_avg_pool2d aten.adaptive_avg_pool3d aten._adaptive_avg_pool2d",
+         "aten.adaptive_avg_pool2d aten.adaptive_avg_pool3d aten._adaptive_avg_pool2d "
+         "aten._adaptive_avg_pool3d", "reduction", Rule.AFFINE)  # fmt: skip
+# fixed linear resampling: each output is a weighted sum of neighbouring inputs
+register("aten.upsample_bilinear2d aten.upsample_linear1d aten.upsample_trilinear3d "
+         "aten.upsample_bicubic2d aten._upsample_bilinear2d_aa aten._upsample_bicubic2d_aa",
          "reduction", Rule.AFFINE)  # fmt: skip
+# the discrete Fourier transform is a fixed linear map (a matmul by a static matrix)
+register("aten.fft_fft aten.fft_ifft aten.fft_rfft aten.fft_irfft aten.fft_hfft "
+         "aten.fft_ihfft aten.fft_fft2 aten.fft_ifft2 aten.fft_rfft2 aten.fft_irfft2 "
+         "aten.fft_fftn aten.fft_ifftn aten.fft_rfftn aten.fft_irfftn aten._fft_r2c "
+         "aten._fft_c2c aten._fft_c2r aten.fft_fftshift aten.fft_ifftshift",
+         "matmul", Rule.AFFINE)  # fmt: skip
+# random draws whose parameters are affine in their outcome: mean + std·ε
+register("aten.normal aten.normal_functional", "elementwise", Rule.AFFINE)
 
 # --- piecewise-linear (ReLU-like) ---------------------------------------------------
 register("aten.relu aten.relu_ aten.leaky_relu aten.hardtanh aten.relu6 aten.clamp "
          "aten.clip aten.clamp_min aten.clamp_max aten.abs aten.maximum aten.minimum "
-         "aten.prelu aten.threshold", "relu", Rule.RELU, **_p)  # fmt: skip
+         "aten.threshold aten.fmax aten.fmin aten.hardshrink aten.softshrink aten.clamp_ "
+         "aten.abs_ aten.leaky_relu_ aten.hardtanh_ aten.rrelu aten.rrelu_with_noise "
+         "torch.sym_max torch.sym_min", "relu", Rule.RELU, **_p)  # fmt: skip
 register("aten.max_pool1d aten.max_pool2d aten.max_pool3d aten.max_pool2d_with_indices "
          "aten.max_pool3d_with_indices aten.adaptive_max_pool1d aten.adaptive_max_pool2d "
-         "aten.amax aten.amin aten.cummax aten.max.other aten.min.other aten.max.default "
-         "aten.min.default aten.median.default",
-         "relu", Rule.RELU)  # fmt: skip
+         "aten.adaptive_max_pool3d aten.amax aten.amin aten.max.other aten.min.other "
+         "aten.max.default aten.min.default aten.median.default aten.nanmedian.default "
+         "aten.fractional_max_pool2d aten.aminmax", "relu", Rule.RELU)  # fmt: skip
+# a learned slope (a parameter) is ReLU-like; a slope computed from the input multiplies
+register("aten.prelu aten._prelu_kernel", "relu", Rule.PRELU, **_p)
 
 # --- smooth nonlinearities ---------------------------------------------------------
 register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.exp2 "
          "aten.expm1 aten.log aten.log2 aten.log10 aten.log1p aten.softplus aten.erf "
-         "aten.erfc aten.sin aten.cos aten.tan aten.sqrt aten.rsqrt aten.mish aten.elu "
-         "aten.selu aten.celu aten.hardswish aten.hardsigmoid aten.logsigmoid aten.atan "
-         "aten.asin aten.acos aten.sinh aten.cosh aten.glu aten.softsign aten.tanh_ "
+         "aten.erfc aten.erfinv aten.sin aten.cos aten.tan aten.sqrt aten.rsqrt aten.mish "
+         "aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid aten.logsigmoid "
+         "aten.log_sigmoid aten.log_sigmoid_forward aten.atan aten.asin aten.acos "
+         "aten.sinh aten.cosh aten.asinh aten.acosh aten.atanh aten.softsign aten.tanh_ "
          "aten.sigmoid_ aten.gelu_ aten.atan2 aten.fmod aten.remainder aten.std "
-         "aten.logsumexp aten.norm aten.linalg_vector_norm aten.frobenius_norm "
-         "aten.logaddexp aten.square_root aten.cumprod aten.prod",
+         "aten.std_mean aten.logsumexp aten.logaddexp aten.logaddexp2 aten.square_root "
+         "aten.exp_ aten.sqrt_ aten.rsqrt_ aten.sin_ aten.cos_ aten.log_ aten.xlogy "
+         "aten.special_xlog1py aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
+         "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
+         "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
+         "aten.logit aten.angle aten.float_power aten.copysign aten.hypot aten.nan_to_num "
+         "aten.logcumsumexp aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ "
+         "aten.hardsigmoid_ aten.pairwise_distance "
+         "aten.slogdet aten.linalg_slogdet aten.logdet math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
-register("aten.pow aten.square", "nonlinearity", Rule.POW, **_p)
+register("aten.pow aten.square aten.pow_", "nonlinearity", Rule.POW, **_p)
+register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
+         "aten.nuclear_norm aten.linalg_matrix_norm aten.renorm", "nonlinearity",
+         Rule.NORM)  # fmt: skip
+# glu(x) = a · sigmoid(b): a gating site over the two halves of one tensor
+register("aten.glu", "gating", Rule.SPLIT_GATE)
+# products of distinct entries of one tensor: x₀·x₁·x₂, a determinant's terms
+register("aten.prod aten.cumprod aten.cumprod_ aten.det aten.linalg_det aten._linalg_det",
+         "gating", Rule.ENTRY_PRODUCT)  # fmt: skip
+# inverses and solves: adj(A)/det(A) multiplies distinct entries of A; solve(A, B) = A⁻¹·B
+register("aten.linalg_inv aten.linalg_inv_ex aten.inverse aten.linalg_solve "
+         "aten._linalg_solve_ex aten.linalg_solve_ex aten.linalg_solve_triangular "
+         "aten.triangular_solve aten.cholesky_solve aten.linalg_lstsq aten.linalg_pinv "
+         "aten.cholesky_inverse", "gating", Rule.INVERSE)  # fmt: skip
+# decompositions of a matrix: smooth functions of its entries (over-approximated)
+register("aten.linalg_eigh aten.linalg_eigvalsh aten.linalg_svd aten.linalg_svdvals "
+         "aten._linalg_svd aten._linalg_eigh aten.linalg_qr aten.linalg_cholesky "
+         "aten.linalg_cholesky_ex aten.linalg_eig aten.linalg_eigvals aten.linalg_lu "
+         "aten.linalg_lu_factor aten.linalg_lu_factor_ex aten.linalg_matrix_exp "
+         "aten.cholesky", "nonlinearity", Rule.SMOOTH)  # fmt: skip
 
 # --- normalisation (fused ones are sites of kind normalization) --------------------
 register("aten.softmax aten._softmax aten.log_softmax aten._log_softmax aten.layer_norm "
          "aten.native_layer_norm aten.rms_norm aten._fused_rms_norm aten.group_norm "
          "aten.native_group_norm aten.instance_norm aten.normalize "
-         "aten._native_batch_norm_legit", "normalization", Rule.NORMALIZATION)  # fmt: skip
-# batch norm uses running statistics in eval mode: an affine map
-register("aten.batch_norm aten.native_batch_norm", "normalization", Rule.BATCH_NORM)
-register("aten._native_batch_norm_legit_no_training", "elementwise", Rule.AFFINE)
+         "aten._weight_norm aten._weight_norm_interface aten._safe_softmax "
+         "aten.local_response_norm", "normalization", Rule.NORMALIZATION)  # fmt: skip
+# batch norm: affine with static running statistics (eval), a normalisation otherwise
+register("aten.batch_norm aten.native_batch_norm aten._native_batch_norm_legit "
+         "aten._native_batch_norm_legit_no_training aten._native_batch_norm_legit_functional "
+         "aten.cudnn_batch_norm aten.miopen_batch_norm", "normalization",
+         Rule.BATCH_NORM)  # fmt: skip
 
 # --- data-dependent selection ------------------------------------------------------
 register("aten.eq aten.ne aten.gt aten.ge aten.lt aten.le aten.greater aten.less "
+         "aten.greater_equal aten.less_equal aten.not_equal "
          "aten.sign aten.argmax aten.argmin aten.argsort aten.isnan aten.isinf "
+         "aten.isfinite aten.isposinf aten.isneginf aten.signbit "
          "aten.logical_not aten.logical_and aten.logical_or aten.logical_xor "
          "aten.__and__ aten.__or__ aten.__xor__ aten.bitwise_and aten.bitwise_or "
-         "aten.bitwise_not aten.floor aten.ceil aten.round aten.trunc aten.heaviside "
-         "aten.searchsorted aten.bucketize aten.nonzero aten.any aten.all "
-         "aten.floor_divide aten.isin aten.one_hot aten.bincount aten.histc aten.unique "
-         "aten.eq_ aten.__rshift__ aten.__lshift__", "sparsity", Rule.COMPARE)  # fmt: skip
+         "aten.bitwise_not aten.bitwise_xor aten.floor aten.ceil aten.round aten.trunc "
+         "aten.frac aten.fix aten.heaviside "
+         "aten.searchsorted aten.bucketize aten.nonzero aten.nonzero_static aten.any aten.all "
+         "aten.floor_divide aten.isin aten.one_hot aten.histc aten.histogram "
+         "aten.eq_ aten.__rshift__ aten.__lshift__ aten.is_nonzero aten._is_all_true "
+         "aten._is_any_true aten.count_nonzero aten.equal aten.allclose aten.isclose "
+         "aten.bernoulli aten.bernoulli_ aten.multinomial aten.poisson aten.binomial "
+         "aten.sgn operator.floordiv operator.mod operator.eq operator.ne operator.lt "
+         "operator.le operator.gt operator.ge operator.not_ torch.sym_not torch.sym_int "
+         "math.ceil math.floor math.trunc builtins.round",
+         "sparsity", Rule.COMPARE)  # fmt: skip
 # `selector` names the condition / index arguments: a selection is data-dependent
 # exactly when one of them is not static.
-register("aten.where", "sparsity", Rule.WHERE, selector=(0,))
+register("aten.where torch.sym_ite", "sparsity", Rule.WHERE, selector=(0,))
 register("aten.masked_fill aten.masked_fill_ aten.masked_scatter aten.masked_select "
-         "aten.index_put aten.index_put_", "sparsity", Rule.WHERE, selector=(1,))  # fmt: skip
-register("aten.scatter aten.scatter_add aten.scatter_reduce aten.index_add aten.index_copy",
-         "sparsity", Rule.WHERE, selector=(2,))  # fmt: skip
+         "aten.index_put aten.index_put_ aten._index_put_impl_ aten._unsafe_index_put",
+         "sparsity", Rule.WHERE, selector=(1,))  # fmt: skip
+register("aten.scatter_add aten.scatter_add_ aten.index_add aten.index_add_ aten.index_copy "
+         "aten.index_copy_ aten.index_fill aten.index_fill_", "sparsity", Rule.WHERE,
+         selector=(2,))  # fmt: skip
+# a reduction by a multiplying `reduce` multiplies the entries that land on one place
+register("aten.scatter aten.scatter_ aten.scatter_reduce aten.scatter_reduce_ "
+         "aten.index_reduce aten.index_reduce_", "sparsity", Rule.SCATTER,
+         selector=(2,))  # fmt: skip
+# weighted counts are linear in the weights, selected by the (discrete) values counted
+register("aten.bincount", "sparsity", Rule.WHERE, selector=(0,))
 register("aten.embedding aten.take aten.take_along_dim aten._unsafe_index aten.index "
-         "aten.embedding_bag", "sparsity", Rule.LOOKUP, selector=(1,))  # fmt: skip
+         "aten._embedding_bag aten._embedding_bag_forward_only", "sparsity", Rule.LOOKUP,
+         selector=(1,))  # fmt: skip
+register("aten.embedding_bag", "sparsity", Rule.LOOKUP, selector=(1, 2))
 register("aten.index_select aten.gather", "sparsity", Rule.LOOKUP, selector=(2,))
-register("aten.topk aten.sort aten.max aten.min aten.median aten.kthvalue aten.mode "
-         "aten.cummin", "sparsity", Rule.SELECT_TOP)  # fmt: skip
+# the image is read at grid-dependent places; bilinear weights come from the grid
+register("aten.grid_sampler aten.grid_sampler_2d aten.grid_sampler_3d "
+         "aten._grid_sampler_2d_cpu_fallback", "sparsity", Rule.GRID_SAMPLE,
+         selector=(1,))  # fmt: skip
+register("aten.topk aten.sort aten.max aten.min aten.median aten.nanmedian aten.kthvalue "
+         "aten.mode aten.cummin aten.cummax aten.msort aten._unique2 aten.unique_consecutive "
+         "aten.unique_dim aten._unique", "sparsity", Rule.SELECT_TOP)  # fmt: skip
 
 # --- fused recurrent cells: matmuls with static weights, gates, tanh ---------------
-register("aten.lstm aten.gru aten.lstm_cell aten.gru_cell", "gating", Rule.RECURRENT,
+register("aten.lstm aten.gru aten.lstm_cell aten.gru_cell aten._thnn_fused_lstm_cell "
+         "aten._thnn_fused_gru_cell", "gating", Rule.RECURRENT,
          implies=frozenset({"matmul", "nonlinearity", "gating"}), gating_site=True)  # fmt: skip
 register("aten.rnn_tanh aten.rnn_tanh_cell", "nonlinearity", Rule.RECURRENT,
          implies=frozenset({"matmul", "nonlinearity"}))  # fmt: skip
@@ -212,55 +319,90 @@ register("aten.rnn_relu aten.rnn_relu_cell", "relu", Rule.RECURRENT,
 # --- transposes: `transpose` when applied to a continuous value, else structural ---
 TRANSPOSE_OPS = frozenset(
     "aten.transpose aten.permute aten.t aten.numpy_T aten.mT aten.swapaxes "
-    "aten.swapdims aten.adjoint aten.matrix_H aten.movedim aten.moveaxis".split()
+    "aten.swapdims aten.adjoint aten.matrix_H aten.movedim aten.moveaxis aten.transpose_ "
+    "aten.t_ aten.permute_copy aten.transpose_copy aten.t_copy".split()
 )
 for _name in sorted(TRANSPOSE_OPS):
     register(_name, "transpose", Rule.STRUCTURAL)
 
-# --- property sets the site pass reads (see analyzer.passes.sites) ------------------------
+# --- property sets the site pass reads (see analyzer.passes.sites) -----------------
 # Reductions whose result is a statistic of their input (a mean, a norm, a maximum).
 STATISTIC_OPS = frozenset(
     "aten.sum aten.mean aten.var aten.var_mean aten.std aten.amax aten.amin aten.max "
-    "aten.min aten.logsumexp aten.norm aten.linalg_vector_norm aten.nansum".split()
+    "aten.min aten.logsumexp aten.norm aten.linalg_vector_norm aten.nansum "
+    "aten.linalg_norm aten.frobenius_norm aten.std_mean aten.nanmean".split()
 )
 # Ops that keep every entry where it is: a pointwise root survives them.
 IDENTITY_OPS = frozenset(
     "aten.to aten._to_copy aten.clone aten.contiguous aten.alias aten.detach aten.dropout "
-    "aten.type_as aten.float aten.double aten.half aten.bfloat16 aten.lift_fresh_copy".split()
+    "aten.type_as aten.float aten.double aten.half aten.bfloat16 aten.lift_fresh_copy "
+    "aten.alias_copy aten.detach_copy aten.native_dropout aten._local_scalar_dense "
+    "aten.item".split()
 )
 
 # --- structural: data movement with no arithmetic ----------------------------------
 register("aten.view aten.reshape aten._reshape_alias aten._unsafe_view aten.expand "
          "aten.expand_as aten.cat aten.concat aten.concatenate aten.stack aten.hstack "
-         "aten.vstack aten.split aten.split_with_sizes aten.chunk aten.tensor_split "
-         "aten.unbind aten.slice aten.select aten.narrow aten.squeeze aten.unsqueeze "
-         "aten.flatten aten.unflatten aten.clone aten.contiguous aten.to aten._to_copy "
-         "aten.type_as aten.copy aten.copy_ aten.view_as aten.reshape_as aten.repeat "
-         "aten.repeat_interleave aten.roll aten.flip aten.pad aten.constant_pad_nd "
-         "aten.reflection_pad1d aten.reflection_pad2d aten.replicate_pad1d aten.tile "
-         "aten.tril aten.triu "
-         "aten.as_strided aten.diagonal aten.unfold aten.pixel_shuffle aten.im2col "
-         "aten.broadcast_to aten.float aten.double aten.half aten.bfloat16 aten.long "
-         "aten.int aten.bool aten.fill_ aten.zero_ aten.lift aten.unsafe_split "
-         "aten.alias_copy aten.view_copy aten.upsample_nearest2d aten.col2im "
-         "aten.slice_scatter aten.select_scatter aten.channel_shuffle aten.atleast_1d "
-         "aten.atleast_2d aten.diag_embed aten.diag aten.view_as_real aten.view_as_complex "
-         "aten.resolve_conj aten.resolve_neg aten.conj aten.real aten.squeeze_ "
-         "aten.unsqueeze_ aten.t_ operator.getitem", "structural", Rule.STRUCTURAL)  # fmt: skip
-register("aten.zeros aten.ones aten.full aten.empty aten.arange aten.zeros_like "
-         "aten.ones_like aten.full_like aten.empty_like aten.new_zeros aten.new_ones "
-         "aten.new_full aten.new_empty aten.scalar_tensor aten.tensor aten.rand aten.randn "
-         "aten.rand_like aten.randn_like aten.randint aten.linspace aten.eye "
+         "aten.vstack aten.dstack aten.split aten.split_with_sizes aten.chunk "
+         "aten.tensor_split aten.unbind aten.slice aten.select aten.narrow aten.squeeze "
+         "aten.unsqueeze aten.flatten aten.unflatten aten.clone aten.contiguous aten.to "
+         "aten._to_copy aten.type_as aten.view_as aten.reshape_as "
+         "aten.repeat aten.repeat_interleave aten.roll aten.flip aten.fliplr aten.flipud "
+         "aten.rot90 aten.pad aten.constant_pad_nd aten.reflection_pad1d "
+         "aten.reflection_pad2d aten.reflection_pad3d aten.replication_pad1d "
+         "aten.replication_pad2d aten.replication_pad3d aten.replicate_pad1d aten._pad_enum "
+         "aten.circular_pad1d aten.circular_pad2d aten.circular_pad3d aten._pad_circular "
+         "aten.tile aten.tril aten.triu aten.tril_ aten.triu_ "
+         "aten.as_strided aten.diagonal aten.unfold aten.pixel_shuffle aten.pixel_unshuffle "
+         "aten.im2col aten.col2im aten.broadcast_to aten.broadcast_tensors aten.float "
+         "aten.double aten.half aten.bfloat16 aten.long aten.int aten.bool aten.lift "
+         "aten.unsafe_split "
+         "aten.unsafe_split_with_sizes aten.unsafe_chunk aten.alias_copy aten.view_copy "
+         "aten.upsample_nearest1d aten.upsample_nearest2d aten.upsample_nearest3d "
+         "aten._upsample_nearest_exact1d aten._upsample_nearest_exact2d "
+         "aten._upsample_nearest_exact3d aten.slice_scatter aten.select_scatter "
+         "aten.diagonal_scatter aten.as_strided_scatter aten.channel_shuffle "
+         "aten.native_channel_shuffle aten.atleast_1d aten.atleast_2d aten.atleast_3d "
+         "aten.diag_embed aten.diag aten.diagflat aten.view_as_real aten.view_as_complex "
+         "aten.complex aten.real aten.imag aten.resolve_conj aten.resolve_neg aten.squeeze_ "
+         "aten.unsqueeze_ aten.meshgrid aten.cartesian_prod aten.combinations "
+         "aten.slice_copy aten.select_copy aten.expand_copy aten.squeeze_copy "
+         "aten.unsqueeze_copy aten.split_copy aten.split_with_sizes_copy aten.unbind_copy "
+         "aten.diagonal_copy aten.as_strided_copy aten.detach_copy aten.unfold_copy "
+         "aten._unsafe_view_copy aten.movedim_copy aten.view_as_real_copy "
+         "aten.view_as_complex_copy aten.narrow_copy aten.swapaxes_copy "
+         "aten.set_ aten._local_scalar_dense aten.item aten.scalar_tensor "
+         "aten.linspace aten.logspace aten.arange "
+         "aten.sym_float torch.sym_float builtins.float operator.getitem "
+         "torch._functorch.predispatch._add_batch_dim "
+         "torch._functorch.predispatch._remove_batch_dim "
+         "torch._C._functorch._add_batch_dim torch._C._functorch._remove_batch_dim",
+         "structural", Rule.STRUCTURAL)  # fmt: skip
+# python arithmetic on scalars (sizes, or values read with .item())
+register("operator.mul torch.sym_mul", "elementwise", Rule.PRODUCT)
+register("operator.truediv", "elementwise", Rule.DIVIDE)
+# values that depend on shapes (or on nothing) but never on the input's values
+# a copy or a fill takes its values from the source / fill value alone
+register("aten.copy aten.copy_", "structural", Rule.STRUCTURAL, value_args=("src",))
+register("aten.fill aten.fill_ aten.full_like", "structural", Rule.STRUCTURAL,
+         value_args=("value", "fill_value"))  # fmt: skip
+register("aten.full aten.new_full", "structural", Rule.STRUCTURAL, value_args=("fill_value",))
+register("aten.zeros aten.ones aten.empty aten.zero aten.zero_ aten.zeros_like "
+         "aten.ones_like aten.empty_like aten.new_zeros aten.new_ones "
+         "aten.new_empty aten.rand aten.randn "
+         "aten.rand_like aten.randn_like aten.randint aten.randint_like aten.eye "
          "aten.empty_strided aten.new_empty_strided aten.sym_size aten.sym_numel "
-         "aten.sym_stride aten.size aten.numel aten.dim aten._assert_tensor_metadata "
+         "aten.sym_stride aten.sym_storage_offset aten.size aten.numel aten.dim "
+         "aten.stride aten._assert_tensor_metadata aten.uniform aten.uniform_ "
+         "aten.exponential aten.exponential_ aten.geometric aten.cauchy aten.log_normal "
+         "aten.random aten.random_ aten.normal_ aten.bernoulli.p "
          "aten._assert_scalar aten.sym_constrain_range_for_size aten._assert_async "
-         "aten.sym_constrain_range aten._local_scalar_dense aten.item aten.is_nonzero "
-         "aten.detach_ aten.set_grad_enabled aten._has_compatible_shallow_copy_type "
-         "aten.lift_fresh aten.bernoulli aten.multinomial aten.normal aten.uniform "
-         "aten.randperm aten._functional_sym_constrain_range_for_size "
-         "operator.add operator.sub operator.mul operator.floordiv operator.truediv "
-         "operator.mod operator.neg operator.eq operator.ne operator.lt operator.le "
-         "operator.gt operator.ge torch.sym_int torch.sym_float torch.sym_max "
-         "torch.sym_min torch.sym_not torch.sym_sum math.ceil math.floor math.sqrt "
-         "torch._C._set_grad_enabled torch._functorch.predispatch._add_batch_dim "
-         "torch.autograd.grad_mode._enter_autocast", "structural", Rule.STATIC)  # fmt: skip
+         "aten.sym_constrain_range aten._functional_sym_constrain_range_for_size "
+         "aten._functional_sym_constrain_range aten._functional_assert_async "
+         "aten.set_grad_enabled aten._has_compatible_shallow_copy_type "
+         "aten.lift_fresh aten.randperm aten._print "
+         "torch._C._set_grad_enabled torch.autograd.grad_mode._enter_autocast "
+         "torch.autograd.grad_mode._exit_autocast torch.amp.autocast_mode._enter_autocast "
+         "torch.amp.autocast_mode._exit_autocast torch._C._nn._parse_to "
+         "torch._check torch._check_is_size builtins.len",
+         "structural", Rule.STATIC)  # fmt: skip

@@ -26,19 +26,31 @@ from dataclasses import dataclass
 
 import torch.fx as fx
 
-from analyzer.frontend.dialect import TracedModel, op_name, tensor_operands
-from analyzer.passes.dataflow import (
+from analyzer.frontend.dialect import TracedModel, node_inputs, op_name, tensor_operands
+from analyzer.passes.registry import (
+    IDENTITY_OPS,
+    STATISTIC_OPS,
+    TRANSPOSE_OPS,
+    OpEntry,
+    Rule,
+    entry_for,
+)
+from analyzer.passes.transfer import (
+    SCATTER_PRODUCTS,
     Facts,
     attention_inputs,
+    cdist_is_piecewise_linear,
+    grid_mode,
+    is_complex,
     is_training_batch_norm,
     multiplied_operands,
     multiplied_positions,
+    named_node,
     operand_references,
+    scatter_reduction,
 )
-from analyzer.passes.registry import IDENTITY_OPS, STATISTIC_OPS, TRANSPOSE_OPS, Rule, entry_for
 
 SITE_KINDS = ("contraction", "gating", "normalization")
-_MULTIPLYING_RULES = (Rule.CONTRACTION, Rule.PRODUCT, Rule.DIVIDE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,77 +119,201 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
 
 
 def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
-    """``contraction``/``gating``/``normalization`` for a site, ``"pointwise"`` for a
-    self-product such as ``x * sigmoid(x)``, ``None`` when fewer than two continuous
-    values are multiplied."""
+    """The kind of an elementwise product or quotient of continuous values:
+    ``gating``/``normalization``, ``"pointwise"`` for a self-product such as
+    ``x * sigmoid(x)``, ``None`` when fewer than two continuous values are multiplied.
+    Other ops answer through :func:`node_sites`."""
     entry = entry_for(node)
-    if entry is None:
-        return None
-    if entry.rule is Rule.NORMALIZATION or (
-        entry.rule is Rule.BATCH_NORM and is_training_batch_norm(node)
-    ):
-        return "normalization" if facts[node].is_continuous else None
-    if entry.rule is Rule.ATTENTION:
-        return "contraction" if attention_sites(node, facts) else None
-    if entry.rule is Rule.RECURRENT:
-        return "gating" if entry.gating_site and facts[node].is_continuous else None
-    if entry.rule not in _MULTIPLYING_RULES:
-        return None
-    positions = multiplied_positions(node, entry)
-    continuous = [n for n in operand_references(node, positions) if facts[n].is_continuous]
+    if entry is None or entry.rule not in (Rule.PRODUCT, Rule.DIVIDE):
+        sites = node_sites(node, facts, aligned)
+        return sites[0].kind if sites else None
+    continuous = _continuous_references(node, multiplied_positions(node, entry), facts)
     if len(continuous) < 2:
         return None
-    if entry.rule is Rule.CONTRACTION:
-        return "contraction"
     roots = {aligned.root[n] for n in continuous if n not in aligned.statistic_of}
     stats = {aligned.statistic_of[n] for n in continuous if n in aligned.statistic_of}
     if stats and stats <= roots:
         return "normalization"
-    if len(roots) == 1 and not stats:
+    # complex entries multiply real and imaginary parts: distinct entries of the source
+    complex_values = any(is_complex(n) for n in continuous)
+    if len(roots) == 1 and not stats and entry.pointwise and not complex_values:
         return "pointwise"
     return "gating"
+
+
+def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
+    """The input-by-input sites one node holds (several for a fused op, told apart by
+    ``part``); empty when it multiplies fewer than two continuous values."""
+    entry = entry_for(node)
+    if entry is None or not facts[node].is_continuous:
+        return []
+    special = _SPECIAL_SITES.get(entry.rule)
+    if special is not None:
+        return special(node, entry, facts)
+    if entry.rule in (Rule.PRODUCT, Rule.DIVIDE):
+        kind = product_kind(node, facts, aligned)
+        if kind is None or kind == "pointwise":
+            return []
+        return [
+            Site(node, kind, _continuous_operands(node, multiplied_positions(node, entry), facts))
+        ]
+    if entry.rule is Rule.CONTRACTION or (entry.rule is Rule.SMOOTH and entry.multiplied):
+        references = _continuous_references(node, entry.multiplied, facts)
+        if len(references) < 2:
+            return []
+        kind = "contraction" if entry.rule is Rule.CONTRACTION else entry.site_kind
+        return [Site(node, kind, _continuous_operands(node, entry.multiplied, facts))]
+    return []
 
 
 def input_products(
     traced: TracedModel, facts: Facts, aligned: Alignment | None = None
 ) -> list[Site]:
-    """Every node that multiplies two or more continuous values, with its kind."""
+    """Every site of the graph: each node that multiplies two or more continuous values
+    (or distinct entries of one), with its kind."""
     aligned = aligned or alignment(traced, facts)
-    sites = []
-    for node in traced.op_nodes():
-        kind = product_kind(node, facts, aligned)
-        if kind is None or kind == "pointwise":
-            continue
-        entry = entry_for(node)
-        assert entry is not None  # product_kind found a site
-        if entry.rule is Rule.ATTENTION:
-            sites.extend(attention_sites(node, facts))
-            continue
-        candidates = (
-            multiplied_operands(node, multiplied_positions(node, entry))
-            if entry.rule in _MULTIPLYING_RULES
-            else tensor_operands(node)
-        )
-        operands = tuple(n for n in candidates if facts[n].is_continuous)
-        part = "gates" if entry.rule is Rule.RECURRENT else None
-        sites.append(Site(node, kind, operands, part))
-    return sites
+    return [site for node in traced.op_nodes() for site in node_sites(node, facts, aligned)]
 
 
-def attention_sites(node: fx.Node, facts: Facts) -> list[Site]:
+def _continuous_references(
+    node: fx.Node, positions: tuple[int, ...], facts: Facts
+) -> list[fx.Node]:
+    return [n for n in operand_references(node, positions) if facts[n].is_continuous]
+
+
+def _continuous_operands(
+    node: fx.Node, positions: tuple[int, ...], facts: Facts
+) -> tuple[fx.Node, ...]:
+    return tuple(n for n in multiplied_operands(node, positions) if facts[n].is_continuous)
+
+
+def _continuous(facts: Facts, *nodes: fx.Node | None) -> list[fx.Node]:
+    return list(dict.fromkeys(n for n in nodes if n is not None and facts[n].is_continuous))
+
+
+# --- sites of ops with their own algebra (see analyzer.passes.transfer) -------------------
+
+
+def attention_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     """The two contractions of a fused attention: ``scores`` = q·kᵀ when q and k are both
-    continuous, ``mix`` = softmax(scores)·v when the weights and v are."""
+    continuous, ``mix`` = softmax(scores)·v when the weights and v are; a fused encoder
+    layer adds its two layer norms."""
     inputs = attention_inputs(node)
     sites = []
     query, key, value = inputs.query, inputs.key, inputs.value
     if query is not None and key is not None:
         if facts[query].is_continuous and facts[key].is_continuous:
             sites.append(Site(node, "contraction", (query, key), "scores"))
-    varying = [n for n in inputs.weights_from if facts[n].is_continuous]
+    varying = _continuous(facts, *inputs.weights_from)
     if varying and value is not None and facts[value].is_continuous:
         names = (f"{node.name}.weights", value.name)
         sites.append(Site(node, "contraction", (varying[0], value), "mix", names))
+    if "relu" in entry.implies and query is not None and facts[query].is_continuous:
+        for part in ("norm1", "norm2"):
+            sites.append(Site(node, "normalization", (query,), part))
     return sites
+
+
+def _normalization_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    return [Site(node, "normalization", tuple(_continuous(facts, *tensor_operands(node))))]
+
+
+def _batch_norm_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    if is_training_batch_norm(node):
+        return _normalization_sites(node, entry, facts)
+    value = _continuous(facts, named_node(node, "input"), named_node(node, "running_mean"))
+    scale = _continuous(facts, named_node(node, "weight"), named_node(node, "running_var"))
+    if value and scale:  # (x − mean) · weight / sqrt(var): eval mode with varying statistics
+        return [Site(node, "gating", (value[0], scale[0]))]
+    return []
+
+
+def _recurrent_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    if not entry.gating_site:
+        return []
+    return [Site(node, "gating", tuple(_continuous(facts, *tensor_operands(node))), "gates")]
+
+
+def _lerp_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    weight = _continuous(facts, named_node(node, "weight"))
+    ends = _continuous(facts, named_node(node, "self"), named_node(node, "end"))
+    return [Site(node, "gating", (weight[0], ends[0]))] if weight and ends else []
+
+
+def _prelu_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    value = _continuous(facts, named_node(node, "self"))
+    slope = _continuous(facts, named_node(node, "weight"))
+    return [Site(node, "gating", (value[0], slope[0]))] if value and slope else []
+
+
+def _scatter_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    if scatter_reduction(node) not in SCATTER_PRODUCTS:
+        return []
+    source = _continuous(facts, named_node(node, "src"), named_node(node, "source"))
+    if not source:
+        return []
+    operands = _continuous(facts, named_node(node, "self"), *source)
+    return [Site(node, "gating", tuple(operands))]  # entries landing on one place multiply
+
+
+def _entry_product_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    source = _continuous(facts, *tensor_operands(node)[:1])
+    return [Site(node, "gating", tuple(source))] if source else []
+
+
+def _inverse_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    matrix = _continuous(facts, named_node(node, "A"), named_node(node, "self"))
+    others = [n for n in _continuous(facts, *tensor_operands(node)) if n not in matrix]
+    if matrix and others:  # A⁻¹·B: a contraction of two input-dependent values
+        return [Site(node, "contraction", (matrix[0], others[0]))]
+    return [Site(node, "gating", (matrix[0],))] if matrix else []
+
+
+def _cdist_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    if cdist_is_piecewise_linear(node):
+        return []
+    operands = _continuous(facts, *operand_references(node, (0, 1)))
+    return [Site(node, "contraction", tuple(operands))] if len(operands) == 2 else []
+
+
+def _grid_sample_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    operands = _continuous(facts, named_node(node, "input"), named_node(node, "grid"))
+    if len(operands) < 2 or grid_mode(node) == "nearest":
+        return []
+    return [Site(node, "gating", tuple(operands))]
+
+
+def _split_gate_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    return _entry_product_sites(node, entry, facts)
+
+
+def _lookup_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """embedding_bag's per-sample weights multiply the rows it reads."""
+    index_and_table = set(multiplied_operands(node, entry.selector)) | set(
+        node_inputs(node.args[0] if node.args else None)
+    )
+    weights = [n for n in _continuous(facts, *tensor_operands(node)) if n not in index_and_table]
+    if not weights:
+        return []
+    names = (f"{node.name}.rows", weights[0].name)
+    return [Site(node, "gating", (weights[0], weights[0]), None, names)]
+
+
+_SPECIAL_SITES = {
+    Rule.ATTENTION: attention_sites,
+    Rule.NORMALIZATION: _normalization_sites,
+    Rule.BATCH_NORM: _batch_norm_sites,
+    Rule.RECURRENT: _recurrent_sites,
+    Rule.LERP: _lerp_sites,
+    Rule.PRELU: _prelu_sites,
+    Rule.SCATTER: _scatter_sites,
+    Rule.ENTRY_PRODUCT: _entry_product_sites,
+    Rule.INVERSE: _inverse_sites,
+    Rule.CDIST: _cdist_sites,
+    Rule.GRID_SAMPLE: _grid_sample_sites,
+    Rule.SPLIT_GATE: _split_gate_sites,
+    Rule.LOOKUP: _lookup_sites,
+}
 
 
 def witness_parents(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node | None]:

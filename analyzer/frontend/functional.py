@@ -1,0 +1,101 @@
+"""Mutation in a traced graph: finding it, and torch's functionalization that removes it.
+
+The passes must read a *functional* graph: ``out[:, 0] = x * y`` is a ``copy_`` into a
+view of ``out``, and a def-use reading of that graph never sees ``out`` change. torch's
+functionalization rewrites every in-place write into a functional op (``copy``,
+``select_scatter``, ``index_put``) whose result the later readers use, and inlines
+higher-order ops such as ``wrap_with_set_grad_enabled`` (a ``no_grad`` block).
+
+Functionalizing costs about as much as exporting, so it runs only when the graph has
+something to remove: an op whose schema writes into an argument, or a higher-order op.
+A graph with neither is already functional.
+
+>>> import torch
+>>> class Write(torch.nn.Module):
+...     def forward(self, x):
+...         out = torch.zeros_like(x)
+...         out[:, 0] = x[:, 0] * x[:, 1]
+...         return out
+>>> program = torch.export.export(Write(), (torch.randn(2, 3),), strict=False)
+>>> [n.name for n in mutating_nodes(program.graph)]
+['copy_']
+>>> mutating_nodes(functional_program(program).graph)
+[]
+"""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.fx as fx
+
+from analyzer.frontend.dialect import op_schema
+
+
+def writes_into(node: fx.Node) -> list[int]:
+    """Positions of the arguments an op writes into (``copy_(self, src)``: ``[0]``)."""
+    schema = op_schema(node) if node.op == "call_function" else None
+    if schema is None or not schema.is_mutable:
+        return []
+    return [
+        position
+        for position, argument in enumerate(schema.arguments)
+        if argument.alias_info is not None and argument.alias_info.is_write
+    ]
+
+
+def is_higher_order(node: fx.Node) -> bool:
+    """A higher-order op (``wrap_with_set_grad_enabled``, ``cond``, …) with a subgraph."""
+    return node.op == "call_function" and isinstance(node.target, torch._ops.HigherOrderOperator)
+
+
+def storage_roots(graph: fx.Graph) -> dict[fx.Node, fx.Node]:
+    """For every node, the node whose storage its value lives in: a view (``select``,
+    ``slice``, ``split``'s parts) or an in-place op's result shares its argument's."""
+    root: dict[fx.Node, fx.Node] = {}
+    for node in graph.nodes:
+        root[node] = node
+        if node.op != "call_function":
+            continue
+        if node.target is operator.getitem:
+            source = node.args[0]
+            if isinstance(source, fx.Node) and _returns_alias(source) is not None:
+                root[node] = root[source]
+            continue
+        position = (writes_into(node) or [None])[0]
+        if position is None:
+            position = _returns_alias(node)
+        if position is not None and position < len(node.args):
+            base = node.args[position]
+            if isinstance(base, fx.Node):
+                root[node] = root[base]
+    return root
+
+
+def _returns_alias(node: fx.Node) -> int | None:
+    """The argument position whose storage the op's result views, if it is a view."""
+    schema = op_schema(node)
+    if schema is None or not schema.returns or schema.returns[0].alias_info is None:
+        return None
+    aliases = schema.returns[0].alias_info.before_set
+    for position, argument in enumerate(schema.arguments):
+        if argument.alias_info is not None and argument.alias_info.before_set & aliases:
+            return position
+    return None
+
+
+def mutating_nodes(graph: fx.Graph) -> list[fx.Node]:
+    """Nodes that write into a tensor in place or hide a subgraph in a higher-order op."""
+    return [n for n in graph.nodes if writes_into(n) or is_higher_order(n)]
+
+
+def functional_program(
+    program: torch.export.ExportedProgram,
+) -> torch.export.ExportedProgram:
+    """``program`` with every in-place write made functional and higher-order ops inlined
+    (``run_decompositions`` with an empty table: fused ops stay whole). Returns
+    ``program`` itself when it is functional already."""
+    if not mutating_nodes(program.graph):
+        return program
+    return program.run_decompositions({})
