@@ -28,14 +28,13 @@ from analyzer.passes.dataflow import Facts, node_facts
 from analyzer.passes.facts import Fact, format_degree
 from analyzer.passes.registry import PRIMITIVE_CLASSES
 from analyzer.passes.sites import (
-    DynamicTranspose,
     Site,
     alignment,
-    dynamic_transposes,
     input_products,
     witness_parents,
     witness_path,
 )
+from analyzer.passes.transposes import DynamicTranspose, dynamic_transposes
 
 SCHEMA = "analyzer.analysis/1"
 

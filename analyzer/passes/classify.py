@@ -19,7 +19,7 @@ import torch.fx as fx
 from analyzer.frontend.dialect import argument_named, op_name, tensor_operands
 from analyzer.passes.facts import Dependence
 from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule, entry_for
-from analyzer.passes.sites import Alignment, DynamicTranspose, node_sites, product_kind
+from analyzer.passes.sites import Alignment, node_sites, product_kind
 from analyzer.passes.transfer import (
     Facts,
     cdist_is_piecewise_linear,
@@ -28,6 +28,7 @@ from analyzer.passes.transfer import (
     named_node,
     norm_is_piecewise_linear,
 )
+from analyzer.passes.transposes import DynamicTranspose
 
 
 def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:

@@ -30,7 +30,6 @@ from analyzer.frontend.dialect import TracedModel, node_inputs, op_name, tensor_
 from analyzer.passes.registry import (
     IDENTITY_OPS,
     STATISTIC_OPS,
-    TRANSPOSE_OPS,
     OpEntry,
     Rule,
     entry_for,
@@ -74,15 +73,6 @@ class Site:
     def operand_names(self) -> list[str]:
         """What the JSON lists as ``operands``: node names, or a fused op's inner values."""
         return list(self.names) if self.names else [n.name for n in self.operands]
-
-
-@dataclass(frozen=True, slots=True)
-class DynamicTranspose:
-    """A transpose of a continuous value, explicit or implied by a fused op."""
-
-    node: fx.Node
-    implied: bool
-    feeds_contraction: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,39 +331,3 @@ def witness_path(parents: dict[fx.Node, fx.Node | None], node: fx.Node) -> list[
         path.append(current.name)
         current = parents.get(current)
     return path[::-1]
-
-
-def dynamic_transposes(
-    traced: TracedModel, facts: Facts, sites: list[Site]
-) -> list[DynamicTranspose]:
-    """Transposes of continuous values, and whether each reaches a contraction site's
-    operand through structural ops only."""
-    contraction_operands = {n for s in sites if s.kind == "contraction" for n in s.operands}
-    scores = {s.node for s in sites if s.part == "scores"}
-    contraction_nodes = {s.node for s in sites if s.kind == "contraction"}
-    feeds: set[fx.Node] = set()
-    for node in reversed(traced.graph.nodes):  # users come after their operands
-        if node in contraction_operands:
-            feeds.add(node)
-        elif any(u in feeds and _is_structural(u) for u in node.users):
-            feeds.add(node)
-    found = []
-    for node in traced.op_nodes():
-        if op_name(node) in TRANSPOSE_OPS:
-            source = node.args[0]
-            if isinstance(source, fx.Node) and facts[source].is_continuous:
-                found.append(DynamicTranspose(node, False, node in feeds))
-            continue
-        entry = entry_for(node)
-        if entry is None or entry.transposes is None:
-            continue
-        transposed = multiplied_operands(node, (entry.transposes,))
-        if any(facts[n].is_continuous for n in transposed):
-            feeding = scores if entry.rule is Rule.ATTENTION else contraction_nodes
-            found.append(DynamicTranspose(node, True, node in feeding))
-    return found
-
-
-def _is_structural(node: fx.Node) -> bool:
-    entry = entry_for(node)
-    return entry is not None and entry.rule is Rule.STRUCTURAL

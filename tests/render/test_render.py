@@ -47,7 +47,9 @@ def test_rendering_is_deterministic() -> None:
 
 def test_sites_transposes_and_clusters_are_marked() -> None:
     dot = dot_source(annotated_graph(analyze(*build_zoo_model("transformer_block"))))
-    assert 'class="site site-contraction"' in dot and 'class="dynamic-transpose"' in dot
+    assert 'class="site site-contraction"' in dot  # the fused attention (K transposed inside)
+    explicit = dot_source(annotated_graph(analyze(*build_zoo_model("linear_attention"))))
+    assert 'class="dynamic-transpose"' in explicit  # kᵀ in q·(kᵀ·v)
     assert "subgraph cluster_" in dot and 'label="self_attn"' in dot
     assert "cluster_legend" in dot and 'label="input-by-input site"' in dot
 
