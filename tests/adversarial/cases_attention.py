@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.adversarial.catalogue import (
+    ANY_SITE,
     CONTRACTION,
     Fn,
     attention_parts,
@@ -78,6 +79,36 @@ def sdpa_additive_mask():
 def sdpa_grouped_query():
     """sdpa(..., enable_gqa=True) with 4 query heads sharing 2 key/value heads."""
     return Heads(heads=4, kv_heads=2, enable_gqa=True), (torch.randn(1, 4, 8),)
+
+
+class StaticAttention(nn.Module):
+    """Fused attention where some of query, key and value are parameters."""
+
+    def __init__(self, dynamic: str) -> None:
+        super().__init__()
+        self.dynamic = dynamic
+        self.query, self.key, self.value = (nn.Parameter(torch.randn(1, 2, 4, 4)) for _ in "qkv")
+        self.project = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.project(x).view(1, 4, 2, 4).transpose(1, 2)
+        if self.dynamic == "mask":  # only the additive mask depends on the input
+            mask = h.sum(1)  # (1, 4, 4)
+            return F.scaled_dot_product_attention(self.query, self.key, self.value, mask)
+        return F.scaled_dot_product_attention(h, self.key, h)  # static keys
+
+
+@case("attention", truth(math.inf, ANY_SITE))
+def sdpa_input_mask_only():
+    """sdpa(Q, K, V static, attn_mask=m(x)): softmax(QKᵀ + m(x))·V, not affine in x; the
+    softmax normalises an input-dependent value."""
+    return StaticAttention("mask"), (torch.randn(1, 4, 8),)
+
+
+@case("attention", truth(math.inf, CONTRACTION))
+def sdpa_static_keys():
+    """sdpa(q(x), K static, v(x)): the scores are not input-by-input, the mix is."""
+    return StaticAttention("keys"), (torch.randn(1, 4, 8),)
 
 
 class FastPathAttention(nn.Module):

@@ -39,6 +39,12 @@ def float_of_norm():
     return Fn(lambda m, x: x * float(x.norm())), (torch.randn(2, 4),)
 
 
+@case("hidden", truth(1))
+def full_of_item():
+    """full((2, 2), float(x.sum())): a factory filled with a value read from the input."""
+    return Fn(lambda m, x: torch.full((2, 2), float(x.sum()))), (torch.randn(2, 4),)
+
+
 @case("hidden", truth(2, cross=False))
 def tensor_from_tolist():
     """x · tensor(x.tolist()) = x², the copy made through Python lists."""

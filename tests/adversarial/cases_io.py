@@ -86,3 +86,9 @@ def dict_output():
         torch.randn(2, 4),
         torch.randn(2, 4),
     )
+
+
+@case("io", truth(2, GATING))
+def python_float_output():
+    """forward(x, y) = (x·y).sum().item(): the output is a Python float."""
+    return Fn(lambda m, x, y: (x * y).sum().item()), (torch.randn(2, 4), torch.randn(2, 4))

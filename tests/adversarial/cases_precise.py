@@ -21,6 +21,23 @@ def kron_product():
     return Fn(lambda m, x, y: torch.kron(x, y)), (torch.randn(2), torch.randn(3))
 
 
+@case("precise", truth(2, ANY_SITE))
+def linalg_cross_product():
+    """linalg.cross(x, y): x_i·y_j − x_j·y_i, products of two inputs."""
+    return Fn(lambda m, x, y: torch.linalg.cross(x, y)), (torch.randn(2, 3), torch.randn(2, 3))
+
+
+@case("precise", truth(2, CONTRACTION))
+def multi_dot_chain():
+    """linalg.multi_dot([x, W, yᵀ]): a chained matmul, bilinear in x and y."""
+
+    def forward(m, x, y):
+        return torch.linalg.multi_dot([x, m.weight, y.T])
+
+    inputs = (torch.randn(2, 3), torch.randn(4, 3))
+    return Fn(forward, weight=torch.randn(3, 3)), inputs
+
+
 @case("precise", truth(2, CONTRACTION))
 def einsum_outer_repeated_operand():
     """einsum("bi,bj->bij", x, x): the outer product of x with itself (entries i ≠ j)."""

@@ -78,7 +78,7 @@ def complex_abs():
     return Fn(lambda m, x: torch.view_as_complex(x.view(2, 2, 2)).abs()), (torch.randn(2, 4),)
 
 
-@case("registry", truth(2, GATING))
+@case("registry", truth(2, ANY_SITE))
 def complex_square():
     """view_as_real(z²), z = view_as_complex(x): imaginary part 2·re·im, a product of two
     different entries of x."""
@@ -90,7 +90,7 @@ def complex_square():
     return Fn(forward), (torch.randn(2, 4),)
 
 
-@case("registry", truth(2, GATING))
+@case("registry", truth(2, ANY_SITE))
 def complex_input_self_product():
     """view_as_real(z·z) for a complex input z: 2·re(z)·im(z) in the imaginary part."""
 
