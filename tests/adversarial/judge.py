@@ -108,7 +108,7 @@ def analyze_case(case: Case) -> AnalyzeOutcome:
     module, args, kwargs, before = _fresh(case)
     outcome = AnalyzeOutcome(case)
     try:
-        with _quiet():
+        with warnings.catch_warnings(action="ignore"):  # torch's notices while tracing
             if kwargs:
                 traced = analyzer.trace(
                     module, _clone(args), example_kwargs=_clone(kwargs), frontend=case.frontend
@@ -134,7 +134,7 @@ def validate_case(case: Case) -> ValidateOutcome:
     module, args, kwargs, before = _fresh(case)
     outcome = ValidateOutcome(case)
     try:
-        with _quiet():
+        with warnings.catch_warnings(action="ignore"):  # torch's notices while tracing
             outcome.report = analyzer.validate(
                 module, _clone(args), example_kwargs=_clone(kwargs) or None, samples=SAMPLES,
                 pairs=PAIRS, max_degree=MAX_DEGREE, frontend=case.frontend,
@@ -230,12 +230,3 @@ def _clone(value: Any) -> Any:
 def _first_line(error: BaseException) -> str:
     text = " ".join(str(error).split())
     return text[:300] + ("…" if len(text) > 300 else "")
-
-
-class _quiet(warnings.catch_warnings):
-    """Silences the warnings torch raises while tracing adversarial models."""
-
-    def __enter__(self) -> Any:
-        result = super().__enter__()
-        warnings.simplefilter("ignore")
-        return result

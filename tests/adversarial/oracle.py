@@ -55,7 +55,6 @@ GLOBAL_LINES, LOCAL_LINES = 4, 25
 CROSS_STEPS = (1e-3, 4e-3)
 CROSS_PAIRS = 120
 DEPENDENCE_STEP, CHANGE_TOL = 1e-5, 1e-11
-LEVELS = ("static", "discrete", "continuous")
 
 
 @dataclass(frozen=True)
