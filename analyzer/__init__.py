@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from analyzer.frontend.dialect import TracedModel
     from analyzer.frontend.storage import load_trace, save_trace
     from analyzer.frontend.tracing import trace
+    from analyzer.frontend.training import TrainingStep
 
 __all__ = [
     "Analysis",
@@ -32,6 +33,7 @@ __all__ = [
     "SpecError",
     "TraceError",
     "TracedModel",
+    "TrainingStep",
     "ValidationReport",
     "analyze",
     "load_trace",
@@ -46,6 +48,7 @@ _LAZY = {
     "Analysis": "analyzer.analysis",
     "trace": "analyzer.frontend.tracing",
     "TracedModel": "analyzer.frontend.dialect",
+    "TrainingStep": "analyzer.frontend.training",
     "save_trace": "analyzer.frontend.storage",
     "load_trace": "analyzer.frontend.storage",
     "validate": "analyzer.empirical.validate",

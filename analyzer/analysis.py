@@ -118,6 +118,7 @@ class Analysis:
             "output_dependence": str(self.output_fact.dependence),
             "unknown_ops": self.unknown_ops,
             "warnings": self.warnings,
+            "training": self.traced.metadata.get("training"),
             "metadata": dict(self.traced.metadata),
         }
 

@@ -57,6 +57,44 @@ def _add_model_options(
         help="how to trace (default: auto = export, then fx, then real)",
     )  # fmt: skip
     parser.add_argument("--device", default=None, help=device_help)
+    parser.add_argument(
+        "--mode", choices=["train", "eval"], default=None,
+        help="analyse the model in train() or eval() mode (default: as the spec builds it)",
+    )  # fmt: skip
+    _add_training_options(parser)
+
+
+def _add_training_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("training step (DESIGN §5)")
+    group.add_argument(
+        "--training", action="store_true",
+        help="trace one SGD step (forward, loss, backward, update) as a function of the data",
+    )  # fmt: skip
+    group.add_argument(
+        "--loss", choices=["mse", "ce"], default="mse",
+        help="with --training: mse against float targets (default) or ce against class ids",
+    )  # fmt: skip
+    group.add_argument(
+        "--lr", type=float, default=0.1, help="with --training: the SGD step size (default 0.1)"
+    )
+    group.add_argument(
+        "--then-predict", action="store_true",
+        help="with --training: apply the updated model to a fresh query input (dual form)",
+    )  # fmt: skip
+
+
+def training_step(options: argparse.Namespace) -> Any:
+    """The TrainingStep the options ask for, or None; training flags need --training."""
+    if not getattr(options, "training", False):
+        given = [f for f, v in (("--then-predict", options.then_predict),
+                                ("--loss", options.loss != "mse"), ("--lr", options.lr != 0.1))
+                 if v]  # fmt: skip
+        if given:
+            raise SpecError(f"{given[0]} applies to a training step: add --training")
+        return None
+    from analyzer.frontend.training import TrainingStep
+
+    return TrainingStep(loss=options.loss, lr=options.lr, then_predict=options.then_predict)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -151,18 +189,22 @@ def _traced(options: argparse.Namespace) -> Any:
     if options.spec.endswith(".json"):
         from analyzer.frontend.storage import load_trace
 
-        if options.input or options.config:
-            raise SpecError("--input and --config do not apply to a stored trace")
+        if options.input or options.config or options.training or options.mode:
+            raise SpecError(
+                "--input, --config, --training and --mode do not apply to a stored trace"
+            )
         _progress(f"loading trace {options.spec} …")
         return load_trace(options.spec)
     _progress(f"building {options.spec} …")
     loaded = load_model(
         options.spec, inputs=options.input, config=options.config, device=options.device
     )
-    _progress(f"tracing {loaded.label} (frontend {options.frontend}) …")
+    step = training_step(options)
+    what = "a training step of " if step else ""
+    _progress(f"tracing {what}{loaded.label} (frontend {options.frontend}) …")
     return trace(
         loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
-        example_kwargs=loaded.kwargs,
+        example_kwargs=loaded.kwargs, mode=options.mode, training=step,
     )  # fmt: skip
 
 

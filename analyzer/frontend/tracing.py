@@ -20,7 +20,6 @@ tuple of tensors first, so every frontend sees a plain function.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import inspect
 import warnings as python_warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -33,6 +32,8 @@ from torch import nn
 from analyzer.errors import SpecError, TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
 from analyzer.frontend.functional import functional_program, mutating_nodes
+from analyzer.frontend.training import TrainingStep, trace_training_step
+from analyzer.frontend.values import flatten_tensors
 
 FRONTENDS = ("export", "fx", "real")
 _EXPORT_KINDS = {
@@ -52,6 +53,7 @@ def trace(
     example_kwargs: dict[str, Any] | None = None,
     decompose: bool = False,
     mode: str | None = None,
+    training: TrainingStep | None = None,
 ) -> TracedModel:
     """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
 
@@ -60,8 +62,9 @@ def trace(
     to ``bmm``/``softmax``, LSTM to per-step gates), which is what the empirical
     backend executes. The model is traced in the mode it was handed in (``train()`` or
     ``eval()``) unless ``mode`` names one; either way the caller's module is left as it
-    was (training flags and buffers). Raises :class:`~analyzer.errors.TraceError` with
-    every frontend's reason when none succeeds.
+    was (training flags and buffers). With ``training``, the graph is one SGD step of the
+    model instead (:mod:`analyzer.frontend.training`). Raises
+    :class:`~analyzer.errors.TraceError` with every frontend's reason when none succeeds.
     """
     if frontend != "auto" and frontend not in FRONTENDS:
         raise SpecError(
@@ -72,7 +75,20 @@ def trace(
     if mode not in (None, "train", "eval"):
         raise SpecError(f"mode must be 'train' or 'eval' (or None: as handed in), not {mode!r}")
     with module_left_as_it_was(module, mode) as analysed_mode:
-        traced = _trace_frontends(module, example_args, example_kwargs, frontend, model, decompose)
+        if training is not None:
+            traced = trace_training_step(
+                module, example_args, training, example_kwargs=example_kwargs, model=model
+            )
+            names = [*_input_names(module, len(example_args)), *(example_kwargs or {})]
+            extra = ["targets", "query"] if training.then_predict else ["targets"]
+            _name_inputs(
+                traced,
+                [*names, *extra] if len(names) == len(traced.example_inputs) - len(extra) else [],
+            )
+        else:
+            traced = _trace_frontends(
+                module, example_args, example_kwargs, frontend, model, decompose
+            )
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
@@ -150,41 +166,6 @@ def _trace_frontends(
         + "; ".join(reasons)
         + ". If the forward itself fails, call the model on its example inputs to see why."
     )
-
-
-def flatten_tensors(value: Any) -> list[torch.Tensor]:
-    """Every tensor inside an output structure, in a deterministic order.
-
-    >>> flatten_tensors({"a": torch.ones(1), "b": (torch.zeros(2), None)})[1].shape
-    torch.Size([2])
-    """
-    found: list[torch.Tensor] = []
-    _collect(value, found, set(), depth=0)
-    return found
-
-
-def _collect(value: Any, found: list[torch.Tensor], seen: set[int], depth: int) -> None:
-    if isinstance(value, torch.Tensor):
-        found.append(value)
-        return
-    if value is None or isinstance(value, (str, bytes, int, float, bool)) or depth > 8:
-        return
-    if id(value) in seen:
-        return
-    seen.add(id(value))
-    if isinstance(value, dict):  # includes transformers' ModelOutput
-        for item in value.values():
-            _collect(item, found, seen, depth + 1)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            _collect(item, found, seen, depth + 1)
-    elif dataclasses.is_dataclass(value):
-        for f in dataclasses.fields(value):
-            _collect(getattr(value, f.name), found, seen, depth + 1)
-    elif hasattr(value, "__dict__") and not isinstance(value, nn.Module):
-        # cache objects (DynamicCache and friends) keep their tensors in attributes
-        for item in vars(value).values():
-            _collect(item, found, seen, depth + 1)
 
 
 class _KeywordsAsPositions(nn.Module):

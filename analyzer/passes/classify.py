@@ -111,6 +111,11 @@ _SITE_CLASSED = {
     Rule.ATTENTION: lambda node, entry, facts: entry.primitive,
     Rule.CONTRACTION: lambda node, entry, facts: entry.primitive,
     Rule.SMOOTH: lambda node, entry, facts: entry.primitive,
+    Rule.ACTIVATION_BACKWARD: lambda node, entry, facts: (
+        "relu" if entry.derivative_degree == 0 else "nonlinearity"
+    ),
+    Rule.CONV_BACKWARD: lambda node, entry, facts: entry.primitive,
+    Rule.ATTENTION_BACKWARD: lambda node, entry, facts: entry.primitive,
 }
 
 

@@ -63,6 +63,9 @@ class Rule(enum.Enum):
     GRID_SAMPLE = "grid_sample"  # image read at grid places with grid-polynomial weights
     INVERSE = "inverse"  # inv(A), solve(A, B): rational in A, linear in B
     SPLIT_GATE = "split_gate"  # glu: one half of a tensor gates the other
+    ACTIVATION_BACKWARD = "activation_backward"  # δ ⊙ f'(x): a product with the derivative
+    CONV_BACKWARD = "conv_backward"  # (δ ⋆ W, δ ⋆ x, Σδ): contractions per output
+    ATTENTION_BACKWARD = "attention_backward"  # gradients of q, k, v: contractions with δ
     UNKNOWN = "unknown"  # not in the table: worst case
 
 
@@ -79,6 +82,9 @@ class OpEntry:
     quotient divides by (``1`` for ``div``, ``0`` for ``reciprocal``). ``value_args``
     names the arguments a copy or fill takes its values from (the rest give a shape).
     ``site_kind`` is the kind of site a smooth op with ``multiplied`` operands is.
+    ``factors`` groups argument positions into the factors of a product whose factors
+    are sums (``mse_loss_backward``: δ · (x − y)). ``derivative_degree`` is the degree of
+    an activation's derivative in its argument (0 for ReLU's step, ``None`` if smooth).
     """
 
     primitive: str
@@ -92,6 +98,8 @@ class OpEntry:
     divisor: int = 1
     value_args: tuple[str, ...] = ()
     site_kind: str = "gating"
+    factors: tuple[tuple[int, ...], ...] = ()
+    derivative_degree: int | None = None
 
 
 REGISTRY: dict[str, OpEntry] = {}
@@ -306,6 +314,53 @@ register("aten.grid_sampler aten.grid_sampler_2d aten.grid_sampler_3d "
 register("aten.topk aten.sort aten.max aten.min aten.median aten.nanmedian aten.kthvalue "
          "aten.mode aten.cummin aten.cummax aten.msort aten._unique2 aten.unique_consecutive "
          "aten.unique_dim aten._unique", "sparsity", Rule.SELECT_TOP)  # fmt: skip
+
+# --- backward ops (training-step graphs) -------------------------------------------
+register("aten.mse_loss", "nonlinearity", Rule.SQUARE_REDUCTION)  # mean((x − y)²)
+register("aten.l1_loss aten.smooth_l1_loss aten.huber_loss", "relu", Rule.RELU)
+register("aten.binary_cross_entropy aten.binary_cross_entropy_with_logits "
+         "aten.soft_margin_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1))  # fmt: skip
+# 2·δ·(x − y)/n: δ times a sum
+register("aten.mse_loss_backward", "elementwise", Rule.PRODUCT, factors=((0,), (1, 2)))
+# δ ⊙ f'(x): ReLU-like derivatives are steps (a data-dependent gate, degree 0)
+register("aten.threshold_backward aten.hardtanh_backward aten.leaky_relu_backward "
+         "aten.l1_loss_backward aten.smooth_l1_loss_backward aten.huber_loss_backward "
+         "aten.rrelu_with_noise_backward", "relu", Rule.ACTIVATION_BACKWARD,
+         derivative_degree=0)  # fmt: skip
+# σ'(z) = σ(1 − σ) and tanh'(z) = 1 − tanh², read from the output y: degree 2 in y
+register("aten.sigmoid_backward aten.tanh_backward aten._softmax_backward_data",
+         "gating", Rule.ACTIVATION_BACKWARD, derivative_degree=2)  # fmt: skip
+register("aten.silu_backward aten.gelu_backward aten.elu_backward aten.softplus_backward "
+         "aten.hardswish_backward aten.hardsigmoid_backward aten.mish_backward "
+         "aten.log_sigmoid_backward aten._log_softmax_backward_data "
+         "aten.native_layer_norm_backward aten.native_group_norm_backward "
+         "aten.native_batch_norm_backward aten._fused_rms_norm_backward "
+         "aten.binary_cross_entropy_backward aten.logit_backward",
+         "gating", Rule.ACTIVATION_BACKWARD)  # fmt: skip
+# the weight gradient of a convolution correlates δ with the input: a contraction
+register("aten.convolution_backward aten.mkldnn_convolution_backward", "matmul",
+         Rule.CONV_BACKWARD)  # fmt: skip
+register("aten._scaled_dot_product_flash_attention_for_cpu_backward "
+         "aten._scaled_dot_product_flash_attention_backward "
+         "aten._scaled_dot_product_efficient_attention_backward "
+         "aten._scaled_dot_product_cudnn_attention_backward "
+         "aten._scaled_dot_product_fused_attention_overrideable_backward",
+         "matmul", Rule.ATTENTION_BACKWARD, implies=frozenset({"normalization"}))  # fmt: skip
+# gradients scattered back to where they were read
+register("aten.embedding_dense_backward aten.embedding_backward", "sparsity", Rule.WHERE,
+         selector=(1,))  # fmt: skip
+register("aten.max_pool2d_with_indices_backward aten.max_pool3d_with_indices_backward",
+         "sparsity", Rule.WHERE, selector=(7,), value_args=("grad_output",))  # fmt: skip
+register("aten.nll_loss_forward aten.nll_loss2d_forward aten.nll_loss aten.nll_loss2d",
+         "sparsity", Rule.WHERE, selector=(1,))  # fmt: skip
+register("aten.nll_loss_backward aten.nll_loss2d_backward", "sparsity", Rule.WHERE,
+         selector=(2,), value_args=("grad_output",))  # fmt: skip
+register("aten.avg_pool2d_backward aten.avg_pool3d_backward aten._adaptive_avg_pool2d_backward "
+         "aten._adaptive_avg_pool3d_backward aten.upsample_bilinear2d_backward "
+         "aten.upsample_nearest2d_backward", "reduction", Rule.AFFINE)  # fmt: skip
+register("aten.select_backward aten.slice_backward aten.index_select_backward "
+         "aten.diagonal_backward aten.unfold_backward aten.expand_backward "
+         "aten.permute_backward", "structural", Rule.STRUCTURAL)  # fmt: skip
 
 # --- fused recurrent cells: matmuls with static weights, gates, tanh ---------------
 register("aten.lstm aten.gru aten.lstm_cell aten.gru_cell aten._thnn_fused_lstm_cell "

@@ -38,7 +38,9 @@ from analyzer.passes.transfer import (
     SCATTER_PRODUCTS,
     Facts,
     attention_inputs,
+    backward_operands,
     cdist_is_piecewise_linear,
+    factor_groups,
     grid_mode,
     is_complex,
     is_training_batch_norm,
@@ -117,9 +119,10 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
     if entry is None or entry.rule not in (Rule.PRODUCT, Rule.DIVIDE):
         sites = node_sites(node, facts, aligned)
         return sites[0].kind if sites else None
-    continuous = _continuous_references(node, multiplied_positions(node, entry), facts)
-    if len(continuous) < 2:
+    groups = [[n for n in g if facts[n].is_continuous] for g in factor_groups(node, entry)]
+    if sum(1 for g in groups if g) < 2:
         return None
+    continuous = [n for g in groups for n in g]
     roots = {aligned.root[n] for n in continuous if n not in aligned.statistic_of}
     stats = {aligned.statistic_of[n] for n in continuous if n in aligned.statistic_of}
     if stats and stats <= roots:
@@ -289,6 +292,43 @@ def _lookup_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     return [Site(node, "gating", (weights[0], weights[0]), None, names)]
 
 
+def _activation_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """δ ⊙ f'(x) multiplies two input-dependent values unless f' is a step (ReLU)."""
+    gradient, point = backward_operands(node)
+    operands = _continuous(facts, gradient, point)
+    if entry.derivative_degree == 0 or len(operands) < 2:
+        return []
+    return [Site(node, "gating", tuple(operands))]
+
+
+def _conv_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """The weight gradient δ ⋆ x, and the input gradient δ ⋆ W when W varies."""
+    delta = _continuous(facts, named_node(node, "grad_output"))
+    if not delta:
+        return []
+    sites = []
+    for part, name in (("grad_weight", "input"), ("grad_input", "weight")):
+        other = _continuous(facts, named_node(node, name))
+        if other:
+            sites.append(Site(node, "contraction", (delta[0], other[0]), part))
+    return sites
+
+
+def _attention_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """∂L/∂v = Aᵀ·δ, ∂L/∂q = dS·k, ∂L/∂k = dSᵀ·q: contractions of δ with the inputs."""
+    delta = _continuous(facts, named_node(node, "grad_out"))
+    if not delta:
+        return []
+    inputs = attention_inputs(node)
+    sites = []
+    for part, other in (("grad_value", inputs.query), ("grad_query", inputs.key),
+                        ("grad_key", inputs.query)):  # fmt: skip
+        varying = _continuous(facts, other)
+        if varying:
+            sites.append(Site(node, "contraction", (delta[0], varying[0]), part))
+    return sites
+
+
 _SPECIAL_SITES = {
     Rule.ATTENTION: attention_sites,
     Rule.NORMALIZATION: _normalization_sites,
@@ -303,6 +343,9 @@ _SPECIAL_SITES = {
     Rule.GRID_SAMPLE: _grid_sample_sites,
     Rule.SPLIT_GATE: _split_gate_sites,
     Rule.LOOKUP: _lookup_sites,
+    Rule.ACTIVATION_BACKWARD: _activation_backward_sites,
+    Rule.CONV_BACKWARD: _conv_backward_sites,
+    Rule.ATTENTION_BACKWARD: _attention_backward_sites,
 }
 
 

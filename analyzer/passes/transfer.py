@@ -135,7 +135,20 @@ def _named_nodes(node: fx.Node, name: str) -> list[fx.Node]:
     return node_inputs(argument_named(node, name))
 
 
+def factor_groups(node: fx.Node, entry: OpEntry) -> list[list[fx.Node]]:
+    """The factors of a product, each a list of the nodes summed into it: one node per
+    multiplied position for ``mul``; declared groups for ``δ · (x − y)``."""
+    if entry.factors:
+        return [operand_references(node, group) for group in entry.factors]
+    return [[n] for n in operand_references(node, multiplied_positions(node, entry))]
+
+
 def _product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
+    if entry.factors:
+        joined = join_facts(operands)
+        groups = [join_facts(facts[n] for n in group) for group in factor_groups(node, entry)]
+        kink = joined.piecewise or any(g.dependence is Dependence.DISCRETE for g in groups)
+        return Fact(joined.dependence, sum(_continuous_degree(g) for g in groups), kink)
     positions = multiplied_positions(node, entry)
     multiplied = _facts_at(node, positions, facts)
     joined = join_facts(operands)
@@ -203,6 +216,8 @@ def _where(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) ->
     selector = _facts_at(node, entry.selector, facts)
     selector_nodes = _nodes_at(node, entry.selector)
     selected = [n for n in tensor_operands(node) if n not in selector_nodes]
+    if entry.value_args:  # the other arguments give a shape only
+        selected = [n for name in entry.value_args for n in _named_nodes(node, name)]
     joined = join_facts([facts[n] for n in selected])
     kink = joined.piecewise or any(f.dependence is not Dependence.STATIC for f in selector)
     dependence = max(joined.dependence, *(f.dependence for f in selector), Dependence.STATIC)
@@ -451,6 +466,69 @@ def _split_gate(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Fact
     return _smooth_of(join_facts(operands))
 
 
+def _activation_backward(
+    node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts
+) -> Fact | tuple[Fact, ...]:
+    """δ ⊙ f'(x): the gradient times the activation's derivative at x (or at its output
+    y). A step derivative (ReLU) gates; a polynomial one adds its degree; else smooth."""
+    joined = join_facts(operands)
+    gradient, argument_ = backward_operands(node)
+    delta, point = _fact(facts, gradient), _fact(facts, argument_)
+    if entry.derivative_degree == 0:
+        fact = Fact(joined.dependence, delta.degree, True)
+    elif not point.is_continuous:
+        fact = Fact(joined.dependence, max(delta.degree, point.degree), joined.piecewise)
+    elif entry.derivative_degree is None:
+        fact = _smooth_of(joined)
+    else:
+        degree = _continuous_degree(delta) + entry.derivative_degree * point.degree
+        fact = Fact(joined.dependence, degree, joined.piecewise)
+    count = _outputs(node)
+    return (fact,) * count if count > 1 else fact
+
+
+def backward_operands(node: fx.Node) -> tuple[fx.Node | None, fx.Node | None]:
+    """The incoming gradient δ and the point the derivative is taken at."""
+    gradient = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+    for name in ("self", "output", "input", "self_or_result"):
+        point = named_node(node, name)
+        if point is not None:
+            return gradient, point
+    rest = [n for n in tensor_operands(node) if n is not gradient]
+    return gradient, rest[0] if rest else None
+
+
+def _conv_backward(
+    node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts
+) -> tuple[Fact, ...]:
+    """(∂L/∂x, ∂L/∂W, ∂L/∂b) = (δ ⋆ W, δ ⋆ x, Σ δ): each a contraction of δ with one
+    operand of the forward convolution."""
+    joined = join_facts(operands)
+    delta = _fact(facts, named_node(node, "grad_output"))
+    value, weight = (
+        _fact(facts, named_node(node, "input")),
+        _fact(facts, named_node(node, "weight")),
+    )
+
+    def contraction(other: Fact) -> Fact:
+        dependence = max(delta.dependence, other.dependence)
+        degree = _continuous_degree(delta) + _continuous_degree(other)
+        return Fact(dependence, max(degree, delta.degree, other.degree), joined.piecewise)
+
+    return (contraction(weight), contraction(value), delta)
+
+
+def _attention_backward(
+    node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts
+) -> Fact | tuple[Fact, ...]:
+    """Gradients of a fused attention with respect to q, k and v: smooth in q and k."""
+    fact = _attention(node, entry, operands, facts)
+    if any(facts[n].is_continuous for n in attention_inputs(node).weights_from):
+        fact = _smooth_of(join_facts(operands))
+    count = _outputs(node)
+    return (fact,) * count if count > 1 else fact
+
+
 Transfer = Callable[[fx.Node, OpEntry, list[Fact], Facts], "Fact | tuple[Fact, ...]"]
 
 RULES: dict[Rule, Transfer] = {
@@ -481,5 +559,8 @@ RULES: dict[Rule, Transfer] = {
     Rule.GRID_SAMPLE: _grid_sample,
     Rule.INVERSE: _inverse,
     Rule.SPLIT_GATE: _split_gate,
+    Rule.ACTIVATION_BACKWARD: _activation_backward,
+    Rule.CONV_BACKWARD: _conv_backward,
+    Rule.ATTENTION_BACKWARD: _attention_backward,
 }
 assert set(RULES) == set(Rule) - {Rule.UNKNOWN}, "every rule needs a transfer function"

@@ -50,6 +50,8 @@ def dynamic_transposes(
     feeding: set[fx.Node] = set()  # explicit transposes on a transposed operand's chain
     implied: dict[fx.Node, bool] = {}  # contraction nodes that transpose an operand inside
     for site in sites:
+        if site.part in TRANSPOSING_PARTS:
+            implied[site.node] = True
         if site.kind != "contraction" or site.part is not None:
             continue
         for operand, axis, left in contracted_axes(site.node):
@@ -78,6 +80,12 @@ def dynamic_transposes(
         if node in implied:
             found.append(DynamicTranspose(node, True, True))
     return found
+
+
+TRANSPOSING_PARTS = frozenset({"grad_weight", "grad_key", "grad_value"})
+"""Parts of fused backward ops that contract a gradient with an activation along the
+batch or sequence axis: δᵀ·x inside ``convolution_backward``, Aᵀ·δ and dSᵀ·q inside
+attention's backward."""
 
 
 def contracted_axes(node: fx.Node) -> list[tuple[fx.Node, int, bool]]:
