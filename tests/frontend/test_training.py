@@ -71,17 +71,17 @@ def test_weight_gradient_sites_equal_the_trainable_weight_matrices(name: str) ->
     assert len(gradients) == weight_matrices(module)
 
 
+_FLOWS_TO_UPDATE = frozenset(
+    {torch.ops.aten.t.default, torch.ops.aten.mul.Tensor, torch.ops.aten.sub.Tensor,
+     torch.ops.aten.view.default}
+)  # fmt: skip
+
+
 def _is_weight_gradient(site: object, step: object) -> bool:
-    """An mm site whose result flows (through views/transposes) into a parameter update."""
+    """An mm site whose result flows (through views, transposes and the update's
+    arithmetic) into an output: a weight gradient."""
     node = site.node  # type: ignore[attr-defined]
-    if (
-        site.kind != "contraction"
-        or site.part is not None
-        or node.target
-        not in (  # type: ignore[attr-defined]
-            torch.ops.aten.mm.default,
-        )
-    ):
+    if site.part is not None or node.target is not torch.ops.aten.mm.default:  # type: ignore[attr-defined]
         return False
     frontier, seen = [node], set()
     while frontier:
@@ -89,8 +89,7 @@ def _is_weight_gradient(site: object, step: object) -> bool:
         for user in current.users:
             if user.op == "output":
                 return True
-            if user.target in (torch.ops.aten.t.default, torch.ops.aten.mul.Tensor,
-                               torch.ops.aten.sub.Tensor, torch.ops.aten.view.default) and user not in seen:  # fmt: skip
+            if user.target in _FLOWS_TO_UPDATE and user not in seen:
                 seen.add(user)
                 frontier.append(user)
     return False
