@@ -94,8 +94,74 @@ def functional_program(
     program: torch.export.ExportedProgram,
 ) -> torch.export.ExportedProgram:
     """``program`` with every in-place write made functional and higher-order ops inlined
-    (``run_decompositions`` with an empty table: fused ops stay whole). Returns
-    ``program`` itself when it is functional already."""
+    (``run_decompositions`` with an empty table: fused ops stay whole; ``torch.cond`` as
+    a selection between its two branches). Returns ``program`` itself when it is
+    functional already."""
     if not mutating_nodes(program.graph):
         return program
-    return program.run_decompositions({})
+    program = program.run_decompositions({})
+    inline_conditionals(program.graph_module)
+    return program
+
+
+def inline_conditionals(graph_module: fx.GraphModule) -> int:
+    """Replace each ``torch.cond(pred, true_fn, false_fn, operands)`` by both branches,
+    inlined, and ``where(pred, true_i, false_i)`` per output: the same values, and every
+    product of either branch visible as a node. Returns how many were inlined.
+
+    Both branches are then computed for every input, which is what the analysis (which
+    over-approximates a selection by the union of its alternatives) and a derivative
+    check need; a branch that raises on the other branch's inputs would show there.
+    """
+    graph = graph_module.graph
+    count = 0
+    for node in list(graph.nodes):
+        if node.op != "call_function" or node.target is not torch.ops.higher_order.cond:
+            continue
+        predicate, true_attr, false_attr, operands = node.args[:4]
+        branches = [getattr(graph_module, a.target) for a in (true_attr, false_attr)]
+        with graph.inserting_before(node):
+            results = [_inline(graph, branch.graph, list(operands)) for branch in branches]
+            selected = [
+                graph.call_function(torch.ops.aten.where.self, (predicate, t, f))
+                for t, f in zip(results[0], results[1], strict=True)
+            ]
+        for user in list(node.users):
+            if user.target is operator.getitem and isinstance(user.args[1], int):
+                user.replace_all_uses_with(selected[user.args[1]])
+                graph.erase_node(user)
+        if node.users:  # used as a whole tuple: keep the op (analysed as unknown)
+            continue
+        graph.erase_node(node)
+        count += 1
+    if count:
+        graph.eliminate_dead_code()
+        graph_module.recompile()
+    return count
+
+
+def _inline(graph: fx.Graph, body: fx.Graph, operands: list[fx.Node]) -> list[fx.Node]:
+    placeholders = [n for n in body.nodes if n.op == "placeholder"]
+    value_map: dict[fx.Node, fx.Node] = dict(zip(placeholders, operands, strict=True))
+    output = graph.graph_copy(body, value_map, return_output_node=True)
+    values = output[0] if isinstance(output, tuple) else output
+    returned = values.args[0] if isinstance(values, fx.Node) and values.op == "output" else values
+    graph.erase_node(values) if isinstance(values, fx.Node) and values.op == "output" else None
+    return list(returned) if isinstance(returned, (tuple, list)) else [returned]
+
+
+FUNCTORCH_WRAPPERS = frozenset(
+    {"_unwrap_for_grad", "_wrap_for_grad", "_grad_increment_nesting", "_grad_decrement_nesting",
+     "_jvp_increment_nesting", "_jvp_decrement_nesting", "_wrap_functional_tensor",
+     "_unwrap_functional_tensor"}
+)  # fmt: skip
+
+
+def loses_functorch_inputs(graph: fx.Graph) -> bool:
+    """Whether export traced a ``torch.func`` transform inside forward by capturing its
+    input as a constant: the graph then has functorch's wrapper calls and no edge from the
+    real input, so it must not be analysed (another frontend follows the values)."""
+    return any(
+        n.op == "call_function" and getattr(n.target, "__name__", "") in FUNCTORCH_WRAPPERS
+        for n in graph.nodes
+    )

@@ -31,7 +31,11 @@ from torch import nn
 
 from analyzer.errors import SpecError, TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
-from analyzer.frontend.functional import functional_program, mutating_nodes
+from analyzer.frontend.functional import (
+    functional_program,
+    loses_functorch_inputs,
+    mutating_nodes,
+)
 from analyzer.frontend.training import TrainingStep, trace_training_step
 from analyzer.frontend.values import flatten_tensors
 
@@ -150,7 +154,7 @@ def _trace_frontends(
     for name in order:
         try:
             traced = _TRACERS[name](module, tuple(example_args), model, decompose)
-        except (TraceError, SpecError):
+        except SpecError:
             raise
         except Exception as error:  # every frontend failure is reported, none is lost
             reasons.append(f"{name}: {type(error).__name__}: {_first_lines(error)}")
@@ -198,6 +202,11 @@ def _trace_export(
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
         program = torch.export.export(_Flattened(module), args, strict=False)
+        if loses_functorch_inputs(program.graph):
+            raise TraceError(
+                "export captured the input of a torch.func transform inside forward as a "
+                "constant; the graph would not follow the input"
+            )
         program = program.run_decompositions() if decompose else functional_program(program)
     input_kinds: dict[str, InputKind] = {}
     values: dict[str, Any] = {}
@@ -254,6 +263,10 @@ def _trace_with_make_fx(
             )(*args)
 
     graph_module = traced(flat, pre_dispatch=not decompose)
+    if _captured_constants(graph_module):
+        # pre-dispatch tracing captures tensors it cannot follow (the input of a torch.func
+        # transform inside forward) as constants; below autograd they are followed
+        graph_module = traced(flat, pre_dispatch=False)
     warnings: list[str] = []
     if mutating_nodes(graph_module.graph):
         # make_fx keeps in-place writes; functionalize below the dispatcher's autograd
@@ -270,6 +283,13 @@ def _trace_with_make_fx(
     graph = graph_module.graph
     kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
     return TracedModel(graph, kinds, name, model, warnings, "", graph_module=graph_module)
+
+
+def _captured_constants(graph_module: fx.GraphModule) -> bool:
+    return any(
+        n.op == "get_attr" and str(n.target).startswith("_tensor_constant")
+        for n in graph_module.graph.nodes
+    )
 
 
 @contextlib.contextmanager

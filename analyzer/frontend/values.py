@@ -29,6 +29,12 @@ def _collect(value: Any, found: list[torch.Tensor], seen: set[int], depth: int) 
     if isinstance(value, torch.Tensor):
         found.append(value)
         return
+    if isinstance(value, (torch.SymFloat, torch.SymInt, float)) or (
+        isinstance(value, int) and not isinstance(value, bool)
+    ):
+        # a number computed from the input (`.item()`) is an output too
+        found.append(torch.scalar_tensor(value))
+        return
     if value is None or isinstance(value, (str, bytes, int, float, bool)) or depth > 8:
         return
     if id(value) in seen:

@@ -19,6 +19,7 @@ import torch.fx as fx
 
 from analyzer.frontend.dialect import InputKind, TracedModel, is_floating, op_name, tensor_operands
 from analyzer.frontend.functional import storage_roots, writes_into
+from analyzer.passes.escapes import escaped_literals
 from analyzer.passes.facts import (
     DISCRETE_FACT,
     INF,
@@ -39,16 +40,17 @@ def node_facts(traced: TracedModel) -> Facts:
     Tuple-producing ops (``topk``, ``max.dim``) give each output its own fact, which
     ``getitem`` picks; the tuple node itself carries the join.
     """
+    escapes = escaped_literals(traced.graph)
     writers = [n for n in traced.graph.nodes if writes_into(n)]
     if not writers:  # a functional graph: one sweep is the fixpoint
-        return _sweep(traced, {}, {})
+        return _sweep(traced, {}, {}, escapes)
     # In-place writes survived functionalization (a make_fx frontend, an old stored
     # trace): every value sharing storage with a written tensor gets everything written
     # into that storage anywhere, iterated to a fixpoint. Sound, flow-insensitive.
     roots = storage_roots(traced.graph)
     written: dict[fx.Node, Fact] = {}
     for iteration in range(_WIDEN_AFTER + 8):
-        facts = _sweep(traced, written, roots)
+        facts = _sweep(traced, written, roots, escapes)
         update: dict[fx.Node, Fact] = {}
         for writer in writers:
             update[roots[writer]] = join_facts(
@@ -70,7 +72,10 @@ def _widened(fact: Fact) -> Fact:
 
 
 def _sweep(
-    traced: TracedModel, written: dict[fx.Node, Fact], roots: dict[fx.Node, fx.Node]
+    traced: TracedModel,
+    written: dict[fx.Node, Fact],
+    roots: dict[fx.Node, fx.Node],
+    escapes: dict[fx.Node, fx.Node],
 ) -> Facts:
     facts: Facts = {}
     parts: dict[fx.Node, tuple[Fact, ...]] = {}
@@ -90,6 +95,11 @@ def _sweep(
                 facts[node] = join_facts(result)
             else:
                 facts[node] = result
+        if node in escapes and facts[escapes[node]].dependence is not Dependence.STATIC:
+            # a literal here may be a value read out of the graph: anything of it
+            read = facts[escapes[node]]
+            escaped = Fact(read.dependence, INF if read.is_continuous else 0, True)
+            facts[node] = join_facts([facts[node], escaped])
         root = roots.get(node)
         if root in written:
             facts[node] = join_facts([facts[node], written[root]])

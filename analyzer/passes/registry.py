@@ -234,7 +234,7 @@ register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.ex
          "aten.logit aten.angle aten.float_power aten.copysign aten.hypot aten.nan_to_num "
          "aten.logcumsumexp aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ "
          "aten.hardsigmoid_ aten.pairwise_distance "
-         "aten.slogdet aten.linalg_slogdet aten.logdet math.sqrt operator.pow",
+         "math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
 register("aten.pow aten.square aten.pow_", "nonlinearity", Rule.POW, **_p)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
@@ -243,8 +243,8 @@ register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm
 # glu(x) = a · sigmoid(b): a gating site over the two halves of one tensor
 register("aten.glu", "gating", Rule.SPLIT_GATE)
 # products of distinct entries of one tensor: x₀·x₁·x₂, a determinant's terms
-register("aten.prod aten.cumprod aten.cumprod_ aten.det aten.linalg_det aten._linalg_det",
-         "gating", Rule.ENTRY_PRODUCT)  # fmt: skip
+register("aten.prod aten.cumprod aten.cumprod_ aten.det aten.linalg_det aten._linalg_det "
+         "aten.slogdet aten.linalg_slogdet aten.logdet", "gating", Rule.ENTRY_PRODUCT)  # fmt: skip
 # inverses and solves: adj(A)/det(A) multiplies distinct entries of A; solve(A, B) = A⁻¹·B
 register("aten.linalg_inv aten.linalg_inv_ex aten.inverse aten.linalg_solve "
          "aten._linalg_solve_ex aten.linalg_solve_ex aten.linalg_solve_triangular "

@@ -22,11 +22,18 @@ Two facts found in one forward sweep tell its kind:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch.fx as fx
 
-from analyzer.frontend.dialect import TracedModel, node_inputs, op_name, tensor_operands
+from analyzer.frontend.dialect import (
+    TracedModel,
+    argument,
+    node_inputs,
+    op_name,
+    tensor_operands,
+)
+from analyzer.passes.escapes import escaped_literals
 from analyzer.passes.registry import (
     IDENTITY_OPS,
     STATISTIC_OPS,
@@ -83,6 +90,7 @@ class Alignment:
 
     root: dict[fx.Node, fx.Node]
     statistic_of: dict[fx.Node, fx.Node]
+    escaped: dict[fx.Node, fx.Node] = field(default_factory=dict)  # see passes.escapes
 
 
 def alignment(traced: TracedModel, facts: Facts) -> Alignment:
@@ -107,7 +115,7 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
         elif len(roots) == 1 and not stats:
             if (entry is not None and entry.pointwise) or name in IDENTITY_OPS:
                 root[node] = roots.pop()
-    return Alignment(root, statistic_of)
+    return Alignment(root, statistic_of, escaped_literals(traced.graph))
 
 
 def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
@@ -140,6 +148,12 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
     entry = entry_for(node)
     if entry is None or not facts[node].is_continuous:
         return []
+    read = aligned.escaped.get(node)
+    if read is not None and facts[read].is_continuous:
+        varying = _continuous(facts, *tensor_operands(node))
+        if varying and entry.rule in _MULTIPLYING:
+            names = (varying[0].name, f"{read.name} (a Python number here)")
+            return [Site(node, "gating", (varying[0], read), None, names)]
     special = _SPECIAL_SITES.get(entry.rule)
     if special is not None:
         return special(node, entry, facts)
@@ -157,6 +171,21 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
         kind = "contraction" if entry.rule is Rule.CONTRACTION else entry.site_kind
         return [Site(node, kind, _continuous_operands(node, entry.multiplied, facts))]
     return []
+
+
+def _pow_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """A complex power multiplies the real and imaginary parts of an entry: distinct
+    entries of the tensor it was viewed from."""
+    base = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+    if base is None or not is_complex(base) or not facts[base].is_continuous:
+        return []
+    exponent = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else 2
+    if isinstance(exponent, (int, float)) and exponent in (0, 1):
+        return []
+    return [Site(node, "gating", (base,))]
+
+
+_MULTIPLYING = frozenset({Rule.PRODUCT, Rule.DIVIDE, Rule.CONTRACTION, Rule.POW, Rule.LERP})
 
 
 def input_products(
@@ -204,6 +233,9 @@ def attention_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     if "relu" in entry.implies and query is not None and facts[query].is_continuous:
         for part in ("norm1", "norm2"):
             sites.append(Site(node, "normalization", (query,), part))
+    elif varying and not sites:
+        # only the mask varies: the softmax still divides e^s by its own sum
+        sites.append(Site(node, "normalization", (varying[0],), "softmax"))
     return sites
 
 
@@ -343,6 +375,7 @@ _SPECIAL_SITES = {
     Rule.GRID_SAMPLE: _grid_sample_sites,
     Rule.SPLIT_GATE: _split_gate_sites,
     Rule.LOOKUP: _lookup_sites,
+    Rule.POW: _pow_sites,
     Rule.ACTIVATION_BACKWARD: _activation_backward_sites,
     Rule.CONV_BACKWARD: _conv_backward_sites,
     Rule.ATTENTION_BACKWARD: _attention_backward_sites,

@@ -392,6 +392,8 @@ def _entry_product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: F
     source = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
     if source is None:
         return joined
+    if op_name(node) in LOG_DETERMINANTS:
+        return _smooth_of(joined)
     if op_name(node) in DETERMINANTS:
         shape, _ = value_meta(source)
         factors = shape[-1] if shape and isinstance(shape[-1], int) else None
@@ -404,6 +406,7 @@ def _entry_product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: F
 
 
 DETERMINANTS = frozenset({"aten.det", "aten.linalg_det", "aten._linalg_det"})
+LOG_DETERMINANTS = frozenset({"aten.slogdet", "aten.linalg_slogdet", "aten.logdet"})
 
 
 def _norm(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -447,7 +450,13 @@ def _grid_sample(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Fac
     joined = join_facts(operands)
     image = _fact(facts, named_node(node, "input"))
     grid = _fact(facts, named_node(node, "grid"))
-    per_grid = {"bilinear": 1, "bicubic": 3, "nearest": 0}[grid_mode(node)]
+    # the weights multiply one polynomial per spatial coordinate (the grid's last axis)
+    shape, _ = value_meta(named_node(node, "grid")) if named_node(node, "grid") else (None, None)
+    coordinates = shape[-1] if shape and isinstance(shape[-1], int) else None
+    per_coordinate = {"bilinear": 1, "bicubic": 3, "nearest": 0}[grid_mode(node)]
+    if coordinates is None and per_coordinate and grid.is_continuous:
+        return _smooth_of(joined)
+    per_grid = per_coordinate * (coordinates or 0)
     degree = _continuous_degree(image) + per_grid * _continuous_degree(grid)
     return Fact(joined.dependence, degree, joined.piecewise or grid.dependence > Dependence.STATIC)
 
