@@ -381,7 +381,6 @@ def _run_family(
         max_examples=examples,
         deadline=deadline,
         database=None,
-        derandomize=False,
         report_multiple_bugs=False,
         suppress_health_check=list(HealthCheck),
         verbosity=Verbosity.quiet,
@@ -424,7 +423,7 @@ def _assertion(failed: BaseException) -> str:
     if message:
         return message.splitlines()[0] if len(message) > 400 else message
     frames = traceback.extract_tb(failed.__traceback__)
-    return f"assert failed: {frames[-1].line}" if frames else type(failed).__name__
+    return frames[-1].line or type(failed).__name__ if frames else type(failed).__name__
 
 
 def _error_text(raised: BaseException) -> str:

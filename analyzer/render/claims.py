@@ -145,7 +145,10 @@ def evidence_summary(result: ClaimResult) -> str:
     static = result.evidence.get("static")
     if not static:
         return ""
-    sets = ", ".join(f"{{{k}}} ×{v}" for k, v in list(static["primitive_sets"].items())[:4])
+    sets = ", ".join(
+        ("∅" if k == "(none)" else f"{{{k}}}") + f" ×{v}"
+        for k, v in list(static["primitive_sets"].items())[:4]
+    )
     text = f"{result.examples} drawn models (primitive sets {sets}"
     text += ", …)" if len(static["primitive_sets"]) > 4 else ")"
     checked, wrong = static["truth_checked"], len(static["truth_disagreements"])
