@@ -310,7 +310,8 @@ class _Tally:
         self.site_kinds: Counter[str] = Counter()
         self.degrees: Counter[str] = Counter()
         self.truth_checked = 0
-        self.truth_disagreements: list[str] = []
+        self.truth_disagreeing = 0
+        self.truth_disagreements: list[str] = []  # the first few, in words
         self.validated = 0
         self.agree = 0
         self.violations = 0
@@ -328,6 +329,7 @@ class _Tally:
         if model.truth is not None:
             self.truth_checked += 1
             found = model.truth.disagreements(analysis)
+            self.truth_disagreeing += bool(found)
             if found and len(self.truth_disagreements) < 5:
                 self.truth_disagreements.append(f"{model.description}: {'; '.join(found)}")
         if model.validation is not None:
@@ -343,6 +345,7 @@ class _Tally:
             "models_with_site_kind": dict(sorted(self.site_kinds.items())),
             "degrees": dict(sorted(self.degrees.items())),
             "truth_checked": self.truth_checked,
+            "truth_disagreeing": self.truth_disagreeing,
             "truth_disagreements": list(self.truth_disagreements),
         }
         empirical = None

@@ -151,7 +151,7 @@ def evidence_summary(result: ClaimResult) -> str:
     )
     text = f"{result.examples} drawn models (primitive sets {sets}"
     text += ", …)" if len(static["primitive_sets"]) > 4 else ")"
-    checked, wrong = static["truth_checked"], len(static["truth_disagreements"])
+    checked, wrong = static["truth_checked"], static["truth_disagreeing"]
     if checked:
         text += f"; the analysis agrees with the truth built in on {checked - wrong} of {checked}"
     empirical = result.evidence.get("empirical")

@@ -194,3 +194,27 @@ def test_the_runner_leaves_torch_threads_as_it_found_them() -> None:
     before = torch.get_num_threads()
     run_claim(relu_claim(), examples=1, device="cpu")
     assert torch.get_num_threads() == before
+
+
+def test_disagreements_with_the_truth_are_counted_as_evidence() -> None:
+    from hypothesis import strategies as st
+
+    from analyzer.testing.strategies import Truth
+
+    class Mislabelled:
+        module = torch.nn.Linear(2, 2)
+        args = (torch.randn(1, 2),)
+        truth = Truth(frozenset({"relu"}), {}, 1, True)
+
+        def describe(self) -> str:
+            return "a linear layer said to be a ReLU"
+
+    @claim("anything", family=st.just(Mislabelled()))
+    def anything(model):
+        pass
+
+    static = run_claim(anything, device="cpu").evidence["static"]
+    assert (static["truth_checked"], static["truth_disagreeing"]) == (1, 1)
+    assert static["truth_disagreements"] == [
+        "a linear layer said to be a ReLU: primitive set ['matmul'], built ['relu']"
+    ]
