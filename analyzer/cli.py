@@ -166,6 +166,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
     zoo.set_defaults(run=_run_zoo)
+    _add_claims_parser(commands)
     return parser
 
 
@@ -325,6 +326,88 @@ def _run_zoo(options: argparse.Namespace) -> int:
 
         write_zoo_reports(options.out, progress=_progress)
     return 0
+
+
+def _add_claims_parser(commands: Any) -> None:
+    claims = commands.add_parser(
+        "claims", help="test claims about architectures (the seed's suite, or your FILE.py)"
+    )
+    claims.add_argument("files", nargs="*", metavar="FILE.py", help="claim files to run")
+    claims.add_argument(
+        "--suite", choices=["seed"], default=None,
+        help="a built-in suite (default: seed when no FILE.py is given)",
+    )  # fmt: skip
+    claims.add_argument(
+        "--examples", type=int, default=None, metavar="N",
+        help="drawn models per family claim (default: the claim's own, else 25)",
+    )  # fmt: skip
+    claims.add_argument(
+        "--seed", type=int, default=0, help="hypothesis and weight seed (default 0)"
+    )
+    claims.add_argument(
+        "--device", default=None, help="where models are validated and identities measured "
+        "(default: cuda when present, else cpu)",
+    )  # fmt: skip
+    claims.add_argument("--json", metavar="PATH", help="write the analyzer.claims/1 JSON")
+    claims.add_argument("--report", metavar="DIR", help="write index.html and claims.json to DIR")
+    claims.add_argument(
+        "--strict", action="store_true", help="exit 1 when a verdict differs from its expect"
+    )
+    claims.set_defaults(run=_run_claims)
+
+
+def _run_claims(options: argparse.Namespace) -> int:
+    from analyzer.claims.loading import load_claims
+    from analyzer.claims.runner import resolve_device, run_claims
+    from analyzer.claims.seed import SUITES
+    from analyzer.output import write_json_atomic
+    from analyzer.progress import Progress
+    from analyzer.render.claims import render_claims_text, write_claims_report
+
+    _check_output_file("--json", options.json)
+    if options.report is not None and Path(options.report).is_file():
+        raise SpecError(f"--report {options.report!r} is a file; give a folder")
+    if options.examples is not None and options.examples < 1:
+        raise SpecError(f"--examples {options.examples}: give at least 1")
+    if options.seed < 0:
+        raise SpecError(f"--seed {options.seed}: give a non-negative int")
+    device = resolve_device(options.device)
+    claims = [c for path in options.files for c in load_claims(path)]
+    suite = options.suite or (None if options.files else "seed")
+    if suite is not None:
+        claims = SUITES[suite]() + claims
+
+    class Lines(Progress):
+        """One line per claim started and per verdict, on stderr."""
+
+        def __init__(self) -> None:
+            self.number = 0
+
+        def on_start(self, task: Any) -> None:
+            if task.description != "claims":
+                self.number += 1
+                _progress(f"[{self.number}/{len(claims)}] {task.description} …")
+
+        def note(self, message: str) -> None:
+            _progress(f"  {message}")
+
+    _progress(f"running {len(claims)} claim(s) on {device} …")
+    report = run_claims(
+        claims, examples=options.examples, seed=options.seed, device=device, progress=Lines()
+    )
+    print(render_claims_text(report))
+    if options.json is not None:
+        write_json_atomic(options.json, report.to_json())
+        _progress(f"wrote {options.json}")
+    if options.report is not None:
+        folder = write_claims_report(report, options.report, title=_claims_title(suite, options))
+        _progress(f"wrote {folder}/index.html")
+    return 1 if options.strict and not report.as_expected else 0
+
+
+def _claims_title(suite: str | None, options: argparse.Namespace) -> str:
+    parts = ([f"the {suite} suite"] if suite else []) + [Path(f).name for f in options.files]
+    return "Claims: " + ", ".join(parts)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,270 @@
+"""Claims results as terminal text and as one self-contained HTML page.
+
+The page uses the model reports' look (:data:`analyzer.render.html.STYLE` and its class
+chips): a verdict table, then each claim with its precise statement, parts, caveats,
+measurements against their tolerances, evidence, sources, and the counterexample with
+its analysis (sites and witness paths). Everything from claims or models is escaped.
+"""
+
+from __future__ import annotations
+
+import json
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from analyzer.claims.runner import ClaimResult, ClaimsReport
+from analyzer.output import write_json_atomic, write_text_atomic
+from analyzer.render.html import STYLE, analysis_body
+
+VERDICT_COLOURS = {
+    "holds": "#98df8a",
+    "holds with caveat": "#ffdd71",
+    "fails": "#ff9896",
+    "error": "#c7c7c7",
+}
+STATUS_MARKS = {
+    "within": "✓", "reproduced": "✓", "out of tolerance": "✗", "not reproduced": "≠",
+    "reported": "·", "not measured": "–",
+}  # fmt: skip
+EXTRA_STYLE = """
+.claim { border: 1px solid #ddd; border-radius: 8px; padding: .6rem 1rem; margin: 1rem 0; }
+.claim .claim { margin: .6rem 0 .2rem 0; background: #fcfcfc; }
+.precise { color: #333; margin: .3rem 0; } .sources { color: #555; font-size: .85rem; }
+.counterexample { border-left: 4px solid #d62728; padding: .3rem .8rem; background: #fff6f6; }
+details { margin-top: .5rem; } pre { font-size: .8rem; white-space: pre-wrap; }
+.claim td code { word-break: normal; white-space: nowrap; }
+"""
+
+
+def _value(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+# --- text ----------------------------------------------------------------------------
+
+
+def render_claims_text(report: ClaimsReport) -> str:
+    """The terminal summary: one row per claim, then its parts, caveats, counterexamples,
+    measurements out of tolerance, figures not reproduced and what was not measured."""
+    rows = [("claim", "verdict", "as expected", "examples", "seconds", "statement")]
+    for result in report.results:
+        expected = "yes" if result.as_expected else f"no ({result.claim.expect})"
+        rows.append((
+            result.id, result.verdict, expected,
+            str(result.examples), f"{result.seconds:.1f}", result.claim.statement,
+        ))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=False)) + "  " + row[5]
+             for row in rows]  # fmt: skip
+    lines.append("")
+    for result in report.results:
+        details = _text_details(result, "  ")
+        if details:
+            lines.append(f"{result.id}: {result.claim.statement}")
+            lines += details
+    lines.append(
+        f"{len(report.results)} claims on {report.device}, seed {report.seed}, "
+        f"{report.seconds:.1f} s; "
+        + ("every verdict as expected" if report.as_expected else "verdicts differ from expected")
+    )
+    return "\n".join(lines)
+
+
+def _text_details(result: ClaimResult, indent: str) -> list[str]:
+    lines = []
+    if result.error:
+        lines.append(f"{indent}error: {result.error}")
+    if result.counterexample is not None:
+        lines.append(f"{indent}counterexample: {result.counterexample.description}")
+        assertion = result.counterexample.assertion.splitlines()
+        lines.append(f"{indent}  assertion: {assertion[0] if assertion else ''}")
+    for m in result.measurements:
+        mark = STATUS_MARKS[m.status]
+        if m.status == "not measured":
+            lines.append(f"{indent}{mark} {m.name}: {m.note or 'not measured'}")
+        elif m.status in ("out of tolerance", "not reproduced"):
+            shown = f"{_value(m.value)}" + (
+                f" vs {_value(m.expected)}" if m.expected is not None else ""
+            )
+            note = f" ({m.note})" if m.note else ""
+            lines.append(f"{indent}{mark} {m.status}: {m.name}: {shown}{note}")
+    for label, items in (("part", result.parts), ("caveat", result.caveats)):
+        for item in items:
+            expected = (
+                f", expected {item.claim.expect}"
+                if not item.as_expected
+                else (", as expected" if item.verdict == "fails" else "")
+            )
+            lines.append(
+                f"{indent}{label} {item.id}: {item.verdict}{expected} — {item.claim.statement}"
+            )
+            lines += _text_details(item, indent + "  ")
+    return lines
+
+
+# --- HTML ----------------------------------------------------------------------------
+
+
+def _verdict_chip(verdict: str) -> str:
+    colour = VERDICT_COLOURS.get(verdict, "#ffffff")
+    return f'<span class="chip" style="background:{colour}">{escape(verdict)}</span>'
+
+
+def _measurements_table(result: ClaimResult) -> str:
+    if not result.measurements:
+        return ""
+    out = [
+        "<table><tr><th></th><th>measurement</th><th>value</th><th>expected</th>"
+        "<th>tolerance</th><th>status</th><th>note</th></tr>"
+    ]
+    for m in result.measurements:
+        tolerance = (
+            "–" if m.tolerance is None else f"{m.tolerance:g}" + (" rel." if m.relative else "")
+        )
+        decides = (
+            "" if m.decides or m.status in ("reported", "not measured") else " (does not decide)"
+        )
+        out.append(
+            f"<tr><td>{STATUS_MARKS[m.status]}</td><td>{escape(m.name)}</td>"
+            f"<td><code>{escape(_value(m.value))}</code></td>"
+            f"<td><code>{escape(_value(m.expected))}</code></td><td>{escape(tolerance)}</td>"
+            f"<td>{escape(m.status + decides)}</td><td>{escape(m.note)}</td></tr>"
+        )
+    out.append("</table>")
+    return "".join(out)
+
+
+def evidence_summary(result: ClaimResult) -> str:
+    """A family run's evidence in one sentence: what was drawn, whether the analysis
+    agreed with the truth built in, and what validation found."""
+    static = result.evidence.get("static")
+    if not static:
+        return ""
+    sets = ", ".join(
+        ("∅" if k == "(none)" else f"{{{k}}}") + f" ×{v}"
+        for k, v in list(static["primitive_sets"].items())[:4]
+    )
+    text = f"{result.examples} drawn models (primitive sets {sets}"
+    text += ", …)" if len(static["primitive_sets"]) > 4 else ")"
+    checked, wrong = static["truth_checked"], static["truth_disagreeing"]
+    if checked:
+        text += f"; the analysis agrees with the truth built in on {checked - wrong} of {checked}"
+    empirical = result.evidence.get("empirical")
+    if empirical:
+        text += (
+            f"; validated {empirical['validated']}: {empirical['agree']} agree, "
+            f"{empirical['dependence_violations']} dependence violations, "
+            f"{empirical['models_with_cross_entry_terms']} with cross-entry terms"
+        )
+    shrunk = result.evidence.get("shrink_steps")
+    return text + (f"; {shrunk} shrink steps" if shrunk else "") + "."
+
+
+def _evidence(result: ClaimResult) -> str:
+    if not result.evidence:
+        return ""
+    summary = evidence_summary(result)
+    text = json.dumps(result.evidence, indent=2, default=str)
+    return (f"<p>{escape(summary)}</p>" if summary else "") + (
+        f"<details><summary>evidence</summary><pre>{escape(text)}</pre></details>"
+    )
+
+
+def _counterexample(result: ClaimResult) -> str:
+    found = result.counterexample
+    if found is None:
+        return ""
+    out = [
+        '<div class="counterexample"><div class="meta">counterexample (shrunk)</div>'
+        f'<div class="big">{escape(found.description)}</div>'
+        f"<pre>{escape(found.assertion)}</pre>"
+    ]
+    if found.drawn:
+        out.append(f'<div class="meta">drawn: <code>{escape(found.drawn)}</code></div>')
+    if found.analysis is not None:
+        out.append(
+            "<details><summary>its analysis</summary>"
+            + analysis_body(found.analysis)
+            + "</details>"
+        )
+    out.append("</div>")
+    return "".join(out)
+
+
+def _claim_section(result: ClaimResult, label: str = "") -> str:
+    claim = result.claim
+    expected = (
+        f" expected {escape(claim.expect)}"
+        if not result.as_expected
+        else (" as expected" if result.verdict == "fails" else "")
+    )
+    head = f"{escape(label)} " if label else ""
+    out = [
+        f'<div class="claim" id="{escape(claim.id)}">'
+        f"<h2>{head}{escape(claim.id)}: {escape(claim.statement)}</h2>"
+        f'<div class="verdict"><div>{_verdict_chip(result.verdict)}{expected}</div>'
+        f'<div class="meta">{claim.kind}, {result.examples} example(s), '
+        f"{result.seconds:.1f} s</div>"
+        "</div>"
+    ]
+    if claim.precise:
+        out.append(f'<p class="precise"><b>Precisely:</b> {escape(claim.precise)}</p>')
+    if result.error:
+        out.append(f'<p class="warn">error: {escape(result.error)}</p>')
+    out.append(_counterexample(result))
+    out.append(_measurements_table(result))
+    out.append(_evidence(result))
+    if claim.sources:
+        out.append(
+            '<p class="sources">Sources: ' + "; ".join(escape(s) for s in claim.sources) + "</p>"
+        )
+    out += [_claim_section(p, "part") for p in result.parts]
+    out += [_claim_section(c, "caveat") for c in result.caveats]
+    out.append("</div>")
+    return "\n".join(out)
+
+
+def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
+    """The whole self-contained page for ``report``."""
+    rows = [
+        "<table><tr><th>claim</th><th>statement</th><th>verdict</th><th>as expected</th>"
+        "<th>examples</th><th>seconds</th></tr>"
+    ]
+    for result in report.results:
+        expected = "yes" if result.as_expected else f"no: {escape(result.claim.expect)}"
+        rows.append(
+            f'<tr><td><a href="#{escape(result.id)}">{escape(result.id)}</a></td>'
+            f"<td>{escape(result.claim.statement)}</td><td>{_verdict_chip(result.verdict)}</td>"
+            f"<td>{expected}</td><td>{result.examples}</td><td>{result.seconds:.1f}</td></tr>"
+        )
+    rows.append("</table>")
+    meta = (
+        f"device {escape(report.device)} · seed {report.seed} · "
+        f"{'default' if report.examples is None else report.examples} examples per family · "
+        f"{report.seconds:.1f} s · schema analyzer.claims/1"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>analyzer: {escape(title)}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>"
+        f'<h1>{escape(title)}</h1><div class="meta">{meta}</div>\n'
+        + "\n".join(rows)
+        + "\n"
+        + "\n".join(_claim_section(r) for r in report.results)
+        + "\n</body></html>\n"
+    )
+
+
+def write_claims_report(report: ClaimsReport, folder: str | Path, title: str = "Claims") -> Path:
+    """Write ``index.html`` and ``claims.json`` into ``folder`` (made if missing); both are
+    rendered before either is written."""
+    target = Path(folder)
+    page, document = claims_html(report, title), report.to_json()
+    target.mkdir(parents=True, exist_ok=True)
+    write_text_atomic(target / "index.html", page)
+    write_json_atomic(target / "claims.json", document)
+    return target

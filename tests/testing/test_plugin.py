@@ -1,0 +1,112 @@
+"""The pytest plugin, run through pytester: claim files collected, one test per claim,
+failures shown with their counterexample, and --analyzer-device given to tests."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import textwrap
+
+import pytest
+import torch
+
+pytest_plugins = ["pytester"]
+
+CLAIMS = textwrap.dedent(
+    """
+    from analyzer.claims import claim
+    from analyzer.strategies import architectures
+
+    @claim("ReLU nets are piecewise affine and have no input-by-input products",
+           family=architectures(blocks=["linear", "relu"]), examples=5)
+    def relu_nets_have_static_weights(model):
+        assert not model.analysis.sites
+        assert model.analysis.piecewise_affine
+
+    @claim("recurrent nets are matmul and ReLU", expect="fails", examples=20,
+           family=architectures(blocks=["linear", "relu", "rnn", "lstm", "gru"]))
+    def recurrent_nets_are_relu_circuits(model):
+        assert set(model.analysis.circuit_class) <= {"matmul", "relu"}
+
+    @claim("gated nets have no gating site", examples=20,
+           family=architectures(blocks=["linear", "lstm"]))
+    def gated_nets_are_ungated(model):
+        assert not model.analysis.sites, "a site"
+
+    @gated_nets_are_ungated.caveat("a caveat runs under its claim", identity=True)
+    def not_collected(check):
+        pass
+    """
+)
+
+
+def plugin_args() -> list[str]:
+    """``-p analyzer.testing.plugin`` unless the entry point is installed (then pytest loads
+    it already, and loading it twice is an error)."""
+    installed = any(
+        ep.value.startswith("analyzer.testing.plugin")
+        for ep in importlib.metadata.entry_points(group="pytest11")
+    )
+    return [] if installed else ["-p", "analyzer.testing.plugin"]
+
+
+def test_a_claim_file_is_collected_and_run(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(my_claims=CLAIMS)
+    result = pytester.runpytest(*plugin_args(), "--analyzer-device", "cpu", "-v")
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines([
+        "*my_claims.py::relu_nets_have_static_weights PASSED*",
+        "*my_claims.py::recurrent_nets_are_relu_circuits PASSED*",
+        "*my_claims.py::gated_nets_are_ungated FAILED*",
+        "*claim 'gated_nets_are_ungated': fails, expected holds*",
+        "*counterexample: a single LSTM layer, input 1, hidden 1: gating site at rnn*",
+    ])  # fmt: skip
+    assert "not_collected" not in result.stdout.str()
+
+
+def test_claim_files_are_found_in_a_folder_and_marked(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        claims_small=(
+            "from analyzer.claims import claim\n"
+            "@claim('an identity', identity=True, tolerance=0)\n"
+            "def exact(check):\n"
+            "    return 0.0\n"
+        ),
+        test_ordinary=(
+            "from analyzer.claims import claim\n"
+            "@claim('collected by its name', identity=True)\n"
+            "def test_named_claim(check):\n"
+            "    pass\n"
+            "@claim('not a test name', identity=True)\n"
+            "def helper_claim(check):\n"
+            "    pass\n"
+        ),
+        helpers="x = 1\n",
+    )
+    result = pytester.runpytest(*plugin_args(), "-m", "claim", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*claims_small.py::exact PASSED*",
+                                 "*test_ordinary.py::test_named_claim PASSED*"])  # fmt: skip
+
+
+def test_the_device_option_reaches_tests_and_claims(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_device="def test_device(analyzer_device):\n"
+                                    "    assert analyzer_device == 'cpu'\n")  # fmt: skip
+    pytester.runpytest(*plugin_args(), "--analyzer-device", "cpu").assert_outcomes(passed=1)
+    if not torch.cuda.is_available():
+        bad = pytester.runpytest(*plugin_args(), "--analyzer-device", "cuda")
+        bad.assert_outcomes(errors=1)
+        bad.stdout.fnmatch_lines(["*CUDA is not available*"])
+
+
+def test_a_claim_that_raises_reports_its_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        broken_claims=(
+            "from analyzer.claims import claim\n"
+            "@claim('broken', identity=True)\n"
+            "def broken(check):\n"
+            "    raise ZeroDivisionError('no')\n"
+        )
+    )
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*claim 'broken' raised: ZeroDivisionError: no*"])
