@@ -20,6 +20,7 @@ from analyzer.errors import AnalyzerError, MissingToolError, SpecError, TraceErr
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis, analyze
+    from analyzer.claims import claim, run_claims
     from analyzer.empirical.validate import ValidationReport, validate
     from analyzer.frontend.dialect import TracedModel
     from analyzer.frontend.storage import load_trace, save_trace
@@ -36,7 +37,9 @@ __all__ = [
     "TrainingStep",
     "ValidationReport",
     "analyze",
+    "claim",
     "load_trace",
+    "run_claims",
     "save_trace",
     "trace",
     "validate",
@@ -53,6 +56,8 @@ _LAZY = {
     "load_trace": "analyzer.frontend.storage",
     "validate": "analyzer.empirical.validate",
     "ValidationReport": "analyzer.empirical.validate",
+    "claim": "analyzer.claims",
+    "run_claims": "analyzer.claims",
 }
 
 
