@@ -229,10 +229,11 @@ def _output_role(spec: Any) -> str:
     kind = spec.kind.name
     if kind == "USER_OUTPUT":
         return "output"
+    target = str(spec.target).removeprefix(f"{_WRAPPED}.")
     if kind == "BUFFER_MUTATION":
-        return f"buffer:{spec.target}"
+        return f"buffer:{target}"
     if kind == "USER_INPUT_MUTATION":
-        return f"input:{spec.target}"
+        return f"input:{target}"
     return kind.lower()
 
 
