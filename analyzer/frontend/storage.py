@@ -136,8 +136,11 @@ def _rebuild(document: dict[str, Any]) -> TracedModel:
             target = _resolve_target(item["target"])
             args, kwargs = tuple(decode(item["args"])), decode(item["kwargs"])
             node = graph.create_node(op, target, args, kwargs, name=name)
-        if node.name != name:
+        if name in by_name:
             raise ValueError(f"node name {name!r} is not unique")
+        # fx adjusts some names (X → x, a second `a` → a_1): keep the stored ones exactly;
+        # they are unique, and a stored graph is read, never turned back into code
+        node.name = name
         node.meta.update(
             shape=item.get("shape"),
             dtype=item.get("dtype"),

@@ -96,3 +96,18 @@ def test_kept_zoo_traces_reanalyse_to_the_verdicts(name: str) -> None:
     assert tuple(result.circuit_class) == verdict.circuit_class
     assert result.degree == verdict.degree
     assert result.unknown_ops == []  # every op in traces/ is classified
+
+
+class UpperCase(torch.nn.Module):
+    def forward(self, X: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # noqa: N803
+        return X * x
+
+
+def test_any_placeholder_name_round_trips(tmp_path) -> None:
+    """fx would rename `X` to `x` (and clash with the real `x`): names are kept exactly."""
+    traced = trace(UpperCase(), (torch.randn(2), torch.randn(2)))
+    save_trace(traced, tmp_path / "names.json")
+    loaded = load_trace(tmp_path / "names.json")
+    assert [n.name for n in loaded.graph.nodes] == [n.name for n in traced.graph.nodes]
+    direct, stored = analyze_traced(traced).to_json(), analyze_traced(loaded).to_json()
+    assert direct["input_products"] == stored["input_products"]
