@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from analyzer.analysis import analyze_traced
 from analyzer.errors import SpecError
@@ -99,7 +100,7 @@ def test_kept_zoo_traces_reanalyse_to_the_verdicts(name: str) -> None:
 
 
 class UpperCase(torch.nn.Module):
-    def forward(self, X: torch.Tensor, x: torch.Tensor) -> torch.Tensor:  # noqa: N803
+    def forward(self, X: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         return X * x
 
 
