@@ -69,23 +69,23 @@ body.analyzer-page { margin: 1.2rem 1.5rem; }
 .analyzer-report .toolbar button { font: inherit; padding: .1rem .55rem; cursor: pointer; }
 .analyzer-report .toolbar .hint, .analyzer-report .toolbar .found-count { color: var(--an-muted); }
 .analyzer-report .stage { display: flex; gap: .8rem; align-items: flex-start; flex-wrap: wrap; }
-.analyzer-report .graph { flex: 1 1 600px; min-width: 320px; height: 72vh; overflow: hidden;
+.analyzer-report .graph-box { flex: 1 1 600px; min-width: 320px; height: 72vh; overflow: hidden;
   border: 1px solid var(--an-line); border-radius: 8px; background: #fff; position: relative;
   touch-action: none; cursor: grab; }
-.analyzer-report .graph.dragging { cursor: grabbing; }
-.analyzer-report .graph.static { overflow: auto; max-height: 640px; height: auto; cursor: auto; }
-.analyzer-report .graph svg { display: block; }
-.analyzer-report .graph svg g.node { cursor: pointer; }
-.analyzer-report .graph svg.dim g.node:not(.hl), .analyzer-report .graph svg.dim g.edge:not(.hl),
-.analyzer-report .graph svg.dim g.cluster { opacity: .28; }
-.analyzer-report .graph svg g.node.hl path, .analyzer-report .graph svg g.node.hl polygon,
-.analyzer-report .graph svg g.node.hl ellipse { stroke: #d62728; stroke-width: 4px; }
-.analyzer-report .graph svg g.edge.hl path { stroke: #d62728; stroke-width: 3px; }
-.analyzer-report .graph svg g.node.found path, .analyzer-report .graph svg g.node.found polygon,
-.analyzer-report .graph svg g.node.found ellipse { stroke: #1f77b4; stroke-width: 6px; }
-.analyzer-report .graph svg g.node.picked path, .analyzer-report .graph svg g.node.picked polygon,
-.analyzer-report .graph svg g.node.picked ellipse { stroke: #111; stroke-width: 3px;
-  stroke-dasharray: 4 2; }
+.analyzer-report .graph-box.dragging { cursor: grabbing; }
+.analyzer-report .graph-box.static { overflow: auto; max-height: 640px; height: auto;
+  cursor: auto; }
+.graph-box svg { display: block; }
+.graph-box svg g.node { cursor: pointer; }
+.graph-box svg.dim g.node:not(.hl), .graph-box svg.dim g.edge:not(.hl),
+.graph-box svg.dim g.cluster { opacity: .28; }
+.graph-box svg g.node.hl path, .graph-box svg g.node.hl polygon,
+.graph-box svg g.node.hl ellipse { stroke: #d62728; stroke-width: 4px; }
+.graph-box svg g.edge.hl path { stroke: #d62728; stroke-width: 3px; }
+.graph-box svg g.node.found path, .graph-box svg g.node.found polygon,
+.graph-box svg g.node.found ellipse { stroke: #1f77b4; stroke-width: 6px; }
+.graph-box svg g.node.picked path, .graph-box svg g.node.picked polygon,
+.graph-box svg g.node.picked ellipse { stroke: #111; stroke-width: 3px; stroke-dasharray: 4 2; }
 .analyzer-report .side { flex: 0 1 290px; min-width: 240px; font-size: .8rem; }
 .analyzer-report .side h3 { font-size: .85rem; margin: .1rem 0 .3rem; }
 .analyzer-report .legend, .analyzer-report .facts { border: 1px solid var(--an-line);
@@ -108,7 +108,7 @@ SCRIPT = r"""
 (function () {
   var root = document.currentScript.closest('.analyzer-report');
   var data = JSON.parse(root.querySelector('script.analyzer-data').textContent);
-  var box = root.querySelector('.graph');
+  var box = root.querySelector('.graph-box');
   var svg = box && box.querySelector('svg');
   if (!svg) return;
   var base = svg.viewBox.baseVal;

@@ -120,7 +120,7 @@ def _graph_section(drawing: Drawing, svg: str, interactive: bool) -> str:
     if not interactive:
         return (
             f"<h2>Graph <span class='meta'>({view})</span></h2><div class='stage'>"
-            f"<div class='graph static'>{strip_xml_prolog(svg)}</div>"
+            f"<div class='graph-box static'>{strip_xml_prolog(svg)}</div>"
             f"<div class='side'>{legend_html(drawing)}</div></div>"
         )
     toolbar = (
@@ -135,7 +135,7 @@ def _graph_section(drawing: Drawing, svg: str, interactive: bool) -> str:
     )
     return (
         f'<section class="explore">{toolbar}<div class="stage">'
-        f'<div class="graph">{strip_xml_prolog(svg)}</div>'
+        f'<div class="graph-box">{strip_xml_prolog(svg)}</div>'
         f'<div class="side">{legend_html(drawing)}<div class="facts"><span class="meta">Click a '
         "node for its facts; click a site row below to light up its witness paths.</span>"
         "</div></div></div></section>"
@@ -237,15 +237,19 @@ def _folded(
     return "".join(out)
 
 
-def _sites_section(document: dict[str, Any], containers: dict[str, list[int]]) -> str:
+def _sites_section(
+    document: dict[str, Any], containers: dict[str, list[int]], interactive: bool = True
+) -> str:
     sites = document["input_products"]
     out = [f"<h2>Input-by-input sites ({len(sites)})</h2>"]
     if not sites:
         return out[0] + "<p>None: every product in this model has a fixed operand.</p>"
+    click = (
+        "; click a row to light up its node and witness paths in the graph" if interactive else ""
+    )
     out.append(
-        '<p class="meta">Products whose operands both depend on the input; click a row to '
-        "light up its node and witness paths in the graph. Long witness paths are cut in "
-        "the middle; analysis.json has them whole.</p>"
+        f'<p class="meta">Products whose operands both depend on the input{click}. Long '
+        "witness paths are cut in the middle; the JSON has them whole.</p>"
     )
 
     def uniform(items: list[tuple[int, dict[str, Any]]]) -> bool:
@@ -408,7 +412,7 @@ def analysis_body(
     if svg and drawing is not None:
         out.append(_graph_section(drawing, svg, interactive))
     out += [
-        _sites_section(document, containers),
+        _sites_section(document, containers, interactive and svg is not None),
         _transposes_section(document, containers),
         _modules_section(drawing),
         _ops_section(analysis, document),
