@@ -199,10 +199,11 @@ SCRIPT = r"""
     var info = data.nodes[id]; facts.textContent = '';
     var h = document.createElement('h3'); h.textContent = info.title; facts.appendChild(h);
     var dl = document.createElement('dl');
-    Object.keys(labels).forEach(function (key) {
-      if (info[key] === undefined || key === 'title') return;
+    labels.forEach(function (pair) {
+      var key = pair[0];
+      if (info[key] === undefined) return;
       var dt = document.createElement('dt'), dd = document.createElement('dd');
-      dt.textContent = labels[key]; dd.textContent = String(info[key]);
+      dt.textContent = pair[1]; dd.textContent = String(info[key]);
       if (key === 'source') dd.style.fontFamily = 'monospace';
       dl.appendChild(dt); dl.appendChild(dd);
     });

@@ -40,11 +40,13 @@ if TYPE_CHECKING:
 
 KIND_COLOURS = {"contraction": CLASS_COLOURS["matmul"], "gating": CLASS_COLOURS["gating"],
                 "normalization": CLASS_COLOURS["normalization"]}  # fmt: skip
-FACT_LABELS = {"op": "op", "class": "class", "shape": "value", "dependence": "dependence",
-               "degree": "degree", "module": "module", "source": "source", "site": "site",
-               "transpose": "transpose", "instances": "instances", "parameters": "parameters",
-               "ops": "ops", "sites": "sites", "transposes": "transposes",
-               "after": "after"}  # fmt: skip
+FACT_LABELS = [  # the node panel's lines, in reading order
+    ("op", "op"), ("class", "class"), ("site", "site"), ("transpose", "transpose"),
+    ("shape", "value"), ("dependence", "dependence"), ("degree", "degree"),
+    ("module", "module"), ("source", "source"), ("instances", "instances"),
+    ("parameters", "parameters"), ("ops", "ops"), ("sites", "sites"),
+    ("transposes", "transposes"), ("after", "after"),
+]  # fmt: skip
 
 
 def _chip(text: str, colour: str) -> str:
@@ -110,8 +112,13 @@ def _verdict(document: dict[str, Any]) -> str:
         + (f'<span class="note">{escape(by_kind)}</span>' if by_kind else "")
         + "</div>"
         f'<div><div class="meta">dynamic transposes</div><span class="big">{feeding}</span>'
-        f'<span class="note">feeding a contraction, of {len(document["dynamic_transposes"])}'
-        "</span></div></div>"
+        + (
+            f'<span class="note">feeding a contraction, of {len(document["dynamic_transposes"])}'
+            "</span>"
+            if document["dynamic_transposes"]
+            else ""
+        )
+        + "</div></div>"
     )
 
 
@@ -124,14 +131,15 @@ def _graph_section(drawing: Drawing, svg: str, interactive: bool) -> str:
             f"<div class='side'>{legend_html(drawing)}</div></div>"
         )
     toolbar = (
-        '<div class="toolbar"><input type="search" placeholder="find a node or module '
-        '(Enter: next)" aria-label="find a node or module"><span class="found-count"></span>'
+        '<div class="toolbar"><input type="search" placeholder="find a node or module" '
+        'aria-label="find a node or module (Enter: next match)"><span class="found-count">'
+        "</span>"
         '<button data-act="fit" title="fit the whole graph (0)">fit</button>'
         '<button data-act="in" title="zoom in (+)">+</button>'
         '<button data-act="out" title="zoom out (−)">−</button>'
         '<button data-act="clear" title="clear the highlighted site">clear</button>'
-        f'<span class="hint">{view} · drag to pan · ctrl+wheel or +/− to zoom · click a node '
-        "or a site row</span></div>"
+        f'<span class="hint">{view} · drag to pan · ctrl+wheel or +/− to zoom · Enter: next '
+        "match · click a node or a site row</span></div>"
     )
     return (
         f'<section class="explore">{toolbar}<div class="stage">'

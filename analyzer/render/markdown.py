@@ -15,6 +15,7 @@ from analyzer.render.wording import (
     describe_inputs,
     describe_parameters,
     implied_classes,
+    parameters_by_block,
     title,
 )
 
@@ -48,6 +49,8 @@ def markdown_report(analysis: Analysis, why: str = "") -> str:
         + f"; piecewise affine: {'yes' if document['piecewise_affine'] else 'no'}",
         f"- **graph**: {', '.join(facts)}",
     ]
+    if parameters_by_block(metadata):
+        lines.append(f"- **parameters by module**: {parameters_by_block(metadata)}")
     if metadata.get("inputs"):
         lines.append(f"- **inputs**: {_code(describe_inputs(metadata['inputs']))}")
     lines.append(f"- **unknown ops**: {', '.join(map(_code, document['unknown_ops'])) or 'none'}")

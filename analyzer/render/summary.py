@@ -17,6 +17,7 @@ from analyzer.render.wording import (
     describe_inputs,
     describe_parameters,
     implied_classes,
+    parameters_by_block,
     title,
 )
 
@@ -36,7 +37,10 @@ def render_summary(analysis: Analysis) -> str:
         f"{graph['nodes']:,} nodes, {graph['edges']:,} edges",
     ]
     if describe_parameters(metadata):
-        lines.append(f"parameters     {metadata['parameters']:,}")
+        blocks = parameters_by_block(metadata)
+        lines.append(
+            f"parameters     {metadata['parameters']:,}" + (f"  ({blocks})" if blocks else "")
+        )
     if metadata.get("inputs"):
         lines.append(f"inputs         {describe_inputs(metadata['inputs'])}")
     lines += [

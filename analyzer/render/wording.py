@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.frontend.dialect import op_name
 from analyzer.passes.facts import Dependence
 from analyzer.passes.registry import entry_for
+from analyzer.render.folding import display_module, repeated_containers
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis
@@ -46,6 +47,32 @@ def describe_parameters(metadata: dict[str, Any]) -> str:
     """``138,048 parameters`` or ``""`` when the trace does not say."""
     count = metadata.get("parameters")
     return f"{count:,} parameters" if isinstance(count, int) else ""
+
+
+def parameters_by_block(metadata: dict[str, Any]) -> str:
+    """The model's top-level modules with their parameters, a repeated block once:
+    ``embed_tokens 64,000; layers.{0…31} ×32 36,992 each; norm 64``.
+
+    >>> parameters_by_block({"parameters_by_module": {"embed": 40, "layers": 60,
+    ...     "layers.0": 20, "layers.1": 20, "layers.2": 20, "head": 8}})
+    'embed 40; layers.{0…2} ×3 20 each; head 8'
+    """
+    counts = metadata.get("parameters_by_module")
+    if not isinstance(counts, dict):
+        return ""
+    containers = repeated_containers(counts)
+    parts = []
+    for path, count in counts.items():
+        if "." in path or not path:
+            continue
+        if path in containers:
+            instances = [counts.get(f"{path}.{i}") for i in containers[path]]
+            label = display_module(f"{path}.*", containers)
+            if len(set(instances)) == 1 and instances[0] is not None:
+                parts.append(f"{label} {instances[0]:,} each")
+                continue
+        parts.append(f"{path} {count:,}")
+    return "; ".join(parts)
 
 
 def short_source(source: str) -> tuple[str, str]:
