@@ -88,7 +88,8 @@ def _sites(sites: list[dict[str, Any]], containers: dict[str, list[int]]) -> lis
                 f"{n // group.repeats if each else n} {k}" for k, n in sorted(kinds.items())
             ) + (" each" if each else "") + (f" ({', '.join(parts)})" if parts else "")  # fmt: skip
             ops = ", ".join(_code(op) for op in dict.fromkeys(s["op"] for s in group.items))
-            lines.append(f"| {len(group.items)} nodes | {ops} | {kind_text} | "
+            nodes = len({site["node"] for site in group.items})
+            lines.append(f"| {nodes} nodes | {ops} | {kind_text} | "
                          f"{_code(group.label)} | see below |")  # fmt: skip
             folded.append((group.label, group.items))
             continue
