@@ -98,8 +98,10 @@ def svg_with_legend(svg: str, drawing: Drawing, heading: str) -> str:
         return svg
     width, height = float(match.group(1)), float(match.group(2))
     lines = entries(drawing)
-    column, line, top = 300.0, 18.0, 30.0
-    total_w = width + column + 10
+    # Helvetica at 11 pt averages under 6.2 pt a character: room for the longest line.
+    longest = max([len(text) for _, _, text in lines] + [len(unit_note(drawing))])
+    column, line, top = 40 + 6.2 * longest, 18.0, 30.0
+    total_w = max(width + column + 10, 16 + 8.5 * len(heading))
     total_h = top + max(height, 24 + line * (len(lines) + 1))
     inner = svg[start:].replace(
         match.group(0), f'<svg x="0" y="{top}" width="{width}" height="{height}"', 1
