@@ -23,6 +23,7 @@ from analyzer.frontend.dialect import (
     source_line,
     tensor_operands,
 )
+from analyzer.frontend.specs import versions
 from analyzer.passes.classify import circuit_class, primitive_class
 from analyzer.passes.dataflow import Facts, node_facts
 from analyzer.passes.facts import Fact, format_degree
@@ -39,9 +40,34 @@ from analyzer.passes.transposes import DynamicTranspose, dynamic_transposes
 SCHEMA = "analyzer.analysis/1"
 
 
+class ByNode(dict):  # type: ignore[type-arg]
+    """A dict keyed by fx node that also answers to the node's name:
+    ``facts["linear"]`` is ``facts[node]`` for the node called ``linear``."""
+
+    def _node(self, key: Any) -> Any:
+        if not isinstance(key, str):
+            return key
+        names = self.__dict__.get("_names")
+        if names is None or len(names) != len(self):  # built on first use by name
+            names = self.__dict__["_names"] = {node.name: node for node in self}
+        return names.get(key, key)
+
+    def __getitem__(self, key: Any) -> Any:
+        return super().__getitem__(self._node(key))
+
+    def __contains__(self, key: object) -> bool:
+        return super().__contains__(self._node(key))
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(self._node(key), default)
+
+
 @dataclass
 class Analysis:
-    """The facts of one model: per node, the sites, the transposes and the verdict."""
+    """The facts of one model: per node, the sites, the transposes and the verdict.
+
+    ``facts`` and ``classes`` are indexed by fx node or by node name.
+    """
 
     traced: TracedModel
     facts: Facts
@@ -50,6 +76,17 @@ class Analysis:
     transposes: list[DynamicTranspose]
     circuit_class: list[str]
     parents: dict[fx.Node, fx.Node | None] = field(repr=False)
+
+    def __post_init__(self) -> None:
+        self.facts = ByNode(self.facts)
+        self.classes = ByNode(self.classes)
+
+    def __repr__(self) -> str:
+        primitive_set = ", ".join(self.circuit_class) or "none"
+        return (
+            f"<Analysis {self.model}: {len(self.traced.graph.nodes)} nodes, primitive set "
+            f"[{primitive_set}], {len(self.sites)} input-by-input sites, degree {self.degree}>"
+        )
 
     @property
     def model(self) -> str:
@@ -119,7 +156,7 @@ class Analysis:
             "unknown_ops": self.unknown_ops,
             "warnings": self.warnings,
             "training": self.traced.metadata.get("training"),
-            "metadata": dict(self.traced.metadata),
+            "metadata": {"versions": versions(), **self.traced.metadata},
         }
 
     def _site_json(self, site: Site) -> dict[str, Any]:
@@ -168,8 +205,9 @@ def analyze(
     *,
     frontend: str = "auto",
     model: str = "model",
+    example_kwargs: dict[str, Any] | None = None,
 ) -> Analysis:
-    """Trace ``module(*example_args)`` and analyse it.
+    """Trace ``module(*example_args, **example_kwargs)`` and analyse it.
 
     ``module`` may also be a :class:`~analyzer.frontend.dialect.TracedModel`, which is analysed
     as it is. See :func:`analyzer.frontend.tracing.trace` for ``frontend``.
@@ -179,6 +217,9 @@ def analyze(
     from analyzer.errors import SpecError
     from analyzer.frontend.tracing import trace
 
-    if example_args is None:
+    if example_args is None and not example_kwargs:
         raise SpecError("example_args is required: the inputs to call the model with")
-    return analyze_traced(trace(module, example_args, frontend=frontend, model=model))
+    traced = trace(
+        module, example_args or (), frontend=frontend, model=model, example_kwargs=example_kwargs
+    )
+    return analyze_traced(traced)

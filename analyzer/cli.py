@@ -1,62 +1,201 @@
 """The ``analyzer`` command: a thin layer over the Python API.
 
+Each subcommand is a pair of functions, ``_add_<name>_parser`` (its options) and
+``_run_<name>`` (what it does), registered in :data:`COMMANDS`. Options every command
+shares (``--debug``, ``--quiet``) and those of commands that load a model (the spec,
+``--input``, ``--kwarg``, ``--config``, ``--frontend``, ``--device``, ``--seed``) are
+added by helpers, so a new subcommand gets them by calling one function.
+
 Errors the user can act on (:class:`~analyzer.errors.AnalyzerError`) print as one
 paragraph with their exit code (2: bad input, 3: the model could not be traced,
-4: a program the tool needs is missing); ``--debug`` shows the traceback.
+4: a program the tool needs is missing); anything else is an internal error (exit 5),
+also one paragraph. ``--debug`` (before or after the subcommand) shows the traceback.
+Progress goes to stderr through :class:`analyzer.console.ConsoleProgress`, which run
+functions find as ``options.progress``; results go to stdout.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
+import shlex
 import sys
 import textwrap
 import time
-from collections.abc import Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import AnalyzerError, SpecError
 
+INTERNAL_ERROR = 5  # an exception that is not an AnalyzerError: a bug, or an unsupported case
+# Loggers whose warnings (symbolic-shape graph dumps, export notices) are torch's business,
+# not the user's: raised to ERROR unless --debug. torch sets levels on some children itself.
+QUIET_LOGGERS = (
+    "torch", "torch._dynamo", "torch._export", "torch.export", "torch.fx",
+    "torch.fx.experimental.symbolic_shapes", "torch._subclasses", "transformers",
+)  # fmt: skip
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    arguments = list(sys.argv[1:] if argv is None else argv)
     parser = _parser()
-    options = parser.parse_args(argv)
+    if not arguments:
+        parser.print_help()
+        return 0
+    options = parser.parse_args(arguments)
+    options.argv = arguments
+    options.started = time.perf_counter()
+    from analyzer.console import ConsoleProgress
+
+    options.progress = ConsoleProgress(quiet=options.quiet)
     try:
-        return int(options.run(options) or 0)
+        with _torch_quiet(options.debug):
+            if "torch" not in sys.modules:  # seconds on a cold start: say so
+                with options.progress.task("loading torch"):
+                    import torch  # noqa: F401
+            _check_common(options)
+            return int(options.run(options) or 0)
     except AnalyzerError as error:
         if options.debug:
             raise
-        message = textwrap.fill(f"analyzer: error: {error}", width=100, break_long_words=False)
-        print(message, file=sys.stderr)
+        _fail(str(error))
         return error.exit_code
     except KeyboardInterrupt:
         print("analyzer: interrupted", file=sys.stderr)
         return 130
+    except Exception as error:  # a bug or an unsupported case: one paragraph, no traceback
+        if options.debug:
+            raise
+        _fail(
+            f"internal error in `analyzer {options.command}`: {type(error).__name__}: "
+            f"{_first_line(error)}. This is a bug in analyzer or a case it does not support "
+            "yet; rerun with --debug for the traceback and report it"
+        )
+        return INTERNAL_ERROR
 
 
-BUILD_DEVICE_HELP = "device to build and trace on (zoo: and hf: default to meta; others stay put)"
+def _fail(message: str) -> None:
+    print(
+        textwrap.fill(f"analyzer: error: {message}", width=100, break_long_words=False),
+        file=sys.stderr,
+    )
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else "(no message)"
+
+
+@contextlib.contextmanager
+def _torch_quiet(debug: bool) -> Iterator[None]:
+    """Keep torch's and transformers' own log lines and warnings off the user's terminal
+    (graph dumps from symbolic shapes, deprecation notices) unless ``--debug``."""
+    if debug:
+        yield
+        return
+    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    stderr = sys.stderr
+    sys.stderr = _WithoutGraphDumps(stderr)  # type: ignore[assignment]
+    with warnings.catch_warnings():
+        for module in ("torch", "transformers", "huggingface_hub"):
+            warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
+        try:
+            yield
+        finally:
+            sys.stderr = stderr
+            for logger, level in zip(loggers, levels, strict=True):
+                logger.setLevel(level)
+
+
+class _WithoutGraphDumps:
+    """stderr without the partial fx graphs that torch.export prints (with ``print``,
+    not a logger) when it fails: the frontend that failed is named in the warnings."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._dropped = False
+
+    def write(self, text: str) -> int:
+        dump = text.lstrip().startswith("def forward(") or (
+            "torch.ops.aten." in text and "# File:" in text
+        )
+        if dump or (self._dropped and text == "\n"):  # print's own newline after a dump
+            self._dropped = dump
+            return len(text)
+        self._dropped = False
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _check_common(options: argparse.Namespace) -> None:
+    """Checks every subcommand shares, before any slow work: the device exists here."""
+    if getattr(options, "device", None) is not None:
+        from analyzer.frontend.specs import check_device
+
+        check_device(options.device)
+
+
+# --- options shared by subcommands ------------------------------------------------
+
+
+def _add_common_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: given after the subcommand it sets the flag, absent it keeps the value
+    # given before the subcommand.
+    parser.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS,
+        help="show tracebacks on errors, and torch's own log messages",
+    )  # fmt: skip
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", default=argparse.SUPPRESS,
+        help="print no progress and no summary, only errors",
+    )  # fmt: skip
+
+
+SPEC_HELP = "zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME or package.module:NAME"
 
 
 def _add_model_options(
-    parser: argparse.ArgumentParser, device_help: str = BUILD_DEVICE_HELP
+    parser: argparse.ArgumentParser,
+    *,
+    stored_trace: bool = True,
+    device_help: str = "device to build and trace on (default: meta for zoo: and hf:, "
+    "where your factory puts it otherwise)",
 ) -> None:
+    """The spec and the options that say how to build, feed and trace the model."""
     parser.add_argument(
-        "spec", help="zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME, package.module:NAME or a trace .json"
+        "spec", help=SPEC_HELP + (", or a stored trace FILE.json" if stored_trace else "")
     )
     parser.add_argument(
-        "--input", action="append", default=[], metavar="SPEC",
-        help="an example input, e.g. 'float32[2,16,64]' or 'int64[1,16]<50000'; repeatable",
+        "--input", action="append", default=[], metavar="DTYPE[dims]",
+        help="a positional example input, e.g. 'float32[2,16,64]' or 'int64[1,16]<50000' "
+        "(token ids below 50000); repeatable (default: the factory's own inputs)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--kwarg", action="append", default=[], metavar="NAME=DTYPE[dims]",
+        help="a keyword example input, e.g. attention_mask='int64[1,16]'; repeatable",
     )  # fmt: skip
     parser.add_argument(
         "--config", action="append", default=[], metavar="KEY=VALUE",
-        help="override a field of an hf: model's config; repeatable",
+        help="override a field of an hf: model's config, e.g. num_hidden_layers=2; repeatable",
     )  # fmt: skip
     parser.add_argument(
         "--frontend", default="auto", choices=["auto", "export", "fx", "real"],
         help="how to trace (default: auto = export, then fx, then real)",
     )  # fmt: skip
     parser.add_argument("--device", default=None, help=device_help)
+    parser.add_argument(
+        "--seed", type=int, default=0,
+        help="seed for random weights and example inputs (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument(
         "--mode", choices=["train", "eval"], default=None,
         help="analyse the model in train() or eval() mode (default: as the spec builds it)",
@@ -97,83 +236,6 @@ def training_step(options: argparse.Namespace) -> Any:
     return TrainingStep(loss=options.loss, lr=options.lr, then_predict=options.then_predict)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="analyzer",
-        description="Tell what kind of circuit a PyTorch model is, with evidence.",
-    )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    analyze = commands.add_parser(
-        "analyze", help="trace a model (or load a stored trace) and print its analysis"
-    )
-    _add_model_options(analyze)
-    analyze.add_argument("--json", metavar="PATH", help="write the analyzer.analysis/1 JSON")
-    analyze.add_argument("--graphml", metavar="PATH", help="write the annotated graph as GraphML")
-    analyze.add_argument("--quiet", action="store_true", help="print no summary")
-    analyze.set_defaults(run=_run_analyze)
-
-    trace = commands.add_parser("trace", help="store a model's op graph as analyzer.trace/1 JSON")
-    _add_model_options(trace)
-    trace.add_argument("--out", required=True, metavar="PATH", help="the trace file to write")
-    trace.set_defaults(run=_run_trace)
-
-    report = commands.add_parser(
-        "report", help="write index.html, graph.svg/.dot, report.md and analysis.json"
-    )
-    _add_model_options(report)
-    report.add_argument("--out", required=True, metavar="DIR", help="the report folder")
-    report.add_argument(
-        "--level", default="auto", choices=["auto", "ops", "modules"],
-        help="draw every op, or one node per module (auto: ops for small graphs)",
-    )  # fmt: skip
-    report.add_argument(
-        "--depth", type=int, default=3, metavar="N",
-        help="module view: cut module paths after N components (default 3)",
-    )  # fmt: skip
-    report.set_defaults(run=_run_report)
-
-    validate = commands.add_parser(
-        "validate", help="check the static claims by differentiating the real model"
-    )
-    _add_model_options(
-        validate, "device to run and differentiate on (default: cuda when present, else cpu)"
-    )
-    validate.add_argument("--json", metavar="PATH", help="write the analyzer.validation/1 JSON")
-    validate.add_argument(
-        "--samples", type=int, default=16, help="random tangents / lines / pairs of directions"
-    )
-    validate.add_argument(
-        "--max-degree", type=int, default=4, metavar="K",
-        help="highest degree measured; above it the model reads as inf (default 4)",
-    )  # fmt: skip
-    validate.add_argument("--pairs", type=int, default=64, help="sampled cross-entry pairs")
-    validate.add_argument(
-        "--seed", type=int, default=0, help="seed for weights, inputs and samples (default 0)"
-    )
-    validate.add_argument(
-        "--no-vmap", action="store_true", help="loop over samples in Python (for comparison)"
-    )
-    validate.add_argument(
-        "--strict", action="store_true", help="exit 1 when a measurement disagrees (for CI)"
-    )
-    validate.set_defaults(run=_run_validate)
-
-    zoo = commands.add_parser("zoo", help="list the reference models, or analyse them all")
-    zoo.add_argument(
-        "--out", metavar="DIR", help="write every zoo model's report and an index page to DIR"
-    )
-    zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
-    zoo.set_defaults(run=_run_zoo)
-    _add_claims_parser(commands)
-    return parser
-
-
-def _progress(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
-
-
 def _check_output_file(option: str, path: str | None) -> None:
     """Fail before the slow work, not after it, when an output file cannot be written."""
     from analyzer.output import check_writable
@@ -182,39 +244,104 @@ def _check_output_file(option: str, path: str | None) -> None:
         check_writable(path, option)
 
 
+def _is_stored_trace(spec: str) -> bool:
+    return spec.endswith(".json")
+
+
+def _provenance(options: argparse.Namespace, loaded: Any) -> dict[str, Any]:
+    """What a reader needs to reproduce the run: the spec and every override, the seed,
+    the device, the requested frontend, the versions and the command line itself."""
+    from analyzer.frontend.specs import parse_config, versions
+
+    record: dict[str, Any] = {"spec": options.spec}
+    if options.config:
+        record["config"] = parse_config(options.config)
+    if options.input:
+        record["input_specs"] = list(options.input)
+    if options.kwarg:
+        record["kwarg_specs"] = list(options.kwarg)
+    record.update(seed=options.seed, device=options.device or "default",
+                  frontend_requested=options.frontend, versions=versions(),
+                  command=shlex.join(["analyzer", *options.argv]))  # fmt: skip
+    if loaded is not None:
+        counts = loaded.parameter_counts()
+        if counts:
+            record["parameters"] = counts.pop("")
+            record["parameters_by_module"] = counts
+    return record
+
+
 def _traced(options: argparse.Namespace) -> Any:
     """Load a stored trace, or build and trace the model a spec names."""
+    progress = options.progress
+    if _is_stored_trace(options.spec):
+        from analyzer.frontend.storage import load_trace
+
+        if options.input or options.config or options.kwarg or options.training or options.mode:
+            raise SpecError(
+                "--input, --kwarg, --config, --training and --mode do not apply to a stored "
+                "trace: it is already traced"
+            )
+        with progress.task(f"loading trace {options.spec}"):
+            return load_trace(options.spec)
+    import torch
+
     from analyzer.frontend.specs import load_model
     from analyzer.frontend.tracing import trace
 
-    if options.spec.endswith(".json"):
-        from analyzer.frontend.storage import load_trace
-
-        if options.input or options.config or options.training or options.mode:
-            raise SpecError(
-                "--input, --config, --training and --mode do not apply to a stored trace"
-            )
-        _progress(f"loading trace {options.spec} …")
-        return load_trace(options.spec)
-    _progress(f"building {options.spec} …")
-    loaded = load_model(
-        options.spec, inputs=options.input, config=options.config, device=options.device
-    )
+    torch.manual_seed(options.seed)  # random weights and example inputs: reproducible
+    with progress.task(f"building {options.spec}"):
+        loaded = load_model(
+            options.spec, inputs=options.input, config=options.config, device=options.device,
+            kwargs=options.kwarg,
+        )  # fmt: skip
     step = training_step(options)
     what = "a training step of " if step else ""
-    _progress(f"tracing {what}{loaded.label} (frontend {options.frontend}) …")
-    return trace(
-        loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
-        example_kwargs=loaded.kwargs, mode=options.mode, training=step,
-    )  # fmt: skip
+    with progress.task(f"tracing {what}{loaded.label} (frontend {options.frontend})"):
+        traced = trace(
+            loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
+            example_kwargs=loaded.kwargs, mode=options.mode, training=step,
+        )  # fmt: skip
+    traced.metadata.update(_provenance(options, loaded))
+    options.loaded = loaded  # for commands that need the module itself (explore)
+    return traced
 
 
 def _analysed(options: argparse.Namespace) -> Any:
     from analyzer.analysis import analyze_traced
 
     traced = _traced(options)
-    _progress(f"analysing {len(traced.graph.nodes)} nodes …")
-    return analyze_traced(traced)
+    with options.progress.task(f"analysing {len(traced.graph.nodes)} nodes"):
+        return analyze_traced(traced)
+
+
+def _done(options: argparse.Namespace, what: str) -> None:
+    """The closing line: what was written and the whole command's time, with the steps
+    that took it (not only the last step's)."""
+    total = time.perf_counter() - options.started
+    steps = ", ".join(
+        f"{description.split(' ')[0]} {seconds:.1f} s"
+        for description, seconds in options.progress.timings
+        if seconds >= 0.05
+    )
+    options.progress.note(f"{what} in {total:.1f} s" + (f" ({steps})" if steps else ""))
+
+
+# --- analyze ---------------------------------------------------------------------
+
+
+def _add_analyze_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "analyze", aliases=["analyse"],
+        help="trace a model (or load a stored trace) and print its analysis",
+        description="Trace a model into an aten op graph, classify every op, find every "
+        "input-by-input product and the polynomial degree; print a summary.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    _add_model_options(parser)
+    parser.add_argument("--json", metavar="PATH", help="write the analyzer.analysis/1 JSON")
+    parser.add_argument("--graphml", metavar="PATH", help="write the annotated graph as GraphML")
+    parser.set_defaults(run=_run_analyze)
 
 
 def _run_analyze(options: argparse.Namespace) -> int:
@@ -222,50 +349,134 @@ def _run_analyze(options: argparse.Namespace) -> int:
 
     _check_output_file("--json", options.json)
     _check_output_file("--graphml", options.graphml)
-    started = time.perf_counter()
     result = _analysed(options)
     if not options.quiet:
         from analyzer.render.summary import render_summary
 
         print(render_summary(result))
+    written = []
     if options.json is not None:
         write_json_atomic(options.json, result.to_json())
-        _progress(f"wrote {options.json}")
+        written.append(options.json)
     if options.graphml is not None:
         from analyzer.render.annotated import write_graphml
 
         write_graphml(result, options.graphml)
-        _progress(f"wrote {options.graphml}")
-    _progress(f"done in {time.perf_counter() - started:.1f} s")
+        written.append(options.graphml)
+    _done(options, f"wrote {', '.join(written)}" if written else "done")
     return 0
+
+
+# --- trace -----------------------------------------------------------------------
+
+
+def _add_trace_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "trace", help="store a model's op graph as analyzer.trace/1 JSON",
+        description="Trace a model and store its op graph (no weights, no pickle), so that "
+        "`analyzer analyze FILE.json` re-analyses it without the model.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    _add_model_options(parser, stored_trace=False)
+    parser.add_argument("--out", required=True, metavar="PATH", help="the trace file to write")
+    parser.set_defaults(run=_run_trace)
 
 
 def _run_trace(options: argparse.Namespace) -> int:
     from analyzer.frontend.storage import save_trace
 
+    if _is_stored_trace(options.spec):
+        raise SpecError(f"{options.spec!r} is already a trace; give a model spec ({SPEC_HELP})")
     _check_output_file("--out", options.out)
-    if options.spec.endswith(".json"):
-        raise SpecError(f"{options.spec!r} is already a trace; give a model spec")
     traced = _traced(options)
     save_trace(traced, options.out)
-    _progress(f"wrote {options.out} ({len(traced.graph.nodes)} nodes)")
+    _done(options, f"wrote {options.out} ({len(traced.graph.nodes)} nodes)")
     return 0
 
 
+# --- report ----------------------------------------------------------------------
+
+
+def _add_report_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "report", help="write index.html, graph.svg/.dot, report.md and analysis.json",
+        description="Analyse a model and write a report folder: one self-contained HTML "
+        "page with the graph, the SVG and DOT of the graph, Markdown and the JSON.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    _add_model_options(parser)
+    parser.add_argument("--out", required=True, metavar="DIR", help="the report folder")
+    parser.add_argument(
+        "--level", default="auto", choices=["auto", "ops", "modules"],
+        help="draw every op, or one node per module (default: auto = ops up to 300 drawn "
+        "ops, modules above)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--depth", type=int, default=3, metavar="N",
+        help="module view: cut module paths after N components (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--model-explorer", action="store_true",
+        help="also write Google Model Explorer node-data overlays (model-explorer/*.json)",
+    )  # fmt: skip
+    parser.set_defaults(run=_run_report)
+
+
 def _run_report(options: argparse.Namespace) -> int:
+    from analyzer.output import check_writable_folder
     from analyzer.render.report import write_report
 
     if options.depth < 1:
         raise SpecError(f"--depth {options.depth}: must be at least 1")
-    target = Path(options.out)
-    if target.exists() and not target.is_dir():
-        raise SpecError(f"--out {options.out!r} is a file; give a folder")
-    started = time.perf_counter()
+    check_writable_folder(options.out, "--out")
     result = _analysed(options)
-    _progress("drawing …")
-    folder = write_report(result, target, level=options.level, depth=options.depth)
-    _progress(f"wrote {folder}/index.html in {time.perf_counter() - started:.1f} s")
+    if not options.quiet:
+        from analyzer.render.summary import render_summary
+
+        print(render_summary(result))
+    folder = write_report(
+        result, options.out, level=options.level, depth=options.depth,
+        model_explorer=options.model_explorer, progress=options.progress,
+    )  # fmt: skip
+    _done(options, f"wrote {folder / 'index.html'}")
     return 0
+
+
+# --- validate (the empirical backend's command) -------------------------------------
+
+
+def _add_validate_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "validate", help="check the static claims by differentiating the real model",
+        description="Build the model with random weights, cast to float64, and check the "
+        "static analysis's claims (dependence, degree, sites, cross-entry terms) with "
+        "automatic differentiation.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    _add_model_options(
+        parser, stored_trace=False,
+        device_help="device to run and differentiate on (default: cuda when present, else cpu)",
+    )  # fmt: skip
+    parser.add_argument("--json", metavar="PATH", help="write the analyzer.validation/1 JSON")
+    parser.add_argument(
+        "--samples", type=int, default=16,
+        help="random tangents / lines / pairs of directions (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-degree", type=int, default=4, metavar="K",
+        help="highest degree measured; above it the model reads as inf (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--pairs", type=int, default=64,
+        help="sampled cross-entry pairs (default: %(default)s)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-vmap", action="store_true", help="loop over samples in Python (for comparison)"
+    )
+    parser.add_argument(
+        "--strict", action="store_true", help="exit 1 when a measurement disagrees (for CI)"
+    )
+    parser.set_defaults(run=_run_validate)
 
 
 def _run_validate(options: argparse.Namespace) -> int:
@@ -275,56 +486,76 @@ def _run_validate(options: argparse.Namespace) -> int:
     from analyzer.render.validation import render_validation
 
     _check_output_file("--json", options.json)
-    if options.spec.endswith(".json"):
+    if _is_stored_trace(options.spec):
         raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
     device = options.device or default_device()
     if device == "meta":
         raise SpecError("--device meta cannot run the model: use cpu or cuda")
-    _progress(f"building {options.spec} on {device} …")
     import torch
 
+    progress = options.progress
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
-    loaded = load_model(options.spec, inputs=options.input, config=options.config, device=device)
-    _progress(f"tracing, analysing and differentiating (float64, {options.samples} samples) …")
-    report = validate(
-        loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
-        device=device, samples=options.samples, max_degree=options.max_degree,
-        pairs=options.pairs, seed=options.seed, batched=not options.no_vmap,
-        frontend=options.frontend,
-    )  # fmt: skip
-    print(render_validation(report))
+    with progress.task(f"building {options.spec} on {device}"):
+        loaded = load_model(
+            options.spec, inputs=options.input, config=options.config, device=device,
+            kwargs=options.kwarg,
+        )  # fmt: skip
+    with progress.task(
+        f"tracing, analysing and differentiating (float64, {options.samples} samples)"
+    ):
+        report = validate(
+            loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
+            device=device, samples=options.samples, max_degree=options.max_degree,
+            pairs=options.pairs, seed=options.seed, batched=not options.no_vmap,
+            frontend=options.frontend,
+        )  # fmt: skip
+    if not options.quiet:
+        print(render_validation(report))
     if options.json is not None:
         write_json_atomic(options.json, report.to_json())
-        _progress(f"wrote {options.json}")
+    _done(options, f"wrote {options.json}" if options.json else "done")
     return 1 if options.strict and not report.agree else 0
 
 
-def _run_zoo(options: argparse.Namespace) -> int:
-    from analyzer.frontend.zoo import ZOO
+# --- zoo -------------------------------------------------------------------------
 
-    if options.out is None and options.traces is None:
-        width = max(len(name) for name in ZOO)
-        print(f"{'model':<{width}}  {'primitive set':<45} {'sites':<28} degree")
-        for name, entry in ZOO.items():
-            verdict = entry.verdict
-            print(
-                f"{name:<{width}}  {', '.join(verdict.circuit_class):<45} "
-                f"{', '.join(verdict.site_kinds) or '-':<28} {verdict.degree}"
-            )
-        return 0
+
+def _add_zoo_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "zoo", help="analyse the reference models and print their verdicts",
+        description="Analyse every model of the reference zoo (small models of each "
+        "primitive set) and print the verdicts computed now, flagging any that differ "
+        "from the documented ones; optionally write every model's report and trace.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    parser.add_argument(
+        "--out", metavar="DIR", help="write every zoo model's report and an index page to DIR"
+    )
+    parser.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
+    parser.set_defaults(run=_run_zoo)
+
+
+def _run_zoo(options: argparse.Namespace) -> int:
+    from analyzer.output import check_writable_folder
+    from analyzer.render.zoo import analyse_zoo, write_zoo_reports, zoo_table
+
+    for option, folder in (("--out", options.out), ("--traces", options.traces)):
+        if folder is not None:
+            check_writable_folder(folder, option)
+    results = analyse_zoo(progress=options.progress)
+    if not options.quiet:
+        print(zoo_table(results))
     if options.traces is not None:
         from analyzer.frontend.storage import save_trace
-        from analyzer.frontend.tracing import trace
 
         folder = Path(options.traces)
         folder.mkdir(parents=True, exist_ok=True)
-        for name, entry in ZOO.items():
-            save_trace(trace(*entry.build(), model=f"zoo:{name}"), folder / f"{name}.json")
-        _progress(f"wrote {len(ZOO)} traces to {folder}")
+        for name, result in results.items():
+            save_trace(result.traced, folder / f"{name}.json")
+        options.progress.note(f"wrote {len(results)} traces to {folder}")
     if options.out is not None:
-        from analyzer.render.report import write_zoo_reports
-
-        write_zoo_reports(options.out, progress=_progress)
+        write_zoo_reports(options.out, results, progress=options.progress)
+    _done(options, f"wrote the zoo's reports to {options.out}" if options.out else "done")
     return 0
 
 
@@ -332,6 +563,7 @@ def _add_claims_parser(commands: Any) -> None:
     claims = commands.add_parser(
         "claims", help="test claims about architectures (the seed's suite, or your FILE.py)"
     )
+    _add_common_options(claims)
     claims.add_argument("files", nargs="*", metavar="FILE.py", help="claim files to run")
     claims.add_argument(
         "--suite", choices=["seed"], default=None,
@@ -361,7 +593,6 @@ def _run_claims(options: argparse.Namespace) -> int:
     from analyzer.claims.runner import resolve_device, run_claims
     from analyzer.claims.seed import SUITES
     from analyzer.output import write_json_atomic
-    from analyzer.progress import Progress
     from analyzer.render.claims import render_claims_text, write_claims_report
 
     _check_output_file("--json", options.json)
@@ -377,37 +608,105 @@ def _run_claims(options: argparse.Namespace) -> int:
     if suite is not None:
         claims = SUITES[suite]() + claims
 
-    class Lines(Progress):
-        """One line per claim started and per verdict, on stderr."""
-
-        def __init__(self) -> None:
-            self.number = 0
-
-        def on_start(self, task: Any) -> None:
-            if task.description != "claims":
-                self.number += 1
-                _progress(f"[{self.number}/{len(claims)}] {task.description} …")
-
-        def note(self, message: str) -> None:
-            _progress(f"  {message}")
-
-    _progress(f"running {len(claims)} claim(s) on {device} …")
+    options.progress.note(f"running {len(claims)} claim(s) on {device}")
     report = run_claims(
-        claims, examples=options.examples, seed=options.seed, device=device, progress=Lines()
-    )
-    print(render_claims_text(report))
+        claims, examples=options.examples, seed=options.seed, device=device,
+        progress=options.progress,
+    )  # fmt: skip
+    if not options.quiet:
+        print(render_claims_text(report))
+    written = []
     if options.json is not None:
         write_json_atomic(options.json, report.to_json())
-        _progress(f"wrote {options.json}")
+        written.append(options.json)
     if options.report is not None:
         folder = write_claims_report(report, options.report, title=_claims_title(suite, options))
-        _progress(f"wrote {folder}/index.html")
+        written.append(f"{folder}/index.html")
+    _done(options, f"wrote {', '.join(written)}" if written else "done")
     return 1 if options.strict and not report.as_expected else 0
 
 
 def _claims_title(suite: str | None, options: argparse.Namespace) -> str:
     parts = ([f"the {suite} suite"] if suite else []) + [Path(f).name for f in options.files]
     return "Claims: " + ", ".join(parts)
+
+
+# --- explore ---------------------------------------------------------------------
+
+
+def _add_explore_parser(commands: Any) -> None:
+    parser = commands.add_parser(
+        "explore", help="open a model in Google Model Explorer with the analysis overlaid",
+        description="Start Model Explorer (the ai-edge-model-explorer package) on localhost "
+        "with the exported program and the analysis's node data (primitive class, site "
+        "kind, dependence, degree) as overlays: a WebGL viewer for very large graphs.",
+    )  # fmt: skip
+    _add_common_options(parser)
+    _add_model_options(parser, stored_trace=False)
+    parser.add_argument(
+        "--port", type=int, default=8080, help="port on localhost (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="start the server without opening a browser"
+    )
+    parser.set_defaults(run=_run_explore)
+
+
+def _run_explore(options: argparse.Namespace) -> int:
+    from analyzer.render.explorer import explorer_module, start_explorer
+
+    if _is_stored_trace(options.spec):
+        raise SpecError("Model Explorer draws an exported program: give a model spec")
+    explorer_module()  # fails early, saying how to install it
+    result = _analysed(options)
+    import torch
+
+    loaded = options.loaded
+    with options.progress.task("exporting the program for Model Explorer"):
+        program = torch.export.export(
+            loaded.module, tuple(loaded.args), kwargs=dict(loaded.kwargs), strict=False
+        )
+        program.example_inputs = None  # its adapter would print weights: meta has none
+    options.progress.note(f"Model Explorer: http://localhost:{options.port} (ctrl-c stops it)")
+    start_explorer(result, program, port=options.port, open_browser=not options.no_browser)
+    return 0
+
+
+# --- the parser ------------------------------------------------------------------
+
+COMMANDS: list[Callable[[Any], None]] = [
+    _add_analyze_parser,
+    _add_trace_parser,
+    _add_report_parser,
+    _add_validate_parser,
+    _add_zoo_parser,
+    _add_explore_parser,
+    _add_claims_parser,
+]
+
+
+def _parser() -> argparse.ArgumentParser:
+    import analyzer
+
+    parser = argparse.ArgumentParser(
+        prog="analyzer",
+        description="Tell what kind of circuit a PyTorch model is, with evidence: its "
+        "primitive set, every input-by-input product, its polynomial degree.",
+        epilog="Exit codes: 0 success, 1 `validate --strict` disagreement, 2 bad input, "
+        "3 the model could not be traced, 4 a program the tool needs is missing, "
+        "5 internal error. `analyzer COMMAND --help` shows a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"analyzer {analyzer.__version__}")
+    parser.add_argument(
+        "--debug", action="store_true", help="show tracebacks on errors, and torch's log messages"
+    )
+    parser.add_argument(
+        "--quiet", "-q", action="store_true", help="print no progress and no summary"
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for add in COMMANDS:
+        add(commands)
+    return parser
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,6 +6,9 @@ anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class AnalyzerError(Exception):
     """Base class: a problem the user can act on."""
@@ -29,3 +32,13 @@ class MissingToolError(AnalyzerError):
     """A program the tool runs is not installed, such as graphviz's ``dot`` (exit code 4)."""
 
     exit_code = 4
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` naming the closest known name, or ``""``: for messages.
+
+    >>> did_you_mean("lama", ["llama", "gpt2"])
+    " (did you mean 'llama'?)"
+    """
+    close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -223,7 +223,8 @@ def run_claims(
     started = time.perf_counter()
     results = []
     with progress.task("claims", total=len(claims)) as task:
-        for item in claims:
+        for number, item in enumerate(claims, start=1):
+            progress.note(f"[{number}/{len(claims)}] {item.id} …")
             results.append(
                 run_claim(
                     item,

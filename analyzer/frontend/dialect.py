@@ -219,7 +219,7 @@ _FRAME = re.compile(r'^File "([^"]+)", line (\d+)')
 
 
 def _is_library_file(path: str) -> bool:
-    return "/torch/" in path or "/transformers/" in path or "/analyzer/tracing.py" in path
+    return "/torch/" in path or "/transformers/" in path or "/analyzer/frontend/tracing.py" in path
 
 
 def value_meta(node: fx.Node) -> tuple[list[int] | None, str | None]:

@@ -12,9 +12,10 @@ from typing import Any
 
 import torch
 
-from analyzer.errors import SpecError, TraceError
+from analyzer.errors import SpecError, TraceError, did_you_mean
 
 SEQUENCE_LENGTH = 16
+FAMILIAR = ("llama", "gpt2", "bert", "t5", "mistral", "qwen2", "vit", "whisper")  # for messages
 
 
 def build_hf_model(
@@ -35,17 +36,27 @@ def build_hf_model(
     try:
         defaults = AutoConfig.for_model(model_type)
     except (ValueError, KeyError):
-        known = ", ".join(sorted(transformers.CONFIG_MAPPING.keys())[:12])
+        known = sorted(transformers.CONFIG_MAPPING.keys())
+        examples = [name for name in FAMILIAR if name in known]
         raise SpecError(
-            f"unknown hf: model type {model_type!r}; transformers knows e.g. {known}, … "
-            "(the model_type field of a config.json)"
+            f"unknown hf: model type {model_type!r}{did_you_mean(model_type, known)}: give the "
+            f"model_type field of a config.json, e.g. {', '.join(examples)} (transformers "
+            f"knows {len(known)})"
         ) from None
     unknown = sorted(key for key in overrides if not hasattr(defaults, key))
     if unknown:
+        fields = [k for k in defaults.to_dict() if not k.startswith("_")]
         raise SpecError(
             f"--config {unknown[0]}=…: the {model_type} config has no field {unknown[0]!r}"
+            + did_you_mean(unknown[0], fields)
         )
-    config = AutoConfig.for_model(model_type, **overrides)
+    for key, value in overrides.items():
+        _check_type(model_type, key, value, getattr(defaults, key))
+    try:
+        config = AutoConfig.for_model(model_type, **overrides)
+    except Exception as error:  # the config's own validation: a value it refuses
+        reason = str(error).strip().splitlines()[-1].strip()
+        raise SpecError(f"--config for hf:{model_type} refused: {reason}") from error
     if hasattr(config, "use_cache"):
         config.use_cache = False  # no cache objects in the traced outputs
     try:
@@ -57,6 +68,21 @@ def build_hf_model(
         ) from error
     model.eval()
     return model, synthesize_inputs(model, config, device)
+
+
+def _check_type(model_type: str, key: str, value: Any, default: Any) -> None:
+    """A value of the wrong type for its field (``num_hidden_layers=abc``) is bad input."""
+    if default is None or value is None:
+        return  # the field takes several types; the config checks it
+    expected = type(default)
+    fits = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        fits = True
+    if not fits:
+        raise SpecError(
+            f"--config {key}={value!r}: the {model_type} config's {key} must be "
+            f"{expected.__name__} (its default is {default!r}), not {type(value).__name__}"
+        )
 
 
 def synthesize_inputs(

@@ -1,22 +1,29 @@
 """Model specs: what ``analyzer analyze SPEC`` can name, turned into a model and inputs.
 
-``zoo:NAME``, ``hf:MODEL_TYPE``, ``FILE.py:NAME`` and ``package.module:NAME``, where
-``NAME`` is a factory returning ``(module, example_args)``, a module instance, or an
-``nn.Module`` subclass (then ``--input`` specs give the inputs).
+``zoo:NAME``, ``hf:MODEL_TYPE``, ``FILE.py:NAME`` and ``package.module:NAME`` (imported
+from the current folder first, as ``python -m`` does), where ``NAME`` is a factory
+returning ``(module, example_args)`` or ``(module, example_args, example_kwargs)``, a
+module instance, or an ``nn.Module`` subclass (then ``--input`` specs give the inputs).
 
 >>> parse_input_spec("int64[1,16]<50000").shape
 torch.Size([1, 16])
 >>> parse_config(["num_hidden_layers=2", "hidden_act=gelu"])
 {'num_hidden_layers': 2, 'hidden_act': 'gelu'}
+>>> sorted(parse_kwargs(["mask=bool[1,16]"]))
+['mask']
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
+import os
+import platform
 import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +31,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyzer.errors import SpecError, TraceError
+from analyzer.errors import SpecError, TraceError, did_you_mean
 
 _INPUT = re.compile(r"^\s*(\w+)\s*\[\s*([\d\s,]*)\]\s*(?:<\s*(\d+)\s*)?$")
 
@@ -37,6 +44,86 @@ class LoadedModel:
     args: tuple[Any, ...]
     label: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def parameter_counts(self, depth: int = 3) -> dict[str, int]:
+        """Parameters per submodule path (see :func:`parameter_counts`)."""
+        return parameter_counts(self.module, depth) if isinstance(self.module, nn.Module) else {}
+
+
+def parameter_counts(module: nn.Module, depth: int = 3) -> dict[str, int]:
+    """Parameters of every submodule down to ``depth`` path components, each counted with
+    its own submodules (``""`` is the whole model). Shared parameters count once, at the
+    first module that holds them; meta-device models count without memory.
+
+    >>> net = nn.Sequential(nn.Linear(4, 3), nn.ReLU(), nn.Linear(3, 2))
+    >>> parameter_counts(net)
+    {'': 23, '0': 15, '2': 8}
+    """
+    counts: dict[str, int] = {}
+    seen: set[int] = set()
+    for name, parameter in module.named_parameters(remove_duplicate=True):
+        if id(parameter) in seen:
+            continue
+        seen.add(id(parameter))
+        parts = name.split(".")[:-1]  # the module path of the parameter
+        for level in range(min(len(parts), depth) + 1):
+            prefix = ".".join(parts[:level])
+            counts[prefix] = counts.get(prefix, 0) + parameter.numel()
+    counts.setdefault("", 0)
+    return dict(sorted(counts.items(), key=lambda item: _natural(item[0])))
+
+
+def _natural(path: str) -> list[Any]:
+    """Sort key that puts ``layers.2`` before ``layers.10``."""
+    parts = path.split(".") if path else []
+    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in parts]
+
+
+def versions() -> dict[str, str]:
+    """The versions that decide an analysis: Python, torch, transformers (when loaded)
+    and analyzer itself."""
+    import analyzer
+
+    found = {"analyzer": analyzer.__version__, "python": platform.python_version(),
+             "torch": torch.__version__}  # fmt: skip
+    if "transformers" in sys.modules:
+        found["transformers"] = sys.modules["transformers"].__version__
+    return found
+
+
+def check_device(text: str | None, option: str = "--device") -> str | None:
+    """``text`` if a tensor can live on that device here, else :class:`SpecError` saying
+    why (``cuda`` on a CPU-only build, an unknown device string, a missing GPU index).
+
+    >>> check_device("cpu"), check_device(None)
+    ('cpu', None)
+    """
+    if text is None:
+        return None
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise SpecError(
+            f"{option} {text!r} is not a device torch knows: use cpu, cuda, cuda:N, mps or meta"
+        ) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        why = (
+            f"this torch {torch.__version__} is a CPU-only build"
+            if torch.version.cuda is None
+            else "no CUDA GPU is visible to this process"
+        )
+        raise SpecError(f"{option} {text}: CUDA is not available here ({why}); use --device cpu")
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise SpecError(f"{option} {text}: this machine has {count} CUDA device(s)")
+    if device.type not in ("cpu", "meta", "cuda"):
+        try:
+            torch.empty(0, device=device)
+        except Exception as error:  # the backend's own reason, in one line
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+            raise SpecError(f"{option} {text}: not usable here ({reason})") from None
+    return text
 
 
 def parse_input_spec(text: str, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -65,6 +152,23 @@ def parse_input_spec(text: str, device: str | torch.device = "cpu") -> torch.Ten
     return torch.randint(0, upper, shape, device=device).to(dtype)
 
 
+def parse_kwargs(items: list[str], device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """``name=DTYPE[d0,…]`` keyword inputs (``--kwarg``), each a random tensor as for
+    :func:`parse_input_spec`."""
+    found: dict[str, torch.Tensor] = {}
+    for item in items:
+        name, sep, spec = item.partition("=")
+        if not sep or not name.strip().isidentifier():
+            raise SpecError(
+                f"malformed --kwarg {item!r}: expected NAME=DTYPE[d0,...], e.g. "
+                "attention_mask='int64[1,16]'"
+            )
+        if name.strip() in found:
+            raise SpecError(f"--kwarg {name.strip()!r} is given twice")
+        found[name.strip()] = parse_input_spec(spec, device)
+    return found
+
+
 def parse_config(items: list[str]) -> dict[str, Any]:
     """``key=value`` overrides; values are read as JSON when they parse, else as text."""
     config: dict[str, Any] = {}
@@ -87,29 +191,45 @@ def load_model(
     inputs: list[str] | None = None,
     config: list[str] | None = None,
     device: str | None = None,
+    kwargs: list[str] | None = None,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
     Models the tool builds (``zoo:``, ``hf:``) default to the ``meta`` device, so no
     memory is spent on weights; user models stay where their factory puts them unless
-    ``device`` is given.
+    ``device`` is given. ``kwargs`` (``name=DTYPE[…]``) add or replace keyword inputs.
     """
-    inputs, config = inputs or [], config or []
+    inputs, config, kwargs = inputs or [], config or [], kwargs or []
+    check_device(device)
     if config and not spec.startswith("hf:"):
         raise SpecError(f"--config applies to hf: models only, not to {spec!r}")
     if spec.startswith("zoo:"):
-        from analyzer.frontend.zoo import build_zoo_model
+        from analyzer.frontend.zoo import ZOO, build_zoo_model
 
+        name = spec[4:]
+        if name not in ZOO:
+            raise SpecError(
+                f"unknown zoo model {name!r}{did_you_mean(name, ZOO)}; the zoo has: "
+                f"{', '.join(sorted(ZOO))}"
+            )
         with torch.device(device or "meta"):
-            module, args = build_zoo_model(spec[4:])
+            module, args = build_zoo_model(name)
             if inputs:
                 args = tuple(parse_input_spec(text) for text in inputs)
-        return LoadedModel(module, args, spec)
+            extra = parse_kwargs(kwargs)
+        return LoadedModel(module, args, spec, extra)
     if spec.startswith("hf:"):
         from analyzer.frontend.hf import build_hf_model
 
-        module, kwargs = build_hf_model(spec[3:], parse_config(config), device or "meta")
-        return LoadedModel(module, (), spec, kwargs)
+        if inputs:
+            raise SpecError(
+                "--input does not apply to hf: models, whose inputs come from their config: "
+                "give keyword inputs instead, e.g. --kwarg input_ids='int64[1,128]<32000'"
+            )
+        module, synthesized = build_hf_model(spec[3:], parse_config(config), device or "meta")
+        return LoadedModel(
+            module, (), spec, {**synthesized, **parse_kwargs(kwargs, device or "meta")}
+        )
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         raise SpecError(
@@ -118,8 +238,12 @@ def load_model(
         )
     namespace = _import_target(target, spec)
     if not hasattr(namespace, name):
-        raise SpecError(f"{target!r} has no attribute {name!r} (from model spec {spec!r})")
-    return _instantiate(getattr(namespace, name), spec, inputs, device)
+        public = [n for n in dir(namespace) if not n.startswith("_")]
+        raise SpecError(
+            f"{target!r} has no attribute {name!r}{did_you_mean(name, public)} (from model "
+            f"spec {spec!r})"
+        )
+    return _instantiate(getattr(namespace, name), spec, inputs, kwargs, device)
 
 
 def _import_target(target: str, spec: str) -> Any:
@@ -141,14 +265,39 @@ def _import_target(target: str, spec: str) -> Any:
         finally:
             sys.path.remove(str(path.resolve().parent))
         return namespace
+    with _current_folder_importable():
+        try:
+            return importlib.import_module(target)
+        except ModuleNotFoundError as error:
+            if error.name is None or not (target + ".").startswith(error.name + "."):
+                raise TraceError(f"importing {target!r} raised ModuleNotFoundError: {error}")
+            raise SpecError(
+                f"cannot import module {target!r} ({error}) from the current folder or the "
+                f"installed packages (from model spec {spec!r})"
+            )
+        except Exception as error:
+            raise TraceError(f"importing {target!r} raised {type(error).__name__}: {error}")
+
+
+@contextlib.contextmanager
+def _current_folder_importable() -> Iterator[None]:
+    """``package.module`` resolves from the current folder first, as under ``python -m``."""
+    folder = os.getcwd()
+    added = folder not in sys.path and "" not in sys.path
+    if added:
+        sys.path.insert(0, folder)
     try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as error:
-        raise SpecError(f"cannot import module {target!r} ({error}; from model spec {spec!r})")
+        yield
+    finally:
+        if added and folder in sys.path:
+            sys.path.remove(folder)
 
 
-def _instantiate(obj: Any, spec: str, inputs: list[str], device: str | None) -> LoadedModel:
+def _instantiate(
+    obj: Any, spec: str, inputs: list[str], kwargs: list[str], device: str | None
+) -> LoadedModel:
     args: tuple[Any, ...] = tuple(parse_input_spec(text, device or "cpu") for text in inputs)
+    keywords: dict[str, Any] = {}
     if isinstance(obj, type) and issubclass(obj, nn.Module):
         try:
             module = obj()
@@ -161,25 +310,42 @@ def _instantiate(obj: Any, spec: str, inputs: list[str], device: str | None) -> 
             built = obj()
         except Exception as error:
             raise TraceError(f"{spec}: the factory raised {type(error).__name__}: {error}")
-        if isinstance(built, nn.Module):
-            module = built
-        elif isinstance(built, tuple) and len(built) == 2 and isinstance(built[0], nn.Module):
-            module = built[0]
-            given = built[1]
-            if not inputs:
-                args = tuple(given) if isinstance(given, (tuple, list)) else (given,)
-        else:
-            raise SpecError(
-                f"{spec}: the factory must return (module, example_args) or an nn.Module, "
-                f"not {type(built).__name__}"
-            )
+        module, given_args, keywords = _unpack_factory_result(built, spec)
+        if not inputs and given_args is not None:
+            args = given_args
     else:
         raise SpecError(f"{spec} names a {type(obj).__name__}: expected a factory or nn.Module")
-    if not args:
+    keywords = {**keywords, **parse_kwargs(kwargs, device or "cpu")}
+    if not args and not keywords:
         raise SpecError(
             f"{spec} gives no example inputs: pass --input, e.g. --input 'float32[2,16,64]'"
         )
     if device is not None:
         module = module.to(device)
         args = tuple(a.to(device) if isinstance(a, torch.Tensor) else a for a in args)
-    return LoadedModel(module, args, spec)
+        keywords = {
+            k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in keywords.items()
+        }
+    return LoadedModel(module, args, spec, keywords)
+
+
+def _unpack_factory_result(
+    built: Any, spec: str
+) -> tuple[nn.Module, tuple[Any, ...] | None, dict[str, Any]]:
+    """A factory returns a module, ``(module, args)`` or ``(module, args, kwargs)``."""
+    if isinstance(built, nn.Module):
+        return built, None, {}
+    if isinstance(built, tuple) and len(built) in (2, 3) and isinstance(built[0], nn.Module):
+        given = built[1]
+        args = tuple(given) if isinstance(given, (tuple, list)) else (given,)
+        keywords = built[2] if len(built) == 3 else {}
+        if not isinstance(keywords, dict) or not all(isinstance(k, str) for k in keywords):
+            raise SpecError(
+                f"{spec}: the factory's third value must be a dict of keyword inputs, not "
+                f"{type(keywords).__name__}"
+            )
+        return built[0], args, dict(keywords)
+    raise SpecError(
+        f"{spec}: the factory must return an nn.Module, (module, example_args) or "
+        f"(module, example_args, example_kwargs), not {type(built).__name__}"
+    )

@@ -12,6 +12,7 @@ Every attribute is a string, number or bool, so the graph exports to GraphML as 
 
 from __future__ import annotations
 
+from collections import Counter, defaultdict
 from itertools import pairwise
 from typing import TYPE_CHECKING
 
@@ -30,12 +31,18 @@ def annotated_graph(analysis: Analysis) -> nx.DiGraph:
 
     Node attributes: ``op``, ``kind`` (fx op), ``primitive`` (class, or ``input`` /
     ``parameter`` / ``output``), ``dependence``, ``degree``, ``piecewise``, ``module``,
-    ``source``, ``shape``, ``dtype``, ``site`` (a site kind or ``""``), ``witness``
+    ``source``, ``shape``, ``dtype``, ``site`` (a site kind or ``""``), ``sites`` (how many:
+    a fused attention holds two), ``site_parts`` (``"scores, mix"``), ``witness``
     (on a witness path), ``transpose`` (``"feeds"``, ``"layout"`` or ``""``), ``order``.
     Edge attribute ``witness``: the edge lies on a site's witness path.
     """
     traced = analysis.traced
     sites = {site.node: site.kind for site in analysis.sites}
+    site_counts = Counter(site.node for site in analysis.sites)
+    site_parts: dict[fx.Node, list[str]] = defaultdict(list)
+    for site in analysis.sites:
+        if site.part:
+            site_parts[site.node].append(site.part)
     transposes = {t.node: "feeds" if t.feeds_contraction else "layout" for t in analysis.transposes}
     witness_edges: set[tuple[str, str]] = set()
     for site in analysis.sites:
@@ -61,6 +68,8 @@ def annotated_graph(analysis: Analysis) -> nx.DiGraph:
             shape="" if shape is None else "×".join(str(s) for s in shape),
             dtype=dtype or "",
             site=sites.get(node, ""),
+            sites=site_counts.get(node, 0),
+            site_parts=", ".join(site_parts.get(node, [])),
             witness=node.name in witness_nodes,
             transpose=transposes.get(node, ""),
         )

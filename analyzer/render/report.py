@@ -1,82 +1,70 @@
 """``analyzer report``: a folder with index.html, graph.svg, graph.dot, report.md and
-analysis.json for one analysis; and the zoo's reports with an index page.
+analysis.json for one analysis (and Model Explorer overlays on request).
 
-Everything is rendered in memory first, then each file is written atomically, so a
-failure (graphviz missing, say) leaves no half-written report behind.
+Everything is rendered in memory first, then the folder is created and each file is
+written atomically, so a failure (graphviz missing, say) leaves no half-written report
+behind.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
-from analyzer.analysis import Analysis, analyze
+from analyzer.analysis import Analysis
 from analyzer.output import write_json_atomic, write_text_atomic
-from analyzer.passes.sites import SITE_KINDS
+from analyzer.progress import SILENT, Progress
 from analyzer.render.annotated import annotated_graph
-from analyzer.render.dot import dot_source, render_svg
-from analyzer.render.html import html_page, index_page
+from analyzer.render.dot import draw, render_svg
+from analyzer.render.html import html_page
+from analyzer.render.legend import svg_with_legend
 from analyzer.render.markdown import markdown_report
+from analyzer.render.wording import title
 
 
 def write_report(
-    analysis: Analysis, out: str | Path, *, level: str = "auto", depth: int = 3, why: str = ""
+    analysis: Analysis,
+    out: str | Path,
+    *,
+    level: str = "auto",
+    depth: int = 3,
+    why: str = "",
+    model_explorer: bool = False,
+    progress: Progress = SILENT,
 ) -> Path:
-    """Write the report files of ``analysis`` into the folder ``out`` (created)."""
-    dot = dot_source(annotated_graph(analysis), level=level, depth=depth)
-    svg = render_svg(dot)
-    files = {
-        "graph.dot": dot,
-        "graph.svg": svg,
-        "index.html": html_page(analysis, svg),
-        "report.md": markdown_report(analysis, why),
-    }
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    for name, text in files.items():
-        write_text_atomic(folder / name, text)
-    write_json_atomic(folder / "analysis.json", analysis.to_json())
+    """Write the report files of ``analysis`` into the folder ``out`` (created).
+
+    ``model_explorer`` adds ``model-explorer/*.json``: node-data overlays for Google
+    Model Explorer (see :mod:`analyzer.render.explorer`).
+    """
+    counts = analysis.traced.metadata.get("parameters_by_module")
+    with progress.task(f"drawing the graph (level {level})"):
+        drawing = draw(
+            annotated_graph(analysis), level=level, depth=depth,
+            parameters=dict(counts) if isinstance(counts, dict) else None,
+        )  # fmt: skip
+        svg = render_svg(drawing.dot)
+    with progress.task("writing the report"):
+        model, overrides = title(analysis.to_json())
+        heading = f"{model} ({overrides})" if overrides else model
+        heading += f" — {drawing.level} view"
+        files: dict[str, str] = {
+            "graph.dot": drawing.dot,
+            "graph.svg": svg_with_legend(svg, drawing, heading),
+            "index.html": html_page(analysis, svg, drawing),
+            "report.md": markdown_report(analysis, why),
+        }
+        overlays = {}
+        if model_explorer:
+            from analyzer.render.explorer import overlays as explorer_overlays
+
+            overlays = explorer_overlays(analysis)
+        folder = Path(out)
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            write_text_atomic(folder / name, text)
+        write_json_atomic(folder / "analysis.json", analysis.to_json())
+        if overlays:
+            (folder / "model-explorer").mkdir(exist_ok=True)
+            for name, document in overlays.items():
+                write_json_atomic(folder / "model-explorer" / f"{name}.json", document)
     return folder
-
-
-def write_zoo_reports(
-    out: str | Path, progress: Callable[[str], None] = lambda message: None
-) -> None:
-    """Analyse every zoo model; write ``NAME/`` reports, ``index.html`` and ``index.md``."""
-    from analyzer.frontend.zoo import ZOO
-
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for number, (name, entry) in enumerate(ZOO.items(), start=1):
-        progress(f"[{number}/{len(ZOO)}] analysing zoo:{name} …")
-        result = analyze(*entry.build(), model=f"zoo:{name}")
-        write_report(result, folder / name, why=entry.verdict.why)
-        rows.append(
-            {
-                "name": name,
-                "href": f"{name}/index.html",
-                "circuit_class": result.circuit_class,
-                "sites": Counter(site.kind for site in result.sites),
-                "degree": result.degree,
-            }
-        )
-    write_text_atomic(folder / "index.html", index_page(rows))
-    table = [
-        "# The reference zoo",
-        "",
-        "Generated by `analyzer zoo --out reports`. Sites are input-by-input products.",
-        "",
-        "| model | primitive set | contraction sites | gating sites | normalization sites "
-        "| degree |",
-        "| --- | --- | ---: | ---: | ---: | --- |",
-    ]
-    for row in rows:
-        counts = " | ".join(str(row["sites"].get(k, 0)) for k in SITE_KINDS)
-        table.append(
-            f"| [{row['name']}]({row['href']}) | {', '.join(row['circuit_class'])} | {counts} | "
-            f"{row['degree']} |"
-        )
-    write_text_atomic(folder / "index.md", "\n".join(table) + "\n")
-    progress(f"wrote {len(rows)} reports, index.html and index.md to {folder}")

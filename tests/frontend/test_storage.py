@@ -70,6 +70,9 @@ def test_cli_trace_then_analyze(run_cli, tmp_path: Path) -> None:
     assert code == 0 and "frontend trace" in stdout
     direct, again = json.loads(direct_json.read_text()), json.loads(again_json.read_text())
     direct.pop("frontend"), again.pop("frontend")
+    # the command line that made each is provenance: `trace …` for the stored one
+    assert again["metadata"].pop("command").startswith("analyzer trace zoo:bilinear")
+    assert direct["metadata"].pop("command").startswith("analyzer analyze zoo:bilinear")
     assert direct == again
 
 

@@ -1,5 +1,8 @@
-"""The report page as a person sees it: headless Chromium loads it with no console
-errors, the SVG renders, and the highlighted sites are visible.
+"""The report page as a person uses it: headless Chromium loads it with no console
+errors, the graph renders right after the verdict, pans, zooms and fits, finds nodes,
+lights up a site's witness paths when its row is clicked, shows a node's facts when the
+node is clicked; a 32-layer model's page stays short; the notebook view stays readable
+in light and dark themes.
 
 Needs Debian's chromium (installed by scripts/bootstrap.sh test) and the playwright
 package, which drives it without downloading a browser of its own.
@@ -39,8 +42,14 @@ def browser():
         launched.close()
 
 
-def open_page(browser, path: Path):
-    page = browser.new_page(viewport={"width": 1300, "height": 1800})
+@pytest.fixture(scope="module")
+def block_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    result = analyze(*build_zoo_model("transformer_block"), model="zoo:transformer_block")
+    return write_report(result, tmp_path_factory.mktemp("report")) / "index.html"
+
+
+def open_page(browser, path: Path, height: int = 1000):
+    page = browser.new_page(viewport={"width": 1300, "height": height})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -51,22 +60,91 @@ def open_page(browser, path: Path):
     return page, errors, dialogs
 
 
-def test_report_page_renders_with_visible_sites(browser, tmp_path: Path) -> None:
-    result = analyze(*build_zoo_model("transformer_block"), model="zoo:transformer_block")
-    folder = write_report(result, tmp_path / "report")
-    page, errors, _ = open_page(browser, folder / "index.html")
+def view_box(page) -> list[float]:
+    return [float(v) for v in page.locator(".graph-box svg").get_attribute("viewBox").split()]
+
+
+def test_report_page_renders_with_the_graph_after_the_verdict(browser, block_report) -> None:
+    page, errors, _ = open_page(browser, block_report)
     assert errors == []
-    svg = page.locator(".graph svg")
-    box = svg.bounding_box()
-    assert box is not None and box["width"] > 200 and box["height"] > 200
-    assert page.locator(".graph svg g.node").count() > 20  # graphviz drew the nodes
-    site_nodes = page.locator(".graph svg g.site")
-    assert site_nodes.count() == 3  # attention (two sites on one node) and two layer norms
-    site_nodes.first.scroll_into_view_if_needed()
-    assert site_nodes.first.is_visible()
+    box = page.locator(".graph-box").bounding_box()
+    assert box is not None and box["width"] > 500 and box["height"] > 300
+    assert box["y"] < 400  # right after the verdict strip, in the first screen
+    assert page.locator(".graph-box svg g.node").count() > 20  # graphviz drew the nodes
+    assert page.locator(".graph-box svg g.site").count() == 3  # attention (2 sites) + 2 norms
     assert page.locator("tr.site").count() == 4 and page.locator("tr.site").first.is_visible()
-    page.screenshot(path=str(tmp_path / "page.png"), full_page=False)
-    assert (tmp_path / "page.png").stat().st_size > 10_000
+    legend = page.locator(".legend").inner_text()
+    assert "matmul" in legend and "sparsity" not in legend  # only the classes drawn
+    assert "red edge" in legend and "hexagon" in legend  # edges and shapes explained
+    legend_box = page.locator(".legend").bounding_box()
+    assert legend_box["x"] > box["x"] + box["width"] - 5  # beside the graph, not below it
+    page.screenshot(path=str(block_report.parent / "page.png"), full_page=False)
+    assert (block_report.parent / "page.png").stat().st_size > 10_000
+
+
+def test_pan_zoom_and_fit(browser, block_report) -> None:
+    page, errors, _ = open_page(browser, block_report)
+    start = view_box(page)
+    page.click("[data-act=in]")
+    zoomed = view_box(page)
+    assert zoomed[2] < start[2] * 0.9  # a narrower view: zoomed in
+    graph = page.locator(".graph-box").bounding_box()
+    x, y = graph["x"] + graph["width"] / 2, graph["y"] + graph["height"] / 2
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x - 150, y - 100, steps=5)
+    page.mouse.up()
+    panned = view_box(page)
+    assert panned[0] > zoomed[0] and panned[1] > zoomed[1]  # dragged left and up
+    page.click("[data-act=fit]")
+    fitted = view_box(page)
+    svg = page.locator(".graph-box svg g.graph").bounding_box()
+    assert fitted[3] > zoomed[3] and svg["height"] <= graph["height"] + 2  # all of it shows
+    page.keyboard.press("Escape")
+    assert errors == []
+
+
+def test_search_finds_nodes_and_modules(browser, block_report) -> None:
+    page, errors, _ = open_page(browser, block_report)
+    page.fill("input[type=search]", "linear")
+    found = page.locator(".graph-box svg g.node.found")
+    assert found.count() >= 3 and "matches" in page.locator(".found-count").inner_text()
+    page.press("input[type=search]", "Enter")
+    assert page.locator(".found-count").inner_text().startswith("1 of ")
+    assert "linear" in page.locator(".facts h3").inner_text()
+    page.fill("input[type=search]", "norm1")  # a module name finds its ops
+    assert page.locator(".graph-box svg g.node.found").count() >= 1
+    page.fill("input[type=search]", "")
+    assert page.locator(".graph-box svg g.node.found").count() == 0
+    assert errors == []
+
+
+def test_clicking_a_site_row_lights_its_witness_paths(browser, block_report) -> None:
+    page, errors, _ = open_page(browser, block_report)
+    page.locator("tr.site").first.click()
+    svg = page.locator(".graph-box svg")
+    assert "dim" in (svg.get_attribute("class") or "")
+    lit_nodes = page.locator(".graph-box svg g.node.hl")
+    assert lit_nodes.count() >= 5 and page.locator(".graph-box svg g.edge.hl").count() >= 4
+    assert page.locator(".graph-box svg g.site.hl").count() == 1  # the site's own node
+    assert "scaled_dot_product_attention" in page.locator(".facts h3").inner_text()
+    assert page.locator("tr.active").count() == 1
+    page.click("[data-act=clear]")
+    assert page.locator(".graph-box svg g.hl").count() == 0
+    assert errors == []
+
+
+def test_clicking_a_node_shows_its_facts(browser, block_report) -> None:
+    page, errors, _ = open_page(browser, block_report)
+    page.click("[data-act=fit]")
+    node = page.locator(".graph-box svg g.site").first
+    box = node.bounding_box()
+    page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    facts = page.locator(".facts").inner_text()
+    for label in ("op", "class", "dependence", "degree", "module", "source", "value"):
+        assert f"\n{label}" in f"\n{facts}", (label, facts)
+    assert "continuous" in facts and "float32[" in facts
+    assert errors == []
 
 
 def test_hostile_module_names_stay_text(browser, tmp_path: Path) -> None:
@@ -78,3 +156,71 @@ def test_hostile_module_names_stay_text(browser, tmp_path: Path) -> None:
     assert errors == [] and dialogs == []
     assert page.locator("img").count() == 0
     assert EVIL in page.locator("h1").inner_text()
+    page.locator("tr.site").first.click()  # the script reads the escaped data safely
+    page.fill("input[type=search]", "<img")
+    assert errors == [] and dialogs == [] and page.locator("img").count() == 0
+
+
+def test_a_32_layer_model_reads_in_one_screen_before_the_graph(browser, tmp_path: Path) -> None:
+    pytest.importorskip("transformers")
+    from analyzer.analysis import analyze_traced
+    from analyzer.frontend.specs import load_model
+    from analyzer.frontend.tracing import trace
+
+    config = ["num_hidden_layers=32", "hidden_size=32", "intermediate_size=64",
+              "num_attention_heads=2", "num_key_value_heads=1", "vocab_size=100"]  # fmt: skip
+    loaded = load_model("hf:llama", config=config)
+    traced = trace(loaded.module, loaded.args, example_kwargs=loaded.kwargs, model="hf:llama")
+    folder = write_report(analyze_traced(traced), tmp_path / "llama32")
+    page_file = folder / "index.html"
+    assert page_file.stat().st_size < 1_000_000
+    page, errors, _ = open_page(browser, page_file)
+    assert errors == []
+    graph = page.locator(".graph-box").bounding_box()
+    assert graph["y"] < 400  # the graph starts in the first screen
+    height = page.evaluate("document.documentElement.scrollHeight")
+    assert height < 4000, height  # 161 sites fold into a few lines
+    summaries = page.locator("details.fold > summary").all_inner_texts()
+    assert any("layers.{0…31}.self_attn ×32: 2 contraction sites each (scores, mix)" in s
+               for s in summaries), summaries  # fmt: skip
+    page.locator("details.fold > summary").nth(1).click()  # unfold the attention block
+    assert page.locator("details.fold[open] tr.site").count() == 64
+    page.locator("details.fold[open] tr.site").nth(10).click()
+    assert page.locator(".graph-box svg g.node.hl").count() >= 3
+    assert errors == []
+
+
+NOTEBOOK = """<!DOCTYPE html><html><head><meta charset="utf-8"></head>
+<body {attributes} style="background:{background};color:{colour};font-family:sans-serif">
+<div class="jp-OutputArea-output">{html}</div></body></html>"""
+
+
+def luminance(css: str) -> float:
+    parts = [float(v) for v in css[css.index("(") + 1 : css.index(")")].split(",")[:3]]
+    return sum(w * v / 255 for w, v in zip((0.2126, 0.7152, 0.0722), parts, strict=True))
+
+
+@pytest.mark.parametrize(
+    ("attributes", "background", "colour", "dark"),
+    [
+        ('data-jp-theme-light="true"', "#ffffff", "#000000", False),
+        ('data-jp-theme-light="false"', "#111111", "#eeeeee", True),
+    ],
+)
+def test_notebook_view_is_readable_in_light_and_dark(
+    browser, tmp_path: Path, attributes: str, background: str, colour: str, dark: bool
+) -> None:
+    html = analyze(*build_zoo_model("transformer_block"), model="zoo:transformer_block")
+    path = tmp_path / "notebook.html"
+    path.write_text(NOTEBOOK.format(attributes=attributes, background=background,
+                                    colour=colour, html=html._repr_html_()))  # fmt: skip
+    page, errors, _ = open_page(browser, path)
+    assert errors == []
+    text = page.evaluate("getComputedStyle(document.querySelector('.analyzer-report h2')).color")
+    assert (luminance(text) > 0.7) if dark else (luminance(text) < 0.3), text
+    chip = page.locator(".analyzer-report .chip").first
+    chip_text = chip.evaluate("e => getComputedStyle(e).color")
+    chip_fill = chip.evaluate("e => getComputedStyle(e).backgroundColor")
+    assert luminance(chip_fill) - luminance(chip_text) > 0.5  # dark text on a light chip
+    assert page.locator(".analyzer-report .graph-box svg").count() == 1
+    page.screenshot(path=str(tmp_path / "notebook.png"))

@@ -12,7 +12,7 @@ from torch import nn
 from analyzer.analysis import analyze
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.render.annotated import annotated_graph
-from analyzer.render.dot import collapse_module, dot_source, repeated_containers
+from analyzer.render.dot import collapse_module, dot_source, draw, repeated_containers
 from analyzer.render.html import html_page
 from analyzer.render.markdown import markdown_report
 from analyzer.render.report import write_report
@@ -33,6 +33,7 @@ def test_dot_golden(request: pytest.FixtureRequest) -> None:
 def test_markdown_golden(request: pytest.FixtureRequest) -> None:
     result = analyze(*build_zoo_model("swiglu_mlp"), model="zoo:swiglu_mlp")
     text = markdown_report(result).replace(str(Path.cwd()), "")
+    text = "\n".join(line for line in text.splitlines() if not line.startswith("- versions:"))
     golden = GOLDEN / "swiglu_mlp.md"
     if request.config.getoption("--update-golden"):
         golden.write_text(text)
@@ -46,12 +47,17 @@ def test_rendering_is_deterministic() -> None:
 
 
 def test_sites_transposes_and_clusters_are_marked() -> None:
-    dot = dot_source(annotated_graph(analyze(*build_zoo_model("transformer_block"))))
+    drawing = draw(annotated_graph(analyze(*build_zoo_model("transformer_block"))))
+    dot = drawing.dot
     assert 'class="site site-contraction"' in dot  # the fused attention (K transposed inside)
-    explicit = dot_source(annotated_graph(analyze(*build_zoo_model("linear_attention"))))
+    explicit = draw(annotated_graph(analyze(*build_zoo_model("linear_attention")))).dot
     assert 'class="dynamic-transpose"' in explicit  # kᵀ in q·(kᵀ·v)
     assert "subgraph cluster_" in dot and 'label="self_attn"' in dot
-    assert "cluster_legend" in dot and 'label="input-by-input site"' in dot
+    assert "⟨2 contraction sites: scores, mix⟩" in dot  # one node holds attention's two sites
+    assert "cluster_legend" not in dot  # the legend sits beside the graph, not inside it
+    assert drawing.classes == ["matmul", "relu", "transpose", "normalization", "structural",
+                               "elementwise"]  # fmt: skip
+    assert {"site", "feeds", "layout", "witness", "input"} <= set(drawing.marks)
 
 
 def test_repeated_blocks_collapse() -> None:
@@ -70,9 +76,9 @@ def test_repeated_blocks_collapse() -> None:
                 x = x + torch.relu(layer(x)) * x
             return x
 
-    dot = dot_source(annotated_graph(analyze(Deep(), (torch.randn(2, 4),))))
-    assert "modules view" in dot and "layers.{0…119} ×120" in dot
-    assert dot.count("->") < 40  # a handful of units, not 600 ops
+    drawing = draw(annotated_graph(analyze(Deep(), (torch.randn(2, 4),))))
+    assert drawing.level == "modules" and "layers.{0…119} ×120" in drawing.dot
+    assert drawing.dot.count("->") < 40  # a handful of units, not 600 ops
 
 
 class Evil(nn.Module):
@@ -107,6 +113,9 @@ def test_report_writes_every_file(run_cli, tmp_path: Path) -> None:
     assert names == ["analysis.json", "graph.dot", "graph.svg", "index.html", "report.md"]
     page = (tmp_path / "r" / "index.html").read_text()
     assert "<svg" in page and "http" not in page.replace("http://www.w3.org", "")
+    assert "<link" not in page and " src=" not in page  # self-contained: nothing fetched
+    standalone = (tmp_path / "r" / "graph.svg").read_text()
+    assert standalone.count("<svg") == 2 and "Legend" in standalone  # drawing + legend column
 
 
 def test_report_without_dot_says_what_is_missing(run_cli, tmp_path: Path, monkeypatch) -> None:
@@ -116,6 +125,21 @@ def test_report_without_dot_says_what_is_missing(run_cli, tmp_path: Path, monkey
     assert not (tmp_path / "r").exists() or not any((tmp_path / "r").iterdir())
 
 
-def test_repr_html_for_jupyter() -> None:
+def test_repr_html_for_jupyter_carries_its_own_styles() -> None:
     html = analyze(*build_zoo_model("swiglu_mlp"))._repr_html_()
     assert "gating" in html and "<table>" in html
+    assert html.startswith("<style>") and '<div class="analyzer-report">' in html
+    for rule in (".analyzer-report .chip", ".analyzer-report table", ".analyzer-report .path",
+                 '[data-jp-theme-light="false"] .analyzer-report'):  # dark JupyterLab  # fmt: skip
+        assert rule in html
+    assert "color: #111" in html  # chips keep dark text on their light fill in a dark theme
+    assert "<script" not in html  # notebooks may not run scripts; the view works without
+
+
+def test_repr_is_one_line() -> None:
+    text = repr(analyze(*build_zoo_model("transformer_block"), model="zoo:transformer_block"))
+    assert "\n" not in text and len(text) < 200
+    assert text == (
+        "<Analysis zoo:transformer_block: 49 nodes, primitive set [matmul, normalization, "
+        "relu, transpose], 4 input-by-input sites, degree inf>"
+    )
