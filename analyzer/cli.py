@@ -94,6 +94,10 @@ def _parser() -> argparse.ArgumentParser:
         "--depth", type=int, default=3, metavar="N",
         help="module view: cut module paths after N components (default 3)",
     )  # fmt: skip
+    report.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SYMBOL",
+        help="add a cost section with formulas in this dimension (see `analyzer cost`)",
+    )  # fmt: skip
     report.set_defaults(run=_run_report)
 
     validate = commands.add_parser(
@@ -128,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
     zoo.set_defaults(run=_run_zoo)
+    _add_cost_parser(commands)
     return parser
 
 
@@ -218,9 +223,13 @@ def _run_report(options: argparse.Namespace) -> int:
     if target.exists() and not target.is_dir():
         raise SpecError(f"--out {options.out!r} is a file; give a folder")
     started = time.perf_counter()
-    result = _analysed(options)
+    cost = None
+    if options.dim:  # one export with the dimensions symbolic serves both
+        result, cost = _analysed_with_cost(options, solve=True)
+    else:
+        result = _analysed(options)
     _progress("drawing …")
-    folder = write_report(result, target, level=options.level, depth=options.depth)
+    folder = write_report(result, target, level=options.level, depth=options.depth, cost=cost)
     _progress(f"wrote {folder}/index.html in {time.perf_counter() - started:.1f} s")
     return 0
 
@@ -282,6 +291,93 @@ def _run_zoo(options: argparse.Namespace) -> int:
         from analyzer.render.report import write_zoo_reports
 
         write_zoo_reports(options.out, progress=_progress)
+    return 0
+
+
+def _add_cost_parser(commands: Any) -> None:
+    cost = commands.add_parser(
+        "cost", help="multiply-adds as formulas in symbolic dimensions (static vs dynamic)"
+    )
+    _add_model_options(cost)
+    cost.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SYMBOL",
+        help="a symbolic dimension: seq=N, batch=B, INPUT:AXIS=N (x:1=N), optionally with a "
+        "range, seq=N:1..1024; repeatable",
+    )  # fmt: skip
+    cost.add_argument(
+        "--solve", action="store_true",
+        help="solve for each dimension where dynamic contractions equal static ones",
+    )  # fmt: skip
+    cost.add_argument("--json", metavar="PATH", help="write the analyzer.cost/1 JSON")
+    cost.add_argument("--svg", metavar="PATH", help="write the static vs dynamic plot")
+    cost.add_argument(
+        "--nodes", type=int, default=0, metavar="K", help="also list the K most expensive nodes"
+    )
+    cost.add_argument("--quiet", action="store_true", help="print no formulas")
+    cost.set_defaults(run=_run_cost)
+
+
+def _notes() -> Any:
+    """A progress display that shows a library's notes on stderr (analyzer.progress)."""
+    from analyzer.progress import Progress
+
+    class Notes(Progress):
+        def note(self, message: str) -> None:
+            _progress(message)
+
+    return Notes()
+
+
+def _analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, Any]:
+    """Export with the ``--dim`` axes symbolic, analyse, and give the cost formulas."""
+    from analyzer.analysis import analyze_traced
+    from analyzer.frontend.specs import load_model
+    from analyzer.symbolic.cost import cost_of_traced, trace_with_dims
+    from analyzer.symbolic.dims import parse_dims
+
+    specs = parse_dims(options.dim)
+    if not specs:
+        raise SpecError("give at least one --dim NAME=SYMBOL, e.g. --dim seq=N")
+    if options.spec.endswith(".json"):
+        raise SpecError(
+            "a stored trace has fixed shapes: give the model spec, which is exported with "
+            "the --dim axes symbolic"
+        )
+    if options.frontend not in ("auto", "export"):
+        raise SpecError(f"--frontend {options.frontend}: symbolic dimensions need export")
+    progress = _notes()
+    _progress(f"building {options.spec} …")
+    loaded = load_model(
+        options.spec, inputs=options.input, config=options.config, device=options.device
+    )
+    traced, axes, sizes = trace_with_dims(
+        loaded.module, loaded.args, specs, example_kwargs=loaded.kwargs, model=loaded.label,
+        hf=options.spec.startswith("hf:"), progress=progress,
+    )  # fmt: skip
+    _progress(f"analysing {len(traced.graph.nodes)} nodes …")
+    result = analyze_traced(traced)
+    return result, cost_of_traced(result, axes, sizes, solve=solve, progress=progress)
+
+
+def _run_cost(options: argparse.Namespace) -> int:
+    from analyzer.output import write_json_atomic, write_text_atomic
+    from analyzer.render.cost import cost_svg, cost_text
+
+    _check_output_file("--json", options.json)
+    _check_output_file("--svg", options.svg)
+    if options.nodes < 0:
+        raise SpecError(f"--nodes {options.nodes}: must be 0 or more")
+    started = time.perf_counter()
+    _, report = _analysed_with_cost(options, solve=options.solve)
+    if not options.quiet:
+        print(cost_text(report, nodes=options.nodes))
+    if options.json is not None:
+        write_json_atomic(options.json, report.to_json())
+        _progress(f"wrote {options.json}")
+    if options.svg is not None:
+        write_text_atomic(options.svg, cost_svg(report))
+        _progress(f"wrote {options.svg}")
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 
 

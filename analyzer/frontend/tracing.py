@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import warnings as python_warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -51,6 +52,7 @@ def trace(
     example_kwargs: dict[str, Any] | None = None,
     decompose: bool = False,
     mode: str | None = None,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
     """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
 
@@ -59,7 +61,10 @@ def trace(
     to ``bmm``/``softmax``, LSTM to per-step gates), which is what the empirical
     backend executes. The model is traced in the mode it was handed in (``train()`` or
     ``eval()``) unless ``mode`` names one; either way the caller's module is left as it
-    was (training flags and buffers). Raises :class:`~analyzer.errors.TraceError` with
+    was (training flags and buffers). ``dynamic_shapes`` (export only) keeps axes symbolic:
+    one ``{axis: torch.export.Dim}`` or ``None`` per input, ``example_args`` then
+    ``example_kwargs`` in order; torch.export's own error is the ``TraceError``'s cause
+    when it rejects them. Raises :class:`~analyzer.errors.TraceError` with
     every frontend's reason when none succeeds.
     """
     if frontend != "auto" and frontend not in FRONTENDS:
@@ -70,8 +75,12 @@ def trace(
         raise SpecError("example_args must be a tuple or list of the model's inputs")
     if mode not in (None, "train", "eval"):
         raise SpecError(f"mode must be 'train' or 'eval' (or None: as handed in), not {mode!r}")
+    if dynamic_shapes is not None and frontend not in ("auto", "export"):
+        raise SpecError(f"dynamic_shapes need the export frontend, not {frontend!r}")
     with module_left_as_it_was(module, mode) as analysed_mode:
-        traced = _trace_frontends(module, example_args, example_kwargs, frontend, model, decompose)
+        traced = _trace_frontends(
+            module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
+        )
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
@@ -124,19 +133,26 @@ def _trace_frontends(
     frontend: str,
     model: str,
     decompose: bool,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
     if example_kwargs:
         module = _KeywordsAsPositions(module, len(example_args), list(example_kwargs))
         example_args = (*example_args, *example_kwargs.values())
     order = FRONTENDS if frontend == "auto" else (frontend,)
+    tracers = dict(_TRACERS)
+    if dynamic_shapes is not None:  # symbolic axes: only export keeps them
+        order = ("export",)
+        tracers["export"] = functools.partial(_trace_export, dynamic_shapes=dynamic_shapes)
     reasons: list[str] = []
+    last_error: Exception | None = None
     for name in order:
         try:
-            traced = _TRACERS[name](module, tuple(example_args), model, decompose)
+            traced = tracers[name](module, tuple(example_args), model, decompose)
         except (TraceError, SpecError):
             raise
         except Exception as error:  # every frontend failure is reported, none is lost
             reasons.append(f"{name}: {type(error).__name__}: {_first_lines(error)}")
+            last_error = error
             continue
         traced.warnings[:0] = [f"frontend {r} (fell back to {name})" for r in reasons]
         if example_kwargs:
@@ -148,7 +164,7 @@ def _trace_frontends(
         f"could not trace {model}: "
         + "; ".join(reasons)
         + ". If the forward itself fails, call the model on its example inputs to see why."
-    )
+    ) from last_error
 
 
 def flatten_tensors(value: Any) -> list[torch.Tensor]:
@@ -211,11 +227,17 @@ class _Flattened(nn.Module):
 
 
 def _trace_export(
-    module: Any, args: tuple[Any, ...], model: str, decompose: bool = False
+    module: Any,
+    args: tuple[Any, ...],
+    model: str,
+    decompose: bool = False,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
+    # the wrapper's forward takes *args: its one spec is the tuple of the inputs' specs
+    shapes = None if dynamic_shapes is None else (tuple(dynamic_shapes),)
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
-        program = torch.export.export(_Flattened(module), args, strict=False)
+        program = torch.export.export(_Flattened(module), args, dynamic_shapes=shapes, strict=False)
         if decompose:
             program = program.run_decompositions()
     input_kinds: dict[str, InputKind] = {}

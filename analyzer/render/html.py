@@ -49,8 +49,9 @@ def strip_xml_prolog(svg: str) -> str:
     return svg[start:] if start >= 0 else ""
 
 
-def analysis_body(analysis: Analysis, svg: str | None = None) -> str:
-    """The HTML fragment of an analysis (what ``_repr_html_`` shows in Jupyter)."""
+def analysis_body(analysis: Analysis, svg: str | None = None, extra: str = "") -> str:
+    """The HTML fragment of an analysis (what ``_repr_html_`` shows in Jupyter);
+    ``extra`` is a further section (a report's cost) placed before the graph."""
     document = analysis.to_json()
     out: list[str] = []
     circuit = "".join(_chip(c) for c in document["circuit_class"]) or "(none)"
@@ -119,6 +120,8 @@ def analysis_body(analysis: Analysis, svg: str | None = None) -> str:
         out.append("<h2>Warnings</h2><ul>")
         out += [f'<li class="warn">{escape(w)}</li>' for w in document["warnings"]]
         out.append("</ul>")
+    if extra:
+        out.append(extra)
     if svg:
         out.append('<h2>Graph</h2><div class="graph">' + strip_xml_prolog(svg) + "</div>")
     return "\n".join(out)
@@ -141,8 +144,9 @@ def _kind_class(kind: str) -> str:
     return {"contraction": "matmul"}.get(kind, kind)
 
 
-def html_page(analysis: Analysis, svg: str | None = None) -> str:
-    """The whole self-contained page (``index.html`` of a report)."""
+def html_page(analysis: Analysis, svg: str | None = None, extra: str = "") -> str:
+    """The whole self-contained page (``index.html`` of a report); ``extra`` as in
+    :func:`analysis_body`."""
     document: dict[str, Any] = analysis.to_json()
     title = escape(document["model"])
     meta = (
@@ -153,7 +157,7 @@ def html_page(analysis: Analysis, svg: str | None = None) -> str:
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>analyzer: {title}</title><style>{STYLE}</style></head><body>"
         f'<h1>{title}</h1><div class="meta">{meta}</div>\n'
-        + analysis_body(analysis, svg)
+        + analysis_body(analysis, svg, extra)
         + "\n</body></html>\n"
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.analysis import Analysis, analyze
 from analyzer.output import write_json_atomic, write_text_atomic
@@ -19,24 +20,46 @@ from analyzer.render.dot import dot_source, render_svg
 from analyzer.render.html import html_page, index_page
 from analyzer.render.markdown import markdown_report
 
+if TYPE_CHECKING:
+    from analyzer.symbolic.cost import CostReport
+
 
 def write_report(
-    analysis: Analysis, out: str | Path, *, level: str = "auto", depth: int = 3, why: str = ""
+    analysis: Analysis,
+    out: str | Path,
+    *,
+    level: str = "auto",
+    depth: int = 3,
+    why: str = "",
+    cost: CostReport | None = None,
 ) -> Path:
-    """Write the report files of ``analysis`` into the folder ``out`` (created)."""
+    """Write the report files of ``analysis`` into the folder ``out`` (created); with a
+    ``cost`` report, a cost section, ``cost.svg`` and ``cost.json`` as well."""
     dot = dot_source(annotated_graph(analysis), level=level, depth=depth)
     svg = render_svg(dot)
+    extra = ""
+    if cost is not None:
+        from analyzer.render.cost import cost_html
+
+        extra = cost_html(cost)
     files = {
         "graph.dot": dot,
         "graph.svg": svg,
-        "index.html": html_page(analysis, svg),
+        "index.html": html_page(analysis, svg, extra=extra),
         "report.md": markdown_report(analysis, why),
     }
+    if cost is not None:
+        from analyzer.render.cost import cost_markdown, cost_svg
+
+        files["report.md"] += cost_markdown(cost)
+        files["cost.svg"] = cost_svg(cost)
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)
     for name, text in files.items():
         write_text_atomic(folder / name, text)
     write_json_atomic(folder / "analysis.json", analysis.to_json())
+    if cost is not None:
+        write_json_atomic(folder / "cost.json", cost.to_json())
     return folder
 
 
