@@ -10,9 +10,9 @@ equal: past them dynamic weights cost more than static ones.
 
 >>> import torch
 >>> from analyzer.frontend.zoo import build_zoo_model
->>> report = cost(*build_zoo_model("linear_attention"), ["seq=N"], solve=True)
+>>> report = cost(*build_zoo_model("hopfield"), ["seq=N"], solve=True)
 >>> report.dynamic_contraction, report.static_contraction, report.crossover
-(1024, 9216*N, {'seq': []})
+(64*N**2, 1536*N, {'seq': [24]})
 """
 
 from __future__ import annotations
