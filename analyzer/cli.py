@@ -133,6 +133,7 @@ def _parser() -> argparse.ArgumentParser:
     zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
     zoo.set_defaults(run=_run_zoo)
     _add_cost_parser(commands)
+    _add_expand_parser(commands)
     return parser
 
 
@@ -377,6 +378,57 @@ def _run_cost(options: argparse.Namespace) -> int:
     if options.svg is not None:
         write_text_atomic(options.svg, cost_svg(report))
         _progress(f"wrote {options.svg}")
+    _progress(f"done in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+def _add_expand_parser(commands: Any) -> None:
+    expand = commands.add_parser(
+        "expand", help="run a tiny instance on sympy symbols: exact polynomials and degree"
+    )
+    _add_model_options(expand, "device to build on (default cpu: expand needs the weights)")
+    expand.add_argument("--json", metavar="PATH", help="write the analyzer.expand/1 JSON")
+    expand.add_argument(
+        "--show", type=int, default=4, metavar="K", help="print the first K output entries"
+    )
+    expand.add_argument(
+        "--max-inputs", type=int, default=256, metavar="N",
+        help="refuse more than N input entries (symbols; default 256)",
+    )  # fmt: skip
+    expand.add_argument(
+        "--max-terms", type=int, default=2_000_000, metavar="N",
+        help="refuse an op that would multiply out more than N terms (default 2,000,000)",
+    )  # fmt: skip
+    expand.set_defaults(run=_run_expand)
+
+
+def _run_expand(options: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_traced
+    from analyzer.output import write_json_atomic
+    from analyzer.render.expand import expand_text
+    from analyzer.symbolic.expand import expand_traced
+
+    _check_output_file("--json", options.json)
+    if options.show < 0:
+        raise SpecError(f"--show {options.show}: must be 0 or more")
+    if options.max_inputs < 1 or options.max_terms < 1:
+        raise SpecError("--max-inputs and --max-terms must be at least 1")
+    if options.spec.endswith(".json"):
+        raise SpecError("a stored trace has no weights to expand: give the model spec")
+    if options.device == "meta":
+        raise SpecError("--device meta holds no weights: expand needs cpu (the default)")
+    if options.device is None:
+        options.device = "cpu"
+    started = time.perf_counter()
+    result = analyze_traced(_traced(options))
+    _progress("expanding on sympy symbols …")
+    expansion = expand_traced(
+        result, max_inputs=options.max_inputs, max_terms=options.max_terms, progress=_notes()
+    )
+    print(expand_text(expansion, show=options.show))
+    if options.json is not None:
+        write_json_atomic(options.json, expansion.to_json())
+        _progress(f"wrote {options.json}")
     _progress(f"done in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -1,16 +1,18 @@
 """Exact values of one tensor entry: polynomials with rational coefficients, or sympy
 expressions once a non-polynomial op (ReLU, tanh, a division by an input) was applied.
 
-A :class:`Rat` is a polynomial over the integers and one positive integer denominator:
-float weights are dyadic rationals with large denominators, and integer arithmetic
-without a gcd per coefficient is several times faster than sympy's rationals, while
-staying exact. Entries of a tensor are :class:`Rat` or :class:`sympy.Expr`; the helpers
-here combine them, switching to ``Expr`` only when they must.
+A :class:`Rat` is a sparse polynomial with integer coefficients over one positive integer
+denominator. Monomials are sorted tuples of variable indices (``x0·x3²`` is
+``(0, 3, 3)``), so that a product costs the same with 4 symbols or 400, and float
+weights, dyadic rationals with large denominators, multiply without a gcd per
+coefficient; the arithmetic stays exact. Entries of a tensor are :class:`Rat` or
+:class:`sympy.Expr`; the helpers here combine them, switching to ``Expr`` only when
+they must.
 
->>> from sympy.polys.rings import ring
->>> from sympy.polys.domains import ZZ
->>> R, x, y = ring("x y", ZZ)
->>> value = add(mul(Rat(x, 1), Rat(y, 1)), constant(0.5, R))
+>>> import sympy
+>>> ring = Ring(sympy.symbols("x y"))
+>>> x, y = ring.generators()
+>>> value = add(mul(x, y), constant(0.5, ring))
 >>> value.as_expr()
 x*y + 1/2
 >>> degree(value), cross_monomials([value])
@@ -20,65 +22,148 @@ x*y + 1/2
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sympy
-from sympy.polys.domains import QQ
-from sympy.polys.rings import PolyElement, PolyRing
+from sympy.functions.elementary.piecewise import ExprCondPair
 
 INF = math.inf
 
+Monomial = tuple[int, ...]  # sorted variable indices, repeated by exponent
+Terms = dict[Monomial, int]
+
+
+class Ring:
+    """The input symbols that monomials index."""
+
+    def __init__(self, symbols: Sequence[sympy.Symbol]) -> None:
+        self.symbols = tuple(symbols)
+
+    def generators(self) -> list[Rat]:
+        """One polynomial per symbol."""
+        return [Rat({(i,): 1}, 1, self) for i in range(len(self.symbols))]
+
+    def zero(self) -> Rat:
+        return Rat({}, 1, self)
+
+
+def _plus(a: Terms, b: Terms) -> Terms:
+    if len(a) < len(b):
+        a, b = b, a
+    result = dict(a)
+    for monomial, coefficient in b.items():
+        value = result.get(monomial, 0) + coefficient
+        if value:
+            result[monomial] = value
+        else:
+            result.pop(monomial, None)
+    return result
+
+
+def _times(a: Terms, b: Terms) -> Terms:
+    if len(a) < len(b):
+        a, b = b, a
+    if len(b) == 1 and () in b:  # a constant factor: scale
+        factor = b[()]
+        return {m: c * factor for m, c in a.items()} if factor else {}
+    result: Terms = {}
+    get = result.get
+    for m2, c2 in b.items():
+        for m1, c1 in a.items():
+            monomial = tuple(sorted(m1 + m2)) if m1 and m2 else m1 or m2
+            result[monomial] = get(monomial, 0) + c1 * c2
+    return {m: c for m, c in result.items() if c}
+
 
 class Rat:
-    """``num / den``: an integer polynomial over one ring and a positive integer."""
+    """``num / den``: integer coefficients by monomial, and a positive integer."""
 
-    __slots__ = ("den", "num")
+    __slots__ = ("den", "num", "ring")
 
-    def __init__(self, num: PolyElement, den: int) -> None:
-        self.num, self.den = num, den
+    def __init__(self, num: Terms, den: int, ring: Ring) -> None:
+        self.num, self.den, self.ring = num, den, ring
 
     def __add__(self, other: Rat) -> Rat:
         if self.den == other.den:
-            return Rat(self.num + other.num, self.den)
+            return Rat(_plus(self.num, other.num), self.den, self.ring)
         common = math.lcm(self.den, other.den)
-        return Rat(self.num * (common // self.den) + other.num * (common // other.den), common)
+        left = _times(self.num, {(): common // self.den})
+        right = _times(other.num, {(): common // other.den})
+        return Rat(_plus(left, right), common, self.ring)
 
     def __mul__(self, other: Rat) -> Rat:
-        return Rat(self.num * other.num, self.den * other.den)
+        return Rat(_times(self.num, other.num), self.den * other.den, self.ring)
 
     def __neg__(self) -> Rat:
-        return Rat(-self.num, self.den)
+        return Rat({m: -c for m, c in self.num.items()}, self.den, self.ring)
+
+    def __pow__(self, exponent: int) -> Rat:
+        result = Rat({(): 1}, 1, self.ring)
+        for _ in range(exponent):
+            result = result * self
+        return result
 
     def scaled(self, numerator: int, denominator: int) -> Rat:
         """``self · numerator / denominator`` (a rational constant)."""
         sign = -1 if denominator < 0 else 1
-        return Rat(self.num * (sign * numerator), self.den * abs(denominator))
+        return Rat(_times(self.num, {(): sign * numerator}), self.den * abs(denominator), self.ring)
 
     def __len__(self) -> int:
         return len(self.num)
 
+    def __repr__(self) -> str:
+        return f"Rat({self.as_expr()})"
+
     @property
     def is_constant(self) -> bool:
-        return self.num.is_ground
+        return not self.num or (len(self.num) == 1 and () in self.num)
 
     def constant_value(self) -> sympy.Rational:
         """The value of a constant (``is_constant``)."""
-        return sympy.Rational(int(self.num.coeff(1)), self.den)
+        return sympy.Rational(self.num.get((), 0), self.den)
 
-    def poly(self) -> PolyElement:
-        """The same polynomial over the rationals, in lowest terms."""
-        field_ring = self.num.ring.clone(domain=QQ)
-        return self.num.set_ring(field_ring) * QQ(1, self.den)
+    def monomials(self) -> Iterable[Monomial]:
+        return self.num.keys()
+
+    def text(self) -> str:
+        """The exact polynomial as a string sympy reads back, highest degree first
+        (written directly: sympy's printer is slow on thousands of terms)."""
+        names = [s.name for s in self.ring.symbols]
+        parts = []
+        for monomial, coefficient in sorted(self.num.items(), key=_by_degree):
+            value = sympy.Rational(coefficient, self.den)
+            factors = "*".join(
+                names[i] if monomial.count(i) == 1 else f"{names[i]}**{monomial.count(i)}"
+                for i in sorted(set(monomial))
+            )
+            if not factors:
+                parts.append(str(value))
+            elif abs(value) == 1:
+                parts.append(("-" if value < 0 else "") + factors)
+            else:
+                parts.append(f"{value}*{factors}")
+        return " + ".join(parts).replace("+ -", "- ") or "0"
 
     def as_expr(self) -> sympy.Expr:
-        return self.poly().as_expr()
+        symbols = self.ring.symbols
+        return sympy.Add(
+            *(
+                sympy.Rational(c, self.den) * sympy.Mul(*(symbols[i] for i in m))
+                for m, c in self.num.items()
+            )
+        )
+
+
+def _by_degree(item: tuple[Monomial, int]) -> tuple[int, Monomial]:
+    return (-len(item[0]), item[0])
 
 
 Entry = Any  # Rat | sympy.Expr
 
 
-def constant(value: float | int | sympy.Rational, ring: PolyRing) -> Rat:
+def constant(value: float | int | sympy.Rational, ring: Ring) -> Rat:
     """An exact constant: a float is the dyadic rational it stores."""
     if isinstance(value, sympy.Rational):
         numerator, denominator = int(value.p), int(value.q)
@@ -88,7 +173,7 @@ def constant(value: float | int | sympy.Rational, ring: PolyRing) -> Rat:
         numerator, denominator = value, 1
     else:
         numerator, denominator = float(value).as_integer_ratio()
-    return Rat(ring(numerator), denominator)
+    return Rat({(): numerator} if numerator else {}, denominator, ring)
 
 
 def as_expr(value: Entry) -> sympy.Expr:
@@ -111,22 +196,21 @@ def neg(a: Entry) -> Entry:
     return -a
 
 
-def total(values: Iterable[Entry], ring: PolyRing) -> Entry:
+def total(values: Iterable[Entry], ring: Ring) -> Entry:
     """The sum of ``values``: one integer polynomial per denominator, added at the end,
     so that a long sum does not copy its running total at every step."""
-    by_denominator: dict[int, list[PolyElement]] = {}
+    by_denominator: dict[int, Terms] = {}
     expressions: list[sympy.Expr] = []
     for value in values:
-        if isinstance(value, Rat):
-            by_denominator.setdefault(value.den, []).append(value.num)
-        else:
+        if not isinstance(value, Rat):
             expressions.append(value)
-    result = Rat(ring.zero, 1)
-    for denominator, numerators in by_denominator.items():
-        accumulated = ring.zero.copy()
-        for numerator in numerators:
-            accumulated += numerator
-        result = result + Rat(accumulated, denominator)
+            continue
+        accumulated = by_denominator.setdefault(value.den, {})
+        for monomial, coefficient in value.num.items():  # in place: no copy per step
+            accumulated[monomial] = accumulated.get(monomial, 0) + coefficient
+    result = ring.zero()
+    for denominator, terms in by_denominator.items():
+        result = result + Rat({m: c for m, c in terms.items() if c}, denominator, ring)
     if expressions:
         return sympy.Add(result.as_expr(), *expressions)
     return result
@@ -148,7 +232,7 @@ def power(a: Entry, exponent: Any) -> Entry:
     if isinstance(exponent, (int, float)) and float(exponent).is_integer() and exponent >= 0:
         k = int(exponent)
         if isinstance(a, Rat):
-            return Rat(a.num**k, a.den**k)
+            return a**k
         return as_expr(a) ** k
     if isinstance(exponent, float):
         exponent = sympy.Rational(*exponent.as_integer_ratio())
@@ -179,8 +263,7 @@ def degree(value: Entry, inputs: frozenset[sympy.Symbol] | None = None) -> float
     """Total degree in the input symbols; for piecewise expressions (Max, Abs, …) the
     largest degree of a piece; ``inf`` through smooth functions and divisions by inputs."""
     if isinstance(value, Rat):
-        monomials = list(value.num.itermonoms())
-        return max((sum(m) for m in monomials), default=0) if len(value) else 0
+        return max((len(m) for m in value.num), default=0)
     return _expr_degree(value, inputs, {})
 
 
@@ -191,7 +274,7 @@ def _expr_degree(
         return memo[expression]
     if expression.is_Symbol:
         found = 1 if inputs is None or expression in inputs else 0
-    elif expression.is_Number or not expression.free_symbols:
+    elif expression.is_Atom:
         found = 0
     elif isinstance(expression, (sympy.core.relational.Relational, sympy.logic.boolalg.Boolean)):
         found = 0
@@ -209,7 +292,7 @@ def _expr_degree(
                 found = int(exponent) * base
             else:
                 found = INF
-        elif isinstance(expression, sympy.piecewise.ExprCondPair):
+        elif isinstance(expression, ExprCondPair):
             found = parts[0]
         else:  # a smooth function of something that varies
             found = INF if any(p > 0 for p in parts) else 0
@@ -230,10 +313,9 @@ def cross_monomials(values: Iterable[Entry], limit: int = 100_000) -> list[sympy
     memo: dict = {}
     for value in values:
         if isinstance(value, Rat):
-            generators = value.num.ring.symbols
+            symbols = value.ring.symbols
             monomials: Iterable[_Monomial] = (
-                tuple((generators[i], e) for i, e in enumerate(m) if e)
-                for m in value.num.itermonoms()
+                tuple((symbols[i], m.count(i)) for i in sorted(set(m))) for m in value.num
             )
         else:
             monomials = _piece_monomials(value, memo) or ()
@@ -242,8 +324,15 @@ def cross_monomials(values: Iterable[Entry], limit: int = 100_000) -> list[sympy
                 found[monomial] = None
         if len(found) >= limit:
             break
-    ordered = sorted(found, key=lambda m: (sum(e for _, e in m), [(str(s), e) for s, e in m]))
+    ordered = sorted(
+        found, key=lambda m: (sum(e for _, e in m), [(_natural(s.name), e) for s, e in m])
+    )
     return [sympy.Mul(*(s**e for s, e in m)) for m in ordered[:limit]]
+
+
+def _natural(name: str) -> tuple[Any, ...]:
+    """``x0_2`` before ``x0_10``."""
+    return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name))
 
 
 _Monomial = tuple[tuple[Any, int], ...]
@@ -257,12 +346,12 @@ def _piece_monomials(expression: sympy.Basic, memo: dict) -> set[_Monomial] | No
     result: set[_Monomial] | None
     if expression.is_Symbol:
         result = {((expression, 1),)}
-    elif expression.is_Number or not expression.free_symbols:
+    elif expression.is_Atom:
         result = {()}
     elif expression.is_Add or isinstance(expression, _PIECEWISE):
         result = set()
         for argument in expression.args:
-            if isinstance(argument, sympy.piecewise.ExprCondPair):
+            if isinstance(argument, ExprCondPair):
                 argument = argument.expr
             inner = _piece_monomials(argument, memo)
             if inner is None:
@@ -282,15 +371,15 @@ def _piece_monomials(expression: sympy.Basic, memo: dict) -> set[_Monomial] | No
             if inner is None or len(result) * len(inner) > 200_000:
                 result = None
                 break
-            result = {_times(a, b) for a in result for b in inner}
+            result = {_monomial_times(a, b) for a in result for b in inner}
     else:
         result = None
     memo[expression] = result
     return result
 
 
-def _times(a: _Monomial, b: _Monomial) -> _Monomial:
+def _monomial_times(a: _Monomial, b: _Monomial) -> _Monomial:
     exponents: dict[Any, int] = {}
     for s, e in (*a, *b):
         exponents[s] = exponents.get(s, 0) + e
-    return tuple(sorted(exponents.items(), key=lambda item: str(item[0])))
+    return tuple(sorted(exponents.items(), key=lambda item: _natural(item[0].name)))
