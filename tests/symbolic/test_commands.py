@@ -99,3 +99,46 @@ def test_cost_suggests_a_range_for_a_bounded_hf_dimension(run_cli, tmp_path: Pat
     assert code == 2
     assert "--dim seq=N:1..512" in stderr and "N <= 512" in stderr
     assert not out.exists()
+
+
+def test_expand_prints_the_verdict_and_writes_json(run_cli, tmp_path: Path) -> None:
+    out = tmp_path / "expand.json"
+    code, stdout, stderr = run_cli(
+        "expand", "zoo:linear_attention", "--input", "float32[1,1,16]", "--show", "1",
+        "--json", str(out),
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert "degree                3   (static pass: 3, agrees)" in stdout
+    assert "outputs               16 entries (shapes [1, 1, 16]): polynomial" in stdout
+    assert "y[0] = " in stdout and "y[1] = " not in stdout
+    document = json.loads(out.read_text())
+    assert document["schema"] == "analyzer.expand/1" and len(document["outputs"]) == 16
+    assert sympy.Poly(sympy.sympify(document["outputs"][0])).total_degree() == 3
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["expand", "zoo:bilinear", "--max-inputs", "100"], "192 entries (x [2, 6, 16])"),
+        (["expand", "zoo:linear_attention", "--max-terms", "1000"], "past the limit of 1,000"),
+        (["expand", "zoo:convnet", "--input", "float32[1,3,4,4]"], "no rule for aten.conv2d"),
+        (["expand", "zoo:mlp", "--device", "meta"], "--device meta holds no weights"),
+        (["expand", "zoo:mlp", "--show", "-1"], "--show -1"),
+        (["expand", "zoo:mlp", "--max-terms", "0"], "at least 1"),
+    ],
+)
+def test_expand_bad_input_exits_2_and_writes_nothing(
+    run_cli, tmp_path: Path, argv: list[str], message: str
+) -> None:
+    out = tmp_path / "expand.json"
+    code, stdout, stderr = run_cli(*argv, "--json", str(out))
+    assert code == 2, stderr
+    assert message in " ".join(stderr.split()), stderr
+    assert not out.exists() and stdout == ""
+
+
+def test_expand_refuses_a_stored_trace(run_cli, tmp_path: Path) -> None:
+    trace = tmp_path / "mlp.json"
+    assert run_cli("trace", "zoo:mlp", "--out", str(trace))[0] == 0
+    code, _, stderr = run_cli("expand", str(trace))
+    assert code == 2 and "no weights to expand" in stderr
