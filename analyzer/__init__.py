@@ -7,7 +7,8 @@
 
 The package is the pipeline, one folder per stage, data flowing down:
 ``frontend`` (specs, tracing, stored traces) → ``passes`` (registry, dataflow, sites)
-→ ``analysis`` → ``empirical`` (``validate``) → ``render`` (reports) → ``cli``.
+→ ``analysis`` → ``empirical`` (``validate``) → ``symbolic`` (``cost``, ``expand``)
+→ ``render`` (reports) → ``cli``.
 Everything a user needs is importable from here; heavy modules (torch's tracing,
 transformers, graphviz, sympy) load on first use, so ``import analyzer`` stays cheap.
 """
@@ -24,16 +25,22 @@ if TYPE_CHECKING:
     from analyzer.frontend.dialect import TracedModel
     from analyzer.frontend.storage import load_trace, save_trace
     from analyzer.frontend.tracing import trace
+    from analyzer.symbolic.cost import CostReport, cost
+    from analyzer.symbolic.expand import Expansion, expand
 
 __all__ = [
     "Analysis",
     "AnalyzerError",
+    "CostReport",
+    "Expansion",
     "MissingToolError",
     "SpecError",
     "TraceError",
     "TracedModel",
     "ValidationReport",
     "analyze",
+    "cost",
+    "expand",
     "load_trace",
     "save_trace",
     "trace",
@@ -50,6 +57,10 @@ _LAZY = {
     "load_trace": "analyzer.frontend.storage",
     "validate": "analyzer.empirical.validate",
     "ValidationReport": "analyzer.empirical.validate",
+    "cost": "analyzer.symbolic.cost",
+    "CostReport": "analyzer.symbolic.cost",
+    "expand": "analyzer.symbolic.expand",
+    "Expansion": "analyzer.symbolic.expand",
 }
 
 

@@ -60,7 +60,7 @@ def _crossover_lines(report: CostReport) -> list[str]:
     for label, roots in report.crossover.items():
         name = report.dims[label]
         if not roots:
-            lines.append(f"  {label}: none (dynamic contractions never equal static ones)")
+            lines.append(f"  {label}: none (no size of {name} makes them equal)")
             continue
         shown = []
         for root in roots:

@@ -14,7 +14,7 @@ from analyzer.errors import SpecError
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.passes.facts import format_degree
 from analyzer.symbolic.expand import degree_agrees, expand
-from tests.property.test_degree_sympy import N, SYMBOLS, TreeModel, sympy_value, trees
+from tests.property.test_degree_sympy import SYMBOLS, N, TreeModel, sympy_value, trees
 
 SMALL = (1, 1, 16)  # one position of the zoo's width: the smallest instance
 
