@@ -46,6 +46,7 @@ from analyzer.symbolic.exact import (
     Rat,
     Ring,
     as_expr,
+    constant,
     cross_monomials,
     degree,
     is_piecewise,
@@ -132,6 +133,11 @@ class _Expander(fx.Interpreter):
         origins = non_polynomial_origin(node, operands, value)
         for result in value if isinstance(value, (list, tuple)) else [value]:
             if isinstance(result, SymTensor):
+                # a number (relu(x)**0, exp(0)) is a polynomial again: keep the fast path
+                result.entries = [
+                    constant(e, self.ring) if isinstance(e, sympy.Rational) else e
+                    for e in result.entries
+                ]
                 result.origins = origins
                 self._check_size(node, result)
         return value
@@ -255,7 +261,7 @@ def expand_traced(
         polynomial=polynomial,
         piecewise=any(is_piecewise(e) for e in outputs),
         cross_terms=cross_monomials(outputs),
-        non_polynomial=sorted(origins),
+        non_polynomial=[] if polynomial else sorted(origins),
         static_degree=analysis.degree,
         warnings=list(analysis.warnings),
     )

@@ -80,7 +80,7 @@ def test_expansion_is_sympys_polynomial_and_its_degree_the_static_one(tree: tupl
     # a fresh module: the tree model finds its weights by node identity, once per trace
     assert format_degree(result.degree) == analyze(TreeModel(tree), inputs).degree
     if _has_relu(tree):
-        assert result.piecewise or result.polynomial  # relu of a constant folds away
+        assert result.piecewise or result.polynomial  # relu(x) ** 0 is the polynomial 1
         return
     expected = [sympy.expand(e.xreplace(_row_symbols(result))) for e in sympy_value(tree)]
     ours = [sympy.expand(result.expression(i)) for i in range(N)]  # row 0 of the output
