@@ -231,7 +231,10 @@ def node_parts(node: fx.Node, reader: ShapeReader) -> tuple[Parts, bool]:
     no formula (its cost is then unknown and reported, never silently zero)."""
     name = op_name(node)
     if name in CONTRACTIONS:
-        return CONTRACTIONS[name](node, reader), True
+        try:
+            return CONTRACTIONS[name](node, reader), True
+        except (ValueError, TypeError, IndexError):  # a shape the trace did not record
+            return {"": sympy.Integer(0)}, False
     entry = entry_for(node)
     if entry is not None and entry.rule in CONTRACTION_RULES:
         return {"": sympy.Integer(0)}, False
