@@ -106,7 +106,7 @@ def cost_text(report: CostReport, *, nodes: int = 0) -> str:
     lines += ["", *_table(report)]
     if nodes:
         lines += ["", f"most expensive nodes (at the traced sizes, top {nodes})"]
-        ranked = sorted(report.nodes, key=lambda n: -report.at(n.macs, {}))[:nodes]
+        ranked = sorted(report.nodes, key=lambda n: -(_at(report, n.macs, {}) or 0))[:nodes]
         for node in ranked:
             lines.append(f"  {node.node:<28} {node.op:<36} {pretty_expression(node.macs)}")
     if report.uncounted:
@@ -120,18 +120,29 @@ def _table(report: CostReport) -> list[str]:
     name = report.symbols[0].name
     rows = [f"{name:>10} {'static':>14} {'dynamic':>14} {'total':>14} {'dynamic share':>14}"]
     for size in table_sizes(report):
-        static = report.at(report.static_contraction, {name: size})
-        dynamic = report.at(report.dynamic_contraction, {name: size})
-        total = report.at(report.total, {name: size})
-        contraction = static + dynamic
-        share = f"{100 * dynamic / contraction:.1f} %" if contraction else "-"
+        static = _at(report, report.static_contraction, {name: size})
+        dynamic = _at(report, report.dynamic_contraction, {name: size})
+        total = _at(report, report.total, {name: size})
+        contraction = (static or 0) + (dynamic or 0)
+        share = f"{100 * (dynamic or 0) / contraction:.1f} %" if contraction else "-"
         rows.append(
             f"{size:>10} {_short(static):>14} {_short(dynamic):>14} {_short(total):>14} {share:>14}"
         )
     return [f"multiply-adds at sizes of {name}{_held(report)}", *rows]
 
 
-def _short(value: float) -> str:
+def _at(report: CostReport, expression: sympy.Expr, sizes: dict[str, int]) -> int | None:
+    """The value at ``sizes``, or ``None`` where a symbol has no size (an unbacked,
+    data-dependent one)."""
+    try:
+        return report.at(expression, sizes)
+    except TypeError:
+        return None
+
+
+def _short(value: float | None) -> str:
+    if value is None:
+        return "?"
     for unit, scale in (("P", 1e15), ("T", 1e12), ("G", 1e9), ("M", 1e6), ("k", 1e3)):
         if abs(value) >= scale:
             return f"{value / scale:.3g} {unit}"
