@@ -7,7 +7,8 @@
 
 The package is the pipeline, one folder per stage, data flowing down:
 ``frontend`` (specs, tracing, stored traces) → ``passes`` (registry, dataflow, sites)
-→ ``analysis`` → ``empirical`` (``validate``) → ``render`` (reports) → ``cli``.
+→ ``analysis`` → ``empirical`` (``validate``) → ``symbolic`` (``cost``, ``expand``)
+→ ``render`` (reports) → ``cli``.
 Everything a user needs is importable from here; heavy modules (torch's tracing,
 transformers, graphviz, sympy) load on first use, so ``import analyzer`` stays cheap.
 """
@@ -26,10 +27,14 @@ if TYPE_CHECKING:
     from analyzer.frontend.storage import load_trace, save_trace
     from analyzer.frontend.tracing import trace
     from analyzer.frontend.training import TrainingStep
+    from analyzer.symbolic.cost import CostReport, cost
+    from analyzer.symbolic.expand import Expansion, expand
 
 __all__ = [
     "Analysis",
     "AnalyzerError",
+    "CostReport",
+    "Expansion",
     "MissingToolError",
     "SpecError",
     "TraceError",
@@ -38,6 +43,8 @@ __all__ = [
     "ValidationReport",
     "analyze",
     "claim",
+    "cost",
+    "expand",
     "load_trace",
     "run_claims",
     "save_trace",
@@ -58,6 +65,10 @@ _LAZY = {
     "ValidationReport": "analyzer.empirical.validate",
     "claim": "analyzer.claims",
     "run_claims": "analyzer.claims",
+    "cost": "analyzer.symbolic.cost",
+    "CostReport": "analyzer.symbolic.cost",
+    "expand": "analyzer.symbolic.expand",
+    "Expansion": "analyzer.symbolic.expand",
 }
 
 

@@ -419,6 +419,10 @@ def _add_report_parser(commands: Any) -> None:
         "--model-explorer", action="store_true",
         help="also write Google Model Explorer node-data overlays (model-explorer/*.json)",
     )  # fmt: skip
+    parser.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SYMBOL",
+        help="add a cost section with formulas in this dimension (see `analyzer cost`)",
+    )  # fmt: skip
     parser.set_defaults(run=_run_report)
 
 
@@ -429,14 +433,18 @@ def _run_report(options: argparse.Namespace) -> int:
     if options.depth < 1:
         raise SpecError(f"--depth {options.depth}: must be at least 1")
     check_writable_folder(options.out, "--out")
-    result = _analysed(options)
+    cost = None
+    if options.dim:  # one export with the dimensions symbolic serves both
+        result, cost = _analysed_with_cost(options, solve=True)
+    else:
+        result = _analysed(options)
     if not options.quiet:
         from analyzer.render.summary import render_summary
 
         print(render_summary(result))
     folder = write_report(
         result, options.out, level=options.level, depth=options.depth,
-        model_explorer=options.model_explorer, progress=options.progress,
+        model_explorer=options.model_explorer, progress=options.progress, cost=cost,
     )  # fmt: skip
     _done(options, f"wrote {folder / 'index.html'}")
     return 0
@@ -672,6 +680,154 @@ def _run_explore(options: argparse.Namespace) -> int:
     return 0
 
 
+# --- cost and expand (the symbolic layer) -----------------------------------------
+
+
+def _add_cost_parser(commands: Any) -> None:
+    cost = commands.add_parser(
+        "cost", help="multiply-adds as formulas in symbolic dimensions (static vs dynamic)",
+        description="Export with the --dim axes symbolic and give every node's multiply-adds "
+        "as a formula, totalled per primitive class and site kind, with static contractions "
+        "(a parameter on one side) apart from dynamic ones (input-by-input).",
+    )  # fmt: skip
+    _add_common_options(cost)
+    _add_model_options(cost, stored_trace=False)
+    cost.add_argument(
+        "--dim", action="append", default=[], metavar="NAME=SYMBOL",
+        help="a symbolic dimension: seq=N, batch=B, INPUT:AXIS=N (x:1=N), optionally with a "
+        "range, seq=N:1..1024; repeatable",
+    )  # fmt: skip
+    cost.add_argument(
+        "--solve", action="store_true",
+        help="solve for each dimension where dynamic contractions equal static ones",
+    )  # fmt: skip
+    cost.add_argument("--json", metavar="PATH", help="write the analyzer.cost/1 JSON")
+    cost.add_argument("--svg", metavar="PATH", help="write the static vs dynamic plot")
+    cost.add_argument(
+        "--nodes", type=int, default=0, metavar="K",
+        help="also list the K most expensive nodes (default: %(default)s)",
+    )  # fmt: skip
+    cost.set_defaults(run=_run_cost)
+
+
+def _analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, Any]:
+    """Export with the ``--dim`` axes symbolic, analyse, and give the cost formulas."""
+    import torch
+
+    from analyzer.analysis import analyze_traced
+    from analyzer.frontend.specs import load_model
+    from analyzer.symbolic.cost import cost_of_traced, trace_with_dims
+    from analyzer.symbolic.dims import parse_dims
+
+    specs = parse_dims(options.dim)
+    if not specs:
+        raise SpecError("give at least one --dim NAME=SYMBOL, e.g. --dim seq=N")
+    if _is_stored_trace(options.spec):
+        raise SpecError(
+            "a stored trace has fixed shapes: give the model spec, which is exported with "
+            "the --dim axes symbolic"
+        )
+    if options.frontend not in ("auto", "export"):
+        raise SpecError(f"--frontend {options.frontend}: symbolic dimensions need export")
+    if getattr(options, "training", False):
+        raise SpecError("--dim and --training do not combine: cost formulas are of the forward")
+    progress = options.progress
+    torch.manual_seed(options.seed)
+    with progress.task(f"building {options.spec}"):
+        loaded = load_model(
+            options.spec, inputs=options.input, config=options.config, device=options.device,
+            kwargs=options.kwarg,
+        )  # fmt: skip
+    with progress.task(f"exporting {loaded.label} with symbolic {', '.join(options.dim)}"):
+        traced, axes, sizes = trace_with_dims(
+            loaded.module, loaded.args, specs, example_kwargs=loaded.kwargs, model=loaded.label,
+            hf=options.spec.startswith("hf:"), progress=progress,
+        )  # fmt: skip
+    traced.metadata.update(_provenance(options, loaded))
+    with progress.task(f"analysing {len(traced.graph.nodes)} nodes"):
+        result = analyze_traced(traced)
+    with progress.task("building the formulas"):
+        return result, cost_of_traced(result, axes, sizes, solve=solve, progress=progress)
+
+
+def _run_cost(options: argparse.Namespace) -> int:
+    from analyzer.output import write_json_atomic, write_text_atomic
+    from analyzer.render.cost import cost_svg, cost_text
+
+    _check_output_file("--json", options.json)
+    _check_output_file("--svg", options.svg)
+    if options.nodes < 0:
+        raise SpecError(f"--nodes {options.nodes}: must be 0 or more")
+    _, report = _analysed_with_cost(options, solve=options.solve)
+    if not options.quiet:
+        print(cost_text(report, nodes=options.nodes))
+    written = []
+    if options.json is not None:
+        write_json_atomic(options.json, report.to_json())
+        written.append(options.json)
+    if options.svg is not None:
+        write_text_atomic(options.svg, cost_svg(report))
+        written.append(options.svg)
+    _done(options, f"wrote {', '.join(written)}" if written else "done")
+    return 0
+
+
+def _add_expand_parser(commands: Any) -> None:
+    expand = commands.add_parser(
+        "expand", help="run a tiny instance on sympy symbols: exact polynomials and degree"
+    )
+    _add_common_options(expand)
+    _add_model_options(
+        expand, stored_trace=False,
+        device_help="device to build on (default cpu: expand needs the weights)",
+    )  # fmt: skip
+    expand.add_argument("--json", metavar="PATH", help="write the analyzer.expand/1 JSON")
+    expand.add_argument(
+        "--show", type=int, default=4, metavar="K",
+        help="print the first K output entries (default: %(default)s)",
+    )  # fmt: skip
+    expand.add_argument(
+        "--max-inputs", type=int, default=256, metavar="N",
+        help="refuse more than N input entries (symbols; default: %(default)s)",
+    )  # fmt: skip
+    expand.add_argument(
+        "--max-terms", type=int, default=2_000_000, metavar="N",
+        help="refuse an op that would multiply out more than N terms (default: %(default)s)",
+    )  # fmt: skip
+    expand.set_defaults(run=_run_expand)
+
+
+def _run_expand(options: argparse.Namespace) -> int:
+    from analyzer.analysis import analyze_traced
+    from analyzer.output import write_json_atomic
+    from analyzer.render.expand import expand_text
+    from analyzer.symbolic.expand import expand_traced
+
+    _check_output_file("--json", options.json)
+    if options.show < 0:
+        raise SpecError(f"--show {options.show}: must be 0 or more")
+    if options.max_inputs < 1 or options.max_terms < 1:
+        raise SpecError("--max-inputs and --max-terms must be at least 1")
+    if _is_stored_trace(options.spec):
+        raise SpecError("a stored trace has no weights to expand: give the model spec")
+    if options.device == "meta":
+        raise SpecError("--device meta holds no weights: expand needs cpu (the default)")
+    if options.device is None:
+        options.device = "cpu"
+    result = analyze_traced(_traced(options))
+    with options.progress.task("expanding on sympy symbols"):
+        expansion = expand_traced(
+            result, max_inputs=options.max_inputs, max_terms=options.max_terms,
+            progress=options.progress,
+        )  # fmt: skip
+    if not options.quiet:
+        print(expand_text(expansion, show=options.show))
+    if options.json is not None:
+        write_json_atomic(options.json, expansion.to_json())
+    _done(options, f"wrote {options.json}" if options.json else "done")
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------
 
 COMMANDS: list[Callable[[Any], None]] = [
@@ -682,6 +838,8 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_zoo_parser,
     _add_explore_parser,
     _add_claims_parser,
+    _add_cost_parser,
+    _add_expand_parser,
 ]
 
 

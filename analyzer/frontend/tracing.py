@@ -20,6 +20,7 @@ tuple of tensors first, so every frontend sees a plain function.
 from __future__ import annotations
 
 import contextlib
+import functools
 import inspect
 import warnings as python_warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -58,6 +59,7 @@ def trace(
     decompose: bool = False,
     mode: str | None = None,
     training: TrainingStep | None = None,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
     """Trace ``module(*example_args, **example_kwargs)`` into the analysis dialect.
 
@@ -67,8 +69,11 @@ def trace(
     backend executes. The model is traced in the mode it was handed in (``train()`` or
     ``eval()``) unless ``mode`` names one; either way the caller's module is left as it
     was (training flags and buffers). With ``training``, the graph is one SGD step of the
-    model instead (:mod:`analyzer.frontend.training`). Raises
-    :class:`~analyzer.errors.TraceError` with every frontend's reason when none succeeds.
+    model instead (:mod:`analyzer.frontend.training`). ``dynamic_shapes`` (export only)
+    keeps axes symbolic: one ``{axis: torch.export.Dim}`` or ``None`` per input,
+    ``example_args`` then ``example_kwargs`` in order; torch.export's own error is the
+    ``TraceError``'s cause when it rejects them. Raises :class:`~analyzer.errors.TraceError`
+    with every frontend's reason when none succeeds.
     """
     if frontend != "auto" and frontend not in FRONTENDS:
         raise SpecError(
@@ -78,6 +83,8 @@ def trace(
         raise SpecError("example_args must be a tuple or list of the model's inputs")
     if mode not in (None, "train", "eval"):
         raise SpecError(f"mode must be 'train' or 'eval' (or None: as handed in), not {mode!r}")
+    if dynamic_shapes is not None and frontend not in ("auto", "export"):
+        raise SpecError(f"dynamic_shapes need the export frontend, not {frontend!r}")
     with module_left_as_it_was(module, mode) as analysed_mode:
         if training is not None:
             traced = trace_training_step(
@@ -85,13 +92,11 @@ def trace(
             )
             names = [*_input_names(module, len(example_args)), *(example_kwargs or {})]
             extra = ["targets", "query"] if training.then_predict else ["targets"]
-            _name_inputs(
-                traced,
-                [*names, *extra] if len(names) == len(traced.example_inputs) - len(extra) else [],
-            )
+            if len(names) + len(extra) == len(traced.example_inputs):
+                _name_inputs(traced, [*names, *extra])
         else:
             traced = _trace_frontends(
-                module, example_args, example_kwargs, frontend, model, decompose
+                module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
             )
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
@@ -145,19 +150,26 @@ def _trace_frontends(
     frontend: str,
     model: str,
     decompose: bool,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
     if example_kwargs:
         module = _KeywordsAsPositions(module, len(example_args), list(example_kwargs))
         example_args = (*example_args, *example_kwargs.values())
     order = FRONTENDS if frontend == "auto" else (frontend,)
+    tracers = dict(_TRACERS)
+    if dynamic_shapes is not None:  # symbolic axes: only export keeps them
+        order = ("export",)
+        tracers["export"] = functools.partial(_trace_export, dynamic_shapes=dynamic_shapes)
     reasons: list[str] = []
+    last_error: Exception | None = None
     for name in order:
         try:
-            traced = _TRACERS[name](module, tuple(example_args), model, decompose)
+            traced = tracers[name](module, tuple(example_args), model, decompose)
         except SpecError:
             raise
         except Exception as error:  # every frontend failure is reported, none is lost
             reasons.append(f"{name}: {type(error).__name__}: {_first_lines(error)}")
+            last_error = error
             continue
         traced.warnings[:0] = [f"frontend {r} (fell back to {name})" for r in reasons]
         if example_kwargs:
@@ -169,7 +181,7 @@ def _trace_frontends(
         f"could not trace {model}: "
         + "; ".join(reasons)
         + ". If the forward itself fails, call the model on its example inputs to see why."
-    )
+    ) from last_error
 
 
 class _KeywordsAsPositions(nn.Module):
@@ -197,11 +209,19 @@ class _Flattened(nn.Module):
 
 
 def _trace_export(
-    module: Any, args: tuple[Any, ...], model: str, decompose: bool = False
+    module: Any,
+    args: tuple[Any, ...],
+    model: str,
+    decompose: bool = False,
+    dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
+    # the wrapper's forward takes *args: its one spec is the tuple of the inputs' specs
+    shapes = None if dynamic_shapes is None else (tuple(dynamic_shapes),)
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
-        program = torch.export.export(_Flattened(module), args, strict=False)
+        program = torch.export.export(
+            _Flattened(module), args, dynamic_shapes=shapes, strict=False
+        )
         if loses_functorch_inputs(program.graph):
             raise TraceError(
                 "export captured the input of a torch.func transform inside forward as a "

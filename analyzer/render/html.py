@@ -406,10 +406,12 @@ def analysis_body(
     drawing: Drawing | None = None,
     *,
     interactive: bool = True,
+    extra: str = "",
 ) -> str:
     """The HTML of an analysis inside ``<div class="analyzer-report">``: what the page
     shows, and what ``_repr_html_`` shows in Jupyter (``interactive=False``: no script,
-    which notebooks may not run; the graph then scrolls in its box)."""
+    which notebooks may not run; the graph then scrolls in its box). ``extra`` is a
+    further section (a report's cost formulas) placed after the graph."""
     document = analysis.to_json()
     containers = repeated_containers(
         [s["module"] for s in document["input_products"]]
@@ -419,6 +421,8 @@ def analysis_body(
     out = ['<div class="analyzer-report">', _header(document), _verdict(document)]
     if svg and drawing is not None:
         out.append(_graph_section(drawing, svg, interactive))
+    if extra:
+        out.append(extra)
     out += [
         _sites_section(document, containers, interactive and svg is not None),
         _transposes_section(document, containers),
@@ -484,8 +488,11 @@ def _parameters(analysis: Analysis) -> dict[str, int]:
     return dict(counts) if isinstance(counts, dict) else {}
 
 
-def html_page(analysis: Analysis, svg: str | None = None, drawing: Drawing | None = None) -> str:
-    """The whole self-contained page (``index.html`` of a report)."""
+def html_page(
+    analysis: Analysis, svg: str | None = None, drawing: Drawing | None = None, extra: str = ""
+) -> str:
+    """The whole self-contained page (``index.html`` of a report); ``extra`` as in
+    :func:`analysis_body`."""
     document: dict[str, Any] = analysis.to_json()
     model, overrides = title(document)
     heading = model + (f" ({overrides})" if overrides else "")
@@ -494,7 +501,7 @@ def html_page(analysis: Analysis, svg: str | None = None, drawing: Drawing | Non
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>analyzer: {escape(heading)}</title><style>{STYLE}</style></head>"
         '<body class="analyzer-page">\n'
-        + analysis_body(analysis, svg, drawing)
+        + analysis_body(analysis, svg, drawing, extra=extra)
         + "\n</body></html>\n"
     )
 

@@ -9,6 +9,7 @@ behind.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analyzer.analysis import Analysis
 from analyzer.output import write_json_atomic, write_text_atomic
@@ -20,6 +21,9 @@ from analyzer.render.legend import svg_with_legend
 from analyzer.render.markdown import markdown_report
 from analyzer.render.wording import title
 
+if TYPE_CHECKING:
+    from analyzer.symbolic.cost import CostReport
+
 
 def write_report(
     analysis: Analysis,
@@ -30,11 +34,13 @@ def write_report(
     why: str = "",
     model_explorer: bool = False,
     progress: Progress = SILENT,
+    cost: CostReport | None = None,
 ) -> Path:
     """Write the report files of ``analysis`` into the folder ``out`` (created).
 
     ``model_explorer`` adds ``model-explorer/*.json``: node-data overlays for Google
-    Model Explorer (see :mod:`analyzer.render.explorer`).
+    Model Explorer (see :mod:`analyzer.render.explorer`). A ``cost`` report adds a cost
+    section, ``cost.svg`` and ``cost.json``.
     """
     counts = analysis.traced.metadata.get("parameters_by_module")
     with progress.task(f"drawing the graph (level {level})"):
@@ -47,12 +53,22 @@ def write_report(
         model, overrides = title(analysis.to_json())
         heading = f"{model} ({overrides})" if overrides else model
         heading += f" — {drawing.level} view"
+        extra = ""
+        if cost is not None:
+            from analyzer.render.cost import cost_html
+
+            extra = cost_html(cost)
         files: dict[str, str] = {
             "graph.dot": drawing.dot,
             "graph.svg": svg_with_legend(svg, drawing, heading),
-            "index.html": html_page(analysis, svg, drawing),
+            "index.html": html_page(analysis, svg, drawing, extra=extra),
             "report.md": markdown_report(analysis, why),
         }
+        if cost is not None:
+            from analyzer.render.cost import cost_markdown, cost_svg
+
+            files["report.md"] += cost_markdown(cost)
+            files["cost.svg"] = cost_svg(cost)
         overlays = {}
         if model_explorer:
             from analyzer.render.explorer import overlays as explorer_overlays
@@ -63,6 +79,8 @@ def write_report(
         for name, text in files.items():
             write_text_atomic(folder / name, text)
         write_json_atomic(folder / "analysis.json", analysis.to_json())
+        if cost is not None:
+            write_json_atomic(folder / "cost.json", cost.to_json())
         if overlays:
             (folder / "model-explorer").mkdir(exist_ok=True)
             for name, document in overlays.items():

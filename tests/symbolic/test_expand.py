@@ -1,0 +1,134 @@
+"""``expand`` against two oracles: sympy's own expansion of random polynomial models
+(exactly the same polynomial), and the static pass's degree, which the exact degree must
+equal on every polynomial zoo model and random polynomial model."""
+
+from __future__ import annotations
+
+import pytest
+import sympy
+import torch
+from hypothesis import given, settings
+
+from analyzer.analysis import analyze
+from analyzer.errors import SpecError
+from analyzer.frontend.zoo import build_zoo_model
+from analyzer.passes.facts import format_degree
+from analyzer.symbolic.expand import degree_agrees, expand
+from tests.property.test_degree_sympy import SYMBOLS, N, TreeModel, sympy_value, trees
+
+SMALL = (1, 1, 16)  # one position of the zoo's width: the smallest instance
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "exact"),
+    [("bilinear", None, "2"), ("linear_attention", SMALL, "3"), ("hypernetwork", SMALL, "2")],
+)
+def test_exact_degree_equals_static_degree_on_polynomial_zoo_models(
+    name: str, shape: tuple | None, exact: str
+) -> None:
+    module, args = build_zoo_model(name)
+    if shape is not None:
+        args = (torch.randn(*shape),)
+    result = expand(module, args, model=name)
+    assert result.polynomial and not result.piecewise
+    assert format_degree(result.degree) == exact == analyze(module, args).degree
+    assert degree_agrees(result)
+
+
+def test_piecewise_mlp_has_degree_one_pieces_and_no_cross_terms() -> None:
+    module, _ = build_zoo_model("mlp")
+    result = expand(module, (torch.randn(*SMALL),))
+    assert not result.polynomial and result.piecewise
+    assert result.degree == 1 and result.static_degree == "1"
+    assert result.cross_terms == []
+    assert result.non_polynomial == ["relu (aten.relu)"]
+
+
+def test_a_smooth_gate_is_not_a_polynomial_and_names_its_op() -> None:
+    module, _ = build_zoo_model("swiglu_mlp")
+    result = expand(module, (torch.randn(*SMALL),))
+    assert not result.polynomial and format_degree(result.degree) == "inf"
+    assert result.non_polynomial == ["silu (aten.silu)"] and degree_agrees(result)
+
+
+def test_bilinear_cross_terms_are_every_pair_of_one_positions_features() -> None:
+    module, args = build_zoo_model("bilinear")  # (2, 6, 16): 12 positions
+    result = expand(module, args)
+    assert len(result.cross_terms) == 12 * (16 * 15 // 2)
+    first = sympy.Poly(result.expression(0), *result.symbols)  # sympy's own monomials
+    crossing = {m for m in first.monoms() if sum(1 for e in m if e) >= 2}
+    assert len(crossing) == 16 * 15 // 2
+    assert {result.symbols.index(s) for m in result.cross_terms[:120] for s in m.free_symbols} <= (
+        set(range(16))
+    )
+
+
+def _row_symbols(result) -> dict[sympy.Symbol, sympy.Symbol]:
+    """The oracle's x0..x2 are row 0 of the batch: our x0_0..x0_2."""
+    return dict(zip(SYMBOLS, result.symbols[:N], strict=True))
+
+
+def _has_relu(tree: tuple) -> bool:
+    return tree[0] == "relu" or any(isinstance(c, tuple) and _has_relu(c) for c in tree[1:])
+
+
+@settings(max_examples=30, deadline=None)
+@given(trees())
+def test_expansion_is_sympys_polynomial_and_its_degree_the_static_one(tree: tuple) -> None:
+    inputs = (torch.randn(2, N, dtype=torch.float64),)
+    result = expand(TreeModel(tree), inputs)
+    # a fresh module: the tree model finds its weights by node identity, once per trace
+    assert format_degree(result.degree) == analyze(TreeModel(tree), inputs).degree
+    if _has_relu(tree):
+        assert result.piecewise or result.polynomial  # relu(x) ** 0 is the polynomial 1
+        return
+    expected = [sympy.expand(e.xreplace(_row_symbols(result))) for e in sympy_value(tree)]
+    ours = [sympy.expand(result.expression(i)) for i in range(N)]  # row 0 of the output
+    assert ours == expected, tree
+
+
+class _TinyLinearAttention(torch.nn.Module):
+    """``q·(kᵀ·v)`` at width 3: a cubic small enough to read back quickly."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.q, self.k, self.v = (torch.nn.Linear(3, 3) for _ in range(3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.q(x) @ (self.k(x).transpose(-2, -1) @ self.v(x))
+
+
+def test_json_round_trips_through_sympify() -> None:
+    result = expand(_TinyLinearAttention(), (torch.randn(1, 2, 3),))
+    document = result.to_json()
+    assert document["schema"] == "analyzer.expand/1"
+    assert document["degree"] == "3" and document["polynomial"] is True
+    assert document["symbols"] == [f"x0_{j}" for j in range(6)]
+    for index, text in enumerate(document["outputs"]):
+        assert sympy.expand(sympy.sympify(text) - result.expression(index)) == 0
+    assert [sympy.sympify(t) for t in document["cross_terms"]] == result.cross_terms
+
+
+def test_too_many_inputs_are_refused_naming_the_sizes_and_the_limit() -> None:
+    module, args = build_zoo_model("bilinear")
+    with pytest.raises(SpecError, match=r"192 entries \(x \[2, 6, 16\]\).*limit of 100"):
+        expand(module, args, max_inputs=100)
+
+
+def test_too_large_an_expansion_is_refused_before_it_is_computed() -> None:
+    module, args = build_zoo_model("linear_attention")  # (2, 6, 16): cubic in 96 entries
+    with pytest.raises(SpecError, match=r"past the limit of 100,000 \(--max-terms\)"):
+        expand(module, args, max_terms=100_000)
+
+
+def test_an_op_without_a_rule_is_named() -> None:
+    module, _ = build_zoo_model("convnet")
+    with pytest.raises(SpecError, match=r"no rule for aten.conv2d \(node conv2d\)"):
+        expand(module, (torch.randn(1, 3, 4, 4),))
+
+
+def test_weights_on_the_meta_device_are_refused() -> None:
+    with torch.device("meta"):
+        module = torch.nn.Linear(2, 2)
+    with pytest.raises(SpecError, match="meta device"):
+        expand(module, (torch.randn(1, 2, device="meta"),))
