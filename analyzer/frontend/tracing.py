@@ -219,9 +219,7 @@ def _trace_export(
     shapes = None if dynamic_shapes is None else (tuple(dynamic_shapes),)
     with python_warnings.catch_warnings():
         python_warnings.simplefilter("ignore")
-        program = torch.export.export(
-            _Flattened(module), args, dynamic_shapes=shapes, strict=False
-        )
+        program = torch.export.export(_Flattened(module), args, dynamic_shapes=shapes, strict=False)
         if loses_functorch_inputs(program.graph):
             raise TraceError(
                 "export captured the input of a torch.func transform inside forward as a "
