@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import AnalyzerError, SpecError
+from analyzer.progress import Progress, Task
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -110,7 +111,18 @@ def _parser() -> argparse.ArgumentParser:
         "--max-degree", type=int, default=4, metavar="K",
         help="highest degree measured; above it the model reads as inf (default 4)",
     )  # fmt: skip
-    validate.add_argument("--pairs", type=int, default=64, help="sampled cross-entry pairs")
+    validate.add_argument(
+        "--memory", type=float, default=None, metavar="GIB",
+        help="bound peak memory by splitting samples into chunks (default: half of free memory)",
+    )  # fmt: skip
+    validate.add_argument(
+        "--mode", choices=["train", "eval"], default=None,
+        help="analyse the model in this mode (default: the mode it was built in)",
+    )  # fmt: skip
+    validate.add_argument(
+        "--blockwise", action="store_true",
+        help="validate each distinct repeated block (layers.N) on its own real input",
+    )  # fmt: skip
     validate.add_argument(
         "--seed", type=int, default=0, help="seed for weights, inputs and samples (default 0)"
     )
@@ -226,7 +238,7 @@ def _run_report(options: argparse.Namespace) -> int:
 
 
 def _run_validate(options: argparse.Namespace) -> int:
-    from analyzer.empirical.validate import default_device, validate
+    from analyzer.empirical.validate import check_options, default_device, validate
     from analyzer.frontend.specs import load_model
     from analyzer.output import write_json_atomic
     from analyzer.render.validation import render_validation
@@ -235,25 +247,46 @@ def _run_validate(options: argparse.Namespace) -> int:
     if options.spec.endswith(".json"):
         raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
     device = options.device or default_device()
-    if device == "meta":
-        raise SpecError("--device meta cannot run the model: use cpu or cuda")
+    check_options(options.samples, options.max_degree, options.memory, device)
     _progress(f"building {options.spec} on {device} …")
     import torch
 
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
     loaded = load_model(options.spec, inputs=options.input, config=options.config, device=device)
-    _progress(f"tracing, analysing and differentiating (float64, {options.samples} samples) …")
-    report = validate(
-        loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
-        device=device, samples=options.samples, max_degree=options.max_degree,
-        pairs=options.pairs, seed=options.seed, batched=not options.no_vmap,
-        frontend=options.frontend,
-    )  # fmt: skip
-    print(render_validation(report))
+    common = {
+        "example_kwargs": loaded.kwargs, "model": loaded.label, "device": device,
+        "samples": options.samples, "max_degree": options.max_degree, "seed": options.seed,
+        "batched": not options.no_vmap, "frontend": options.frontend, "mode": options.mode,
+        "memory": options.memory, "progress": _CheckLines(),
+    }  # fmt: skip
+    if options.blockwise:
+        from analyzer.empirical.blockwise import validate_blockwise
+        from analyzer.render.validation import render_blockwise
+
+        _progress(f"validating the repeated blocks of {loaded.label} (float64) …")
+        result = validate_blockwise(loaded.module, loaded.args, **common)
+        print(render_blockwise(result))
+    else:
+        _progress(f"validating {loaded.label} (float64, {options.samples} samples) …")
+        result = validate(loaded.module, loaded.args, **common)
+        print(render_validation(result))
     if options.json is not None:
-        write_json_atomic(options.json, report.to_json())
+        write_json_atomic(options.json, result.to_json())
         _progress(f"wrote {options.json}")
-    return 1 if options.strict and not report.agree else 0
+    return 1 if options.strict and not result.agree else 0
+
+
+class _CheckLines(Progress):
+    """One line per finished check, with its samples and time. (A live display only
+    needs to implement the same ``analyzer.progress.Progress`` hooks.)"""
+
+    def on_start(self, task: Task) -> None:
+        task.started = time.perf_counter()  # type: ignore[attr-defined]
+
+    def on_finish(self, task: Task) -> None:
+        seconds = time.perf_counter() - getattr(task, "started", time.perf_counter())
+        done = f" ({task.done}/{task.total} samples)" if task.total else ""
+        _progress(f"  {task.description}{done}: {seconds:.1f} s")
 
 
 def _run_zoo(options: argparse.Namespace) -> int:
