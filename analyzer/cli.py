@@ -112,6 +112,10 @@ def _parser() -> argparse.ArgumentParser:
         help="highest degree measured; above it the model reads as inf (default 4)",
     )  # fmt: skip
     validate.add_argument(
+        "--pairs", type=int, default=None,
+        help="direction pairs for dependence, sites and cross-entry terms (default: --samples)",
+    )  # fmt: skip
+    validate.add_argument(
         "--memory", type=float, default=None, metavar="GIB",
         help="bound peak memory by splitting samples into chunks (default: half of free memory)",
     )  # fmt: skip
@@ -247,7 +251,7 @@ def _run_validate(options: argparse.Namespace) -> int:
     if options.spec.endswith(".json"):
         raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
     device = options.device or default_device()
-    check_options(options.samples, options.max_degree, options.memory, device)
+    check_options(options.samples, options.max_degree, options.memory, device, options.pairs)
     _progress(f"building {options.spec} on {device} …")
     import torch
 
@@ -256,6 +260,7 @@ def _run_validate(options: argparse.Namespace) -> int:
     common = {
         "example_kwargs": loaded.kwargs, "model": loaded.label, "device": device,
         "samples": options.samples, "max_degree": options.max_degree, "seed": options.seed,
+        "pairs": options.pairs,
         "batched": not options.no_vmap, "frontend": options.frontend, "mode": options.mode,
         "memory": options.memory, "progress": _CheckLines(),
     }  # fmt: skip

@@ -133,6 +133,7 @@ def validate_blockwise(
     device: str | None = None,
     samples: int = 16,
     max_degree: int = 4,
+    pairs: int | None = None,
     seed: int = 0,
     batched: bool = True,
     frontend: str = "auto",
@@ -145,7 +146,7 @@ def validate_blockwise(
     produces there (see the module doc); options as for
     :func:`~analyzer.empirical.validate.validate`."""
     device = device or default_device()
-    check_options(samples, max_degree, memory, device)
+    check_options(samples, max_degree, memory, device, pairs)
     if blocks not in ("distinct", "all"):
         raise SpecError(f"blocks must be 'distinct' or 'all', not {blocks!r}")
     if not isinstance(module, nn.Module):
@@ -173,7 +174,7 @@ def validate_blockwise(
             wrapped, activation = _block_as_model(runnable[path], block_args, block_kwargs)
             report = validate(
                 wrapped, (activation,), model=f"{model} {path}", device=device,
-                samples=samples, max_degree=max_degree, seed=seed, batched=batched,
+                samples=samples, max_degree=max_degree, pairs=pairs, seed=seed, batched=batched,
                 frontend=frontend, mode=mode, memory=memory, progress=progress,
             )  # fmt: skip
             report.scope = f"the input of {path} (its first argument; other arguments fixed)"

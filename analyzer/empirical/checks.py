@@ -25,6 +25,7 @@ relative to the model's scale.
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -33,8 +34,9 @@ import torch
 import torch.fx as fx
 from torch.func import jvp
 
-from analyzer.empirical.execute import Program, is_real_valued, main_tensor
+from analyzer.empirical.execute import Program, is_real_valued, main_tensor, out_of_place
 from analyzer.empirical.ops import _grouped
+from analyzer.empirical.products import Candidate, rank_evidence
 from analyzer.passes.sites import Site
 
 
@@ -90,6 +92,11 @@ class Samples:
         points = tuple(v.unsqueeze(0) + o for v, o in zip(values, offsets, strict=True))
         return Samples(points, stacked("u"), stacked("v"), stacked("lines"))
 
+    def first(self, count: int) -> Samples:
+        """The first ``count`` samples."""
+        return Samples(*(tuple(t[:count] for t in part) for part in (
+            self.points, self.u, self.v, self.lines)))  # fmt: skip
+
 
 def _rms(value: torch.Tensor) -> float:
     if value.numel() == 0:
@@ -123,8 +130,8 @@ class Projector:
             value = value.to(torch.float64)
         shape = tuple(value.shape)
         factors = self.factors.get((key, shape))
-        if factors is None:  # a data-dependent shape: a fixed functional for this shape
-            factors = self._make(key, shape, hash((key, shape)) % 1_000_000 + 10**7)
+        if factors is None:  # a shape not recorded (data-dependent): fixed for this shape
+            factors = self._make(key, shape, zlib.crc32(repr((key, shape)).encode()) + 10**7)
         for factor in reversed(factors):
             value = value @ factor
         return value
@@ -146,7 +153,8 @@ class SiteProbe:
 
 
 def site_probes(program: Program, sites: list[Site]) -> tuple[list[SiteProbe], dict[str, Any]]:
-    """One probe per site, and the values of the static operands they need (a plain run)."""
+    """One probe per site (a candidate product is probed as a site of kind
+    ``candidate``), and the values of the static operands they need (a plain run)."""
     probes = []
     needed: set[str] = set()
     for site in sites:
@@ -206,22 +214,14 @@ class _NodeFunction:
         if functional is not None:  # an in-place site: its value, without the mutation
             value = functional(*args, **kwargs)
         else:
-            value = self.program.call(self.node, args, kwargs)
+            value = self.program.call_node(self.node, args, kwargs)
         value = getattr(value, "value", value)  # a fused op's value without its inner values
-        tensor = main_tensor(value)
-        assert tensor is not None
-        return tensor
-
-
-def out_of_place(target: Any) -> Any:
-    """``aten.div.Tensor`` for ``aten.div_.Tensor``; ``None`` for ops that are not in place."""
-    if not isinstance(target, torch._ops.OpOverload):
-        return None
-    name = target.overloadpacket.__name__
-    if not name.endswith("_") or name.startswith("_"):
-        return None
-    packet = getattr(torch.ops.aten, name[:-1], None)
-    return getattr(packet, target._overloadname, None) if packet is not None else None
+        members = [
+            t.reshape(-1)
+            for t in torch.utils._pytree.tree_leaves(value)
+            if isinstance(t, torch.Tensor) and is_real_valued(t)
+        ]
+        return members[0] if len(members) == 1 else torch.cat(members)
 
 
 def _node_function(program: Program, node: fx.Node, varying: tuple[str, ...]) -> _NodeFunction:
@@ -239,6 +239,7 @@ class Mixed:
     site_local: torch.Tensor  # (samples, sites)
     operand_tangents: torch.Tensor  # (samples, operands): max |tangent| along u or v
     operand_keys: list[str]  # the columns of operand_tangents
+    candidate_evidence: torch.Tensor  # (samples, candidates): see analyzer.empirical.products
 
 
 def measure_mixed(
@@ -249,10 +250,21 @@ def measure_mixed(
     samples: Samples,
     batcher: Any,
     task: Any = None,
+    candidates: list[Candidate] = (),  # type: ignore[assignment]
+    candidate_probes: dict[str, SiteProbe] | None = None,
 ) -> Mixed:
     """The nested ``jvp`` pass (see the module doc); ``keys`` are the watched values,
-    the last one being ``"output"``."""
-    operand_keys = list(dict.fromkeys(k for p in probes for k in (*p.varying, *p.operand_keys)))
+    the last one being ``"output"``. ``candidates`` are multiplying nodes analyze did not
+    publish (:mod:`analyzer.empirical.products`); ``candidate_probes`` re-run the
+    ``local`` ones."""
+    candidate_probes = candidate_probes or {}
+    operand_keys = list(
+        dict.fromkeys(
+            [k for p in probes for k in (*p.varying, *p.operand_keys)]
+            + [k for c in candidates for k in c.factors]
+            + [k for p in candidate_probes.values() for k in p.varying]
+        )
+    )
     captured_keys = frozenset(keys) | frozenset(operand_keys) | {p.key for p in probes}
     count = len(program.sources)
 
@@ -285,6 +297,22 @@ def measure_mixed(
             torch.maximum(_amax(operands_u[position[k]]), _amax(operands_v[position[k]]))
             for k in operand_keys
         ]
+        evidence = []
+        for candidate in candidates:
+            if candidate.test == "contraction":
+                evidence.append(torch.stack([sizes[position[k]] for k in candidate.factors]).amin())
+            elif candidate.test == "rank":
+                assert candidate.factor_of is not None
+                pick = [position[k] for k in candidate.factors]
+                pair_u = candidate.factor_of([operands_u[i] for i in pick])
+                pair_v = candidate.factor_of([operands_v[i] for i in pick])
+                evidence.append(rank_evidence(pair_u, pair_v))
+            else:
+                probe = candidate_probes[candidate.node.name]
+                at = [operands[position[k]] for k in probe.varying]
+                tu = [operands_u[position[k]] for k in probe.varying]
+                tv = [operands_v[position[k]] for k in probe.varying]
+                evidence.append(_local_mixed(probe, project, at, tu, tv))
         empty = projections.new_zeros(0)
         return (
             projections,
@@ -293,12 +321,13 @@ def measure_mixed(
             mixed[0][-1],
             torch.stack(local) if local else empty,
             torch.stack(sizes) if sizes else empty,
+            torch.stack(evidence) if evidence else empty,
         )
 
-    values, tu, tv, cross, local, sizes = batcher(
+    values, tu, tv, cross, local, sizes, evidence = batcher(
         per_sample, *samples.points, *samples.u, *samples.v, task=task
     )
-    return Mixed(values, tu, tv, cross, local, sizes, operand_keys)
+    return Mixed(values, tu, tv, cross, local, sizes, operand_keys, evidence)
 
 
 def _amax(tensor: torch.Tensor) -> torch.Tensor:
@@ -323,9 +352,15 @@ def _projection(project: Projector, key: str, value: Any) -> torch.Tensor:
             total = term if total is None else total + term
         assert total is not None, "the model has no floating-point output"
         return total
-    tensor = main_tensor(value)
-    assert tensor is not None, key
-    return project(key, tensor)
+    if isinstance(value, (tuple, list)):  # every member: a slogdet's sign and log|det|
+        members = [
+            project(f"{key}#{i}", t)
+            for i, t in enumerate(torch.utils._pytree.tree_leaves(value))
+            if isinstance(t, torch.Tensor)
+        ]
+        return torch.stack(members).sum()
+    assert isinstance(value, torch.Tensor), key
+    return project(key, value)
 
 
 def _local_mixed(probe: SiteProbe, project: Projector, at, tu, tv) -> torch.Tensor:

@@ -80,16 +80,23 @@ def _float64(value: Any, device: torch.device) -> Any:
     """A float64 (complex128) copy on ``device``; other tensors only move."""
     if not isinstance(value, torch.Tensor):
         return value
+    if torch._subclasses.fake_tensor.is_fake(value):
+        raise ExecutionError(
+            "the trace kept a value without data (a FakeTensor) as a weight or constant: the "
+            "traced graph cannot be run, so its claims cannot be checked"
+        )
     if value.is_meta:
         raise ExecutionError(
             "a weight or input is on the meta device: build the model on a real device "
             "(validate does this for meta-built models it is handed directly)"
         )
+    # copy=True: a float64 tensor already on the device must not be shared with the
+    # caller, since a graph may write into its buffers (batch-norm statistics)
     if value.is_complex():
-        return value.detach().to(device=device, dtype=torch.complex128)
+        return value.detach().to(device=device, dtype=torch.complex128, copy=True)
     if value.is_floating_point():
-        return value.detach().to(device=device, dtype=torch.float64)
-    return value.detach().to(device=device)
+        return value.detach().to(device=device, dtype=torch.float64, copy=True)
+    return value.detach().to(device=device, copy=True)
 
 
 def retarget(value: Any, device: torch.device) -> Any:
@@ -132,6 +139,8 @@ class Program:
     shapes: dict[str, tuple[torch.Size, torch.dtype]]  # watched value -> shape, dtype
     seed: int = 0
     fallbacks: dict[fx.Node, Fallback] = field(default_factory=dict)
+    written: frozenset[str] = frozenset()  # weights the graph writes into: copied per run
+    opaque: frozenset[fx.Node] = frozenset()  # values batched by the model's own vmap
     _attributes: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @staticmethod
@@ -148,6 +157,8 @@ class Program:
         args = tuple(_float64(v, device) for v in _placeholder_values(traced, placeholders))
         sources = continuous_sources(traced)
         program = Program(traced, device, sources, (), args, _reachable(traced, sources), {}, seed)
+        program.written = _written_placeholders(traced.graph)
+        program.opaque = _inside_model_vmap(traced.graph)
         values: dict[str, torch.Tensor] = {}
         shapes: dict[str, tuple[torch.Size, torch.dtype]] = {}
         wanted = {n.name for n in sources}
@@ -158,6 +169,10 @@ class Program:
                 shapes[key] = (tensor.shape, tensor.dtype)
                 if key in wanted:
                     values[key] = tensor
+            if isinstance(value, (tuple, list)):
+                for index, member in enumerate(pytree.tree_leaves(value)):
+                    if isinstance(member, torch.Tensor):
+                        shapes[f"{key}#{index}"] = (member.shape, member.dtype)
 
         with torch.no_grad():
             program.run_with({}, record, None)
@@ -206,10 +221,17 @@ class Program:
 
     @contextlib.contextmanager
     def _seeded(self) -> Iterator[None]:
+        """Every run draws the same random numbers, and a factory without a dtype
+        (``torch.zeros(n)``, ``full(…, x.item())``) makes float64 like everything else."""
         devices = [self.device] if self.device.type == "cuda" else []
+        default = torch.get_default_dtype()
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(self.seed)
-            yield
+            torch.set_default_dtype(torch.float64)
+            try:
+                yield
+            finally:
+                torch.set_default_dtype(default)
 
     def attribute(self, module: torch.nn.Module, target: str) -> Any:
         """A ``get_attr`` value (a lifted constant) as float64 on the device, copied once."""
@@ -231,6 +253,9 @@ class Program:
         if chosen is not None:
             return chosen.function(*args, **kwargs)
         function = EXPLICIT.get(node.target, node.target)
+        if function is node.target and isinstance(node.target, torch._ops.OpOverload):
+            if node.target._overloadname.endswith("out"):  # out=: the value, not the write
+                function = out_of_place(node.target) or function
         try:
             return function(*args, **kwargs)
         except Exception as error:
@@ -242,6 +267,12 @@ class Program:
                 self.fallbacks[node] = fallback
                 return value
             raise NodeError(node, error) from error
+
+    def call_node(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Run one call node on its own (higher-order ops included), outside a run."""
+        runner = _Runner(self, self.traced.graph_module, {}, None, frozenset())
+        runner.levels = []
+        return runner._call(node, args, kwargs)
 
     def fallback_notes(self) -> list[str]:
         """One line per op that ran through a fallback, for the report."""
@@ -299,8 +330,14 @@ class _Runner(fx.Interpreter):
     def run_node(self, node: fx.Node) -> Any:
         if node in self.overrides:
             value = self.overrides[node]
+            if node.name in self.program.written:  # the model writes into its input
+                value = value.clone()
         elif node.op == "get_attr":
             value = self.program.attribute(self.module, str(node.target))
+            if node.name in self.program.written:
+                value = value.clone()
+        elif node.op == "placeholder" and node.name in self.program.written:
+            value = super().run_node(node).clone()  # each run starts from the same weights
         elif node.op == "call_function" and op_name(node).startswith(_SKIPPED):
             return None  # shape/dtype assertions: nothing to compute, and vmap-hostile
         elif node.op == "call_function":
@@ -323,7 +360,7 @@ class _Runner(fx.Interpreter):
             if self.observe is not None:
                 for name, tensor in inner.items():
                     self._report(f"{node.name}.{name}", tensor)
-        if self.observe is not None and node.op != "output":
+        if self.observe is not None and node.op != "output" and node not in self.program.opaque:
             self._report(node.name, value)
         return value
 
@@ -332,9 +369,20 @@ class _Runner(fx.Interpreter):
             assert self.observe is not None
             self.observe(key, value)
 
+    def run(self, *args: Any, **kwargs: Any) -> Any:
+        self.levels: list[int] = []  # functorch levels the model's own vmap opened
+        try:
+            return super().run(*args, **kwargs)
+        finally:
+            while self.levels:  # a failure inside the model's vmap must not leave it open
+                self.levels.pop()
+                torch._C._functorch._vmap_decrement_nesting()
+
     def _call(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if isinstance(node.target, torch._ops.HigherOrderOperator):
             return self._higher_order(node, args)
+        if getattr(node.target, "__module__", "") == "torch._functorch.predispatch":
+            return self._model_vmap(node, args)
         if not isinstance(node.target, torch._ops.OpOverload):
             return node.target(*args, **kwargs)  # getitem, Python arithmetic on sizes
         try:
@@ -356,6 +404,34 @@ class _Runner(fx.Interpreter):
             branch = args[1] if bool(predicate) else args[2]
             return self._body(branch, tuple(operands))
         raise NodeError(node, NotImplementedError(f"higher-order op {name} is not supported"))
+
+    def _model_vmap(self, node: fx.Node, args: tuple[Any, ...]) -> Any:
+        """A ``torch.func.vmap`` inside the model, traced as level-numbered calls: its
+        levels are renumbered above the ones validate's own transforms occupy."""
+        import torch._functorch.predispatch as predispatch
+
+        name = node.target.__name__
+        if name == "lazy_load_decompositions":
+            return predispatch.lazy_load_decompositions()
+        if name == "_vmap_increment_nesting":
+            self.levels.append(predispatch._vmap_increment_nesting(*args))
+            return self.levels[-1]
+        if name == "_vmap_decrement_nesting":
+            self.levels.pop()
+            return predispatch._vmap_decrement_nesting()
+        if name == "_unwrap_for_grad" and not self.levels:
+            return args[0]  # a grad level the trace never opened: nothing to unwrap
+        if name in ("_add_batch_dim", "_remove_batch_dim"):
+            level = args[2] if name == "_add_batch_dim" else args[1]
+            if not isinstance(level, int) or not 1 <= level <= len(self.levels):
+                raise NodeError(node, ValueError(f"vmap level {level} was never opened"))
+            actual = self.levels[level - 1]
+            if name == "_add_batch_dim":
+                return predispatch._add_batch_dim(args[0], args[1], actual)
+            return predispatch._remove_batch_dim(args[0], actual, *args[2:])
+        raise NodeError(
+            node, NotImplementedError(f"{name}: a functorch transform inside the model")
+        )
 
     def _body(self, module: fx.GraphModule, operands: tuple[Any, ...]) -> Any:
         return _Runner(self.program, module, {}, None, frozenset()).run(*operands)
@@ -401,6 +477,30 @@ def _tensors(value: Any) -> list[torch.Tensor]:
     return [t for t in leaves if isinstance(t, torch.Tensor)]
 
 
+def out_of_place(target: Any) -> Any:
+    """The functional form of an op that writes: ``aten.div.Tensor`` for
+    ``aten.div_.Tensor``, the op's packet (without ``out=``) for ``aten.mul.out``;
+    ``None`` for ops that write nothing."""
+    if not isinstance(target, torch._ops.OpOverload):
+        return None
+    if target._overloadname == "out" or target._overloadname.endswith("_out"):
+        packet = target.overloadpacket
+        return lambda *args, out=None, **kwargs: packet(*args, **kwargs)
+    name = target.overloadpacket.__name__
+    if not name.endswith("_") or name.startswith("_"):
+        return None
+    packet = getattr(torch.ops.aten, name[:-1], None)
+    return getattr(packet, target._overloadname, None) if packet is not None else None
+
+
+def _writes(target: Any) -> bool:
+    """Whether an op writes into one of its arguments (in place, or ``out=``)."""
+    schema = getattr(target, "_schema", None)
+    return schema is not None and any(
+        a.alias_info is not None and a.alias_info.is_write for a in schema.arguments
+    )
+
+
 def _trusted(target: Any) -> bool:
     """Whether forward-mode AD of an op can be trusted: aten and prims ops have
     derivative formulas or fail loudly; an op from another library's namespace (a
@@ -414,6 +514,10 @@ def _fallbacks(node: fx.Node) -> Iterator[Fallback]:
     target = node.target
     if target in decomposition_table:
         yield Fallback("decomposition", decomposition_table[target])
+    functional = out_of_place(target)
+    if functional is not None:
+        yield Fallback("its functional form (the write into its argument not replayed)",
+                       functional)  # fmt: skip
     recorded = node.meta.get("val")
     leaves = [t for t in pytree.tree_leaves(recorded) if isinstance(t, torch.Tensor)]
     if leaves and not any(is_real_valued(t) for t in leaves):
@@ -423,7 +527,8 @@ def _fallbacks(node: fx.Node) -> Iterator[Fallback]:
             return target(*plain[0], **plain[1])
 
         yield Fallback("detached (integer output)", detached)
-    yield Fallback("finite differences", _finite_difference(target))
+    if not _writes(target):  # a difference of two writes into one buffer would be 0
+        yield Fallback("finite differences", _finite_difference(target))
 
 
 def _finite_difference(target: Callable[..., Any]) -> Callable[..., Any]:
@@ -501,6 +606,46 @@ def _placeholder_values(traced: TracedModel, placeholders: list[fx.Node]) -> lis
         )
     given = dict(zip(inputs, leaves, strict=True))
     return [traced.placeholder_values.get(n.name, given.get(n)) for n in placeholders]
+
+
+def _inside_model_vmap(graph: fx.Graph) -> frozenset[fx.Node]:
+    """Nodes computed inside a ``torch.func.vmap`` of the model itself: their values are
+    batched at a level that is closed once the region ends, so they are not watched."""
+    inside, depth = set(), 0
+    for node in graph.nodes:
+        name = getattr(node.target, "__name__", "")
+        module = getattr(node.target, "__module__", "")
+        if module == "torch._functorch.predispatch" and name == "_vmap_increment_nesting":
+            depth += 1
+        elif module == "torch._functorch.predispatch" and name == "_vmap_decrement_nesting":
+            depth -= 1
+        elif depth > 0 and name != "_remove_batch_dim":
+            inside.add(node)
+    return frozenset(inside)
+
+
+def _written_placeholders(graph: fx.Graph) -> frozenset[str]:
+    """Placeholders and constants that an in-place op writes into, through views."""
+    written = set()
+    for node in graph.nodes:
+        schema = getattr(node.target, "_schema", None)
+        if node.op != "call_function" or schema is None:
+            continue
+        for position, spec in enumerate(schema.arguments):
+            if spec.alias_info is None or not spec.alias_info.is_write:
+                continue
+            target = (
+                node.args[position] if position < len(node.args) else node.kwargs.get(spec.name)
+            )
+            while isinstance(target, fx.Node) and target.op == "call_function":
+                inner = getattr(target.target, "_schema", None)
+                returns = inner.returns if inner is not None else ()
+                if not returns or returns[0].alias_info is None or not target.args:
+                    break
+                target = target.args[0]  # a view: follow it to what it views
+            if isinstance(target, fx.Node) and target.op in ("placeholder", "get_attr"):
+                written.add(target.name)
+    return frozenset(written)
 
 
 def continuous_sources(traced: TracedModel) -> list[fx.Node]:

@@ -63,7 +63,7 @@ ANALYTIC = frozenset(
         avg_pool1d avg_pool2d avg_pool3d adaptive_avg_pool1d adaptive_avg_pool2d
         adaptive_avg_pool3d _adaptive_avg_pool2d upsample_bilinear2d upsample_linear1d
         upsample_trilinear3d upsample_bicubic2d upsample_nearest1d upsample_nearest2d
-        upsample_nearest3d _upsample_nearest_exact2d grid_sampler grid_sampler_2d
+        upsample_nearest3d _upsample_nearest_exact2d
         fft_fft fft_ifft fft_rfft fft_irfft fft_fftn fft_ifftn fft_rfftn fft_irfftn
         _fft_r2c _fft_c2r _fft_c2c view_as_real view_as_complex real imag conj
         _conj resolve_conj complex polar
@@ -111,7 +111,7 @@ def interpolation_blockers(program: Program) -> list[str]:
         name = op_name(node)
         if name in ANALYTIC or name.startswith(("operator.", "_operator.", "builtins.")):
             continue
-        if name in PIECEWISE_LINEAR and not _complex_abs(node):
+        if _piecewise_linear(program, node):
             continue
         if _integer_valued(node):
             continue
@@ -128,9 +128,21 @@ def frozen_nodes(program: Program) -> frozenset[str]:
     for node in program.graph.nodes:
         if node.op != "call_function" or node not in program.varying:
             continue
-        if op_name(node) in PIECEWISE_LINEAR or _integer_valued(node):
+        if _piecewise_linear(program, node) or _integer_valued(node):
             found.add(node.name)
     return frozenset(found)
+
+
+def _piecewise_linear(program: Program, node: fx.Node) -> bool:
+    """Piecewise linear in all its varying arguments together: not ``abs`` of a complex
+    value, not PReLU with a varying slope (``s·x`` is bilinear)."""
+    name = op_name(node)
+    if name not in PIECEWISE_LINEAR or _complex_abs(node):
+        return False
+    if name in ("aten.prelu", "aten._prelu_kernel", "aten.rrelu"):
+        slope = node.args[1] if len(node.args) > 1 else None
+        return not (isinstance(slope, fx.Node) and slope in program.varying)
+    return True
 
 
 def _complex_abs(node: fx.Node) -> bool:
@@ -185,7 +197,9 @@ def measure_slopes(
         def slope(t: torch.Tensor) -> torch.Tensor:
             return jvp(along, (t,), (torch.ones_like(t),))[1]
 
-        return vmap(slope, randomness="same")(offsets)
+        if batcher.mode == "vmap":
+            return vmap(slope, randomness="same")(offsets)
+        return torch.stack([slope(t) for t in offsets])
 
     return batcher(per_sample, *points, *lines, task=task)
 

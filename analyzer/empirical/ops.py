@@ -322,6 +322,31 @@ def _scatter_reduce(self, dim, index, src, reduce, include_self=True):
     return part.movedim(-1, dim)
 
 
+def _scatter_with_reduce(self, dim, index, src, reduce):
+    """``scatter(…, reduce=)``: "multiply" is a product of the scattered values."""
+    if not isinstance(src, torch.Tensor):
+        src = torch.full(index.shape, src, dtype=self.dtype, device=self.device)
+    kind = "prod" if reduce == "multiply" else "sum"
+    return _scatter_reduce(self, dim, index, src, kind, include_self=True)
+
+
+@explicit(*_overloads(aten.scatter, "reduce", "value_reduce"))
+def _scatter_reduce_functional(self, dim, index, src, reduce):
+    return _scatter_with_reduce(self, dim, index, src, reduce)
+
+
+@explicit(*_overloads(aten.scatter_, "reduce", "value_reduce"))
+def _scatter_reduce_in_place(self, dim, index, src, reduce):
+    # the written value, without the write: the graph's later readers of ``self`` are
+    # the functionalised graph's business (an unfunctionalised one reads this node)
+    return _scatter_with_reduce(self, dim, index, src, reduce)
+
+
+@explicit(aten.scatter_reduce_.two)
+def _scatter_reduce_in_place_two(self, dim, index, src, reduce, include_self=True):
+    return _scatter_reduce(self, dim, index, src, reduce, include_self)
+
+
 @explicit(aten.index_reduce.default)
 def _index_reduce(self, dim, index, source, reduce, include_self=True):
     moved_self, moved_source = self.movedim(dim, -1), source.movedim(dim, -1)
@@ -466,6 +491,17 @@ def _pdist(input, p=2.0):
     return distances(input, input, p)[upper[0], upper[1]]
 
 
+@explicit(aten._weight_norm.default)
+def _weight_norm(v, g, dim=0):
+    """``g · v / ‖v‖``, the norm over every dim but ``dim`` (all of them for ``dim=-1``)."""
+    if dim == -1:
+        norm = torch.sqrt((v * v).sum())
+    else:
+        dims = [d for d in range(v.dim()) if d != dim % v.dim()]
+        norm = torch.sqrt((v * v).sum(dim=dims, keepdim=True))
+    return v * (g / norm)
+
+
 @explicit(aten.glu.default)
 def _glu(input, dim=-1):
     first, second = input.chunk(2, dim=dim)
@@ -506,9 +542,27 @@ def _histc(input, bins=100, min=0, max=0):
 # --- dependence autograd does not see: detach, item, sampling ------------------------
 
 
-@explicit(aten.detach.default, aten.alias.default, *_overloads(aten.lift_fresh_copy, "default"))
+@explicit(
+    aten.detach.default, aten.detach_.default, aten.alias.default,
+    *_overloads(aten.lift_fresh_copy, "default"),
+)  # fmt: skip
 def _identity(input):
-    return input
+    return input  # detach_ only drops autograd history: no value changes, nothing to write
+
+
+@explicit(aten.scalar_tensor.default)
+def _scalar_tensor(s, dtype=None, layout=None, device=None, pin_memory=None):
+    if isinstance(s, torch.Tensor):  # an item() kept as a 0-d tensor (see _item)
+        return s.to(dtype=dtype or s.dtype, device=device or s.device).clone()
+    return aten.scalar_tensor.default(s, dtype=dtype, layout=layout, device=device)
+
+
+@explicit(aten.full.default)
+def _full(size, fill_value, dtype=None, layout=None, device=None, pin_memory=None):
+    if isinstance(fill_value, torch.Tensor):
+        kind = dtype or fill_value.dtype
+        return fill_value.to(dtype=kind, device=device or fill_value.device).expand(size).clone()
+    return aten.full.default(size, fill_value, dtype=dtype, layout=layout, device=device)
 
 
 @explicit(aten.item.default, aten._local_scalar_dense.default)

@@ -53,20 +53,24 @@ from analyzer.empirical.checks import (
     site_probes,
 )
 from analyzer.empirical.execute import ExecutionError, NodeError, Program, main_tensor
+from analyzer.empirical.fidelity import Fidelity, Reference, check_fidelity, model_reference
 from analyzer.empirical.lines import (
     difference_norms,
     interpolation_blockers,
     line_degrees,
     measure_slopes,
 )
-from analyzer.errors import SpecError
-from analyzer.frontend.dialect import TracedModel
+from analyzer.empirical.products import Candidate, candidates
+from analyzer.errors import AnalyzerError, SpecError
+from analyzer.frontend.dialect import TracedModel, op_name
 from analyzer.frontend.tracing import trace
 from analyzer.passes.facts import INF, Dependence, format_degree
+from analyzer.passes.sites import Site
 from analyzer.progress import SILENT, Progress
 
 SCHEMA = "analyzer.validation/1"
 RELATIVE_TOLERANCE = 1e-8  # float64: a vanishing derivative is ~1e-16 of its scale
+RANK_TOLERANCE = 1e-6  # a 2×2 determinant of tangents, relative to its terms
 
 
 @dataclass
@@ -124,6 +128,8 @@ class ValidationReport:
     memory_budget_gib: float = 0.0
     scope: str = "the model's input"
     degree_method: str = ""
+    fidelity: Fidelity = field(default_factory=Fidelity)
+    missing_sites: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def degree_agrees(self) -> bool:
@@ -147,6 +153,8 @@ class ValidationReport:
             and not self.degree_violations
             and self.degree_sound
             and not self.cross_contradicts
+            and self.fidelity.mismatched == 0
+            and not self.missing_sites
         )
 
     @property
@@ -197,12 +205,14 @@ class ValidationReport:
                 }
                 for s in self.sites
             ],
+            "missing_products": self.missing_sites,
             "cross_entry": {
                 "pairs": self.cross_pairs,
                 "nonzero": self.cross_nonzero,
                 "max_abs": self.cross_max,
                 "contradicts_claim": self.cross_contradicts,
             },
+            "graph_fidelity": self.fidelity.to_json(),
             "fallbacks": self.fallbacks,
             "warnings": self.warnings,
             "samples": self.samples,
@@ -237,10 +247,23 @@ def exact_arithmetic() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
-def check_options(samples: int, max_degree: int, memory: float | None, device: str) -> None:
+def check_options(
+    samples: int,
+    max_degree: int,
+    memory: float | None,
+    device: str,
+    pairs: int | None = None,
+    degree_method: str = "auto",
+) -> None:
     """Fail early, naming the argument, on options no validation can use."""
     if samples < 1:
         raise SpecError(f"samples must be at least 1, not {samples}")
+    if pairs is not None and pairs < 1:
+        raise SpecError(f"pairs must be at least 1, not {pairs}")
+    if degree_method not in ("auto", "interpolation", "nested"):
+        raise SpecError(
+            f"degree_method must be 'auto', 'interpolation' or 'nested', not {degree_method!r}"
+        )
     if not 1 <= max_degree <= 8:
         raise SpecError(f"max_degree must be between 1 and 8, not {max_degree}")
     if memory is not None and not memory > 0:
@@ -260,22 +283,28 @@ def validate(
     device: str | None = None,
     samples: int = 16,
     max_degree: int = 4,
+    pairs: int | None = None,
     seed: int = 0,
     batched: bool = True,
     frontend: str = "auto",
     mode: str | None = None,
     memory: float | None = None,
     progress: Progress = SILENT,
+    degree_method: str = "auto",
 ) -> ValidationReport:
     """Trace ``module`` as ``analyze`` does, analyse it, and check every published claim
     by differentiating the same graph in float64 on ``device`` (default
     :func:`default_device`). The module is analysed in the mode it was handed in unless
     ``mode`` names one, and is never changed (a model built on the meta device is
-    copied and given random weights). ``memory`` (GiB) bounds the peak memory by
+    copied and given random weights). ``samples`` random lines measure degrees;
+    ``pairs`` pairs of directions with disjoint supports (default: ``samples``) measure
+    dependence, sites and cross-entry terms. ``memory`` (GiB) bounds the peak memory by
     splitting the samples into chunks (default: half of the device's free memory).
+    ``degree_method`` is ``auto`` (interpolation where exact, else nested ``jvp``),
+    ``interpolation`` or ``nested``.
     """
     device = device or default_device()
-    check_options(samples, max_degree, memory, device)
+    check_options(samples, max_degree, memory, device, pairs, degree_method)
     started = time.perf_counter()
     module = _materialised(module, device)
     with progress.task("trace and analysis"):
@@ -285,13 +314,32 @@ def validate(
         )  # fmt: skip
         analysis = analyze_traced(traced)
     traced_in = time.perf_counter() - started
+    reference = _reference(module, example_args, example_kwargs or {}, device, mode, memory)
     report = validate_traced(
-        traced, analysis, device=device, samples=samples, max_degree=max_degree, seed=seed,
-        batched=batched, memory=memory, progress=progress,
+        traced, analysis, device=device, samples=samples, max_degree=max_degree, pairs=pairs,
+        seed=seed, batched=batched, memory=memory, progress=progress,
+        degree_method=degree_method, reference=reference,
     )  # fmt: skip
     report.seconds_by_check = {"trace": traced_in, **report.seconds_by_check}
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _reference(
+    module: Any,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    device: str,
+    mode: str | None,
+    memory: float | None,
+) -> Reference | str:
+    """The model itself in float64 for the fidelity check, or why it is left out."""
+    if isinstance(module, torch.nn.Module):
+        weights = sum(t.numel() for t in [*module.parameters(), *module.buffers()]) * 8
+        budget = memory * GIB if memory is not None else default_budget(torch.device(device))
+        if weights > budget / 4:
+            return "not checked: a float64 copy of the model does not fit the memory budget"
+    return model_reference(module, args, kwargs, device, mode)
 
 
 def _materialised(module: Any, device: str) -> Any:
@@ -317,25 +365,30 @@ def validate_traced(
     device: str | None = None,
     samples: int = 16,
     max_degree: int = 4,
+    pairs: int | None = None,
     seed: int = 0,
     batched: bool = True,
     memory: float | None = None,
     progress: Progress = SILENT,
     scope: str = "the model's input",
+    degree_method: str = "auto",
+    reference: Reference | str = "not checked: no model to compare the graph with",
 ) -> ValidationReport:
     """Check the claims of ``analysis`` (default: ``analyze`` of ``traced``) on the very
     graph it was computed from. ``traced`` must come from :func:`analyzer.trace` (a
-    stored trace has no weights to run)."""
+    stored trace has no weights to run). ``reference`` runs the model itself at given
+    inputs (:func:`analyzer.empirical.fidelity.model_reference`) so that the graph can be
+    compared with it."""
     device = device or default_device()
-    check_options(samples, max_degree, memory, device)
+    check_options(samples, max_degree, memory, device, pairs, degree_method)
     analysis = analysis if analysis is not None else analyze_traced(traced)
     started = time.perf_counter()
     seconds: dict[str, float] = {}
     try:
         with exact_arithmetic():
             report = _measure(
-                traced, analysis, torch.device(device), samples, max_degree, seed, batched,
-                memory, progress, seconds,
+                traced, analysis, torch.device(device), samples, pairs or samples, max_degree,
+                seed, batched, memory, progress, seconds, degree_method, reference,
             )  # fmt: skip
     except NodeError as error:
         raise ExecutionError(
@@ -348,6 +401,14 @@ def validate_traced(
             f"validate ran out of device memory on {traced.model}: lower --memory or "
             "--samples, or use --blockwise"
         ) from error
+    except (AnalyzerError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # never a traceback: one paragraph, exit 3 (--debug shows it)
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise ExecutionError(
+            f"validate could not run or differentiate {traced.model}: "
+            f"{type(error).__name__}: {lines[0][:300] if lines else ''}"
+        ) from error
     report.seconds = time.perf_counter() - started
     report.seconds_by_check = seconds
     report.scope = scope
@@ -359,25 +420,26 @@ def _measure(
     analysis: Analysis,
     device: torch.device,
     samples: int,
+    pairs: int,
     cap: int,
     seed: int,
     batched: bool,
     memory: float | None,
     progress: Progress,
     seconds: dict[str, float],
+    degree_method: str,
+    reference: Reference | str,
 ) -> ValidationReport:
     clock = time.perf_counter()
     with progress.task("preparing float64 copies"):
         program = Program.of(traced, device, seed)
     facts = analysis.facts
     if not program.sources:
-        raise ExecutionError(
-            f"{traced.model} has no continuous source (no floating-point input and no "
-            "lookup of a table by input indices): there is nothing to differentiate"
-        )
+        return _without_sources(traced, analysis, program, device, samples, cap)
     nodes = [
         n for n in traced.graph.nodes
         if n in program.varying and n.op != "output" and n.name in program.shapes
+        and n not in program.opaque
     ]  # fmt: skip
     inner = [k for k in program.shapes if "." in k]
     keys = [n.name for n in nodes] + inner + ["output"]
@@ -386,27 +448,49 @@ def _measure(
         for i, t in enumerate(program.outputs(program.source_values))
     }
     project = Projector({**program.shapes, **output_shapes}, device, seed)
-    drawn = Samples.draw(program.source_values, samples, seed)
+    drawn = Samples.draw(program.source_values, max(samples, pairs), seed)
+    lines_drawn = drawn.first(samples)
+    pairs_drawn = drawn.first(pairs)
     probes, _ = site_probes(program, analysis.sites)
+    unlisted = candidates(program, {(s.node, s.part) for s in analysis.sites})
+    local = [Site(c.node, "candidate", ()) for c in unlisted if c.test == "local"]
+    candidate_probes = {p.site.node.name: p for p in site_probes(program, local)[0]}
     weights, activations = peak_bytes(traced)
     budget = int(memory * GIB) if memory is not None else default_budget(device)
     batcher = Batcher(batched, chunk_size(budget, weights * 2, activations * 6, samples))
     seconds["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
-    with progress.task("dependence, sites, cross-entry terms", total=samples) as task:
-        mixed = measure_mixed(program, keys, probes, project, drawn, batcher, task)
+    with progress.task("graph fidelity"):
+        if isinstance(reference, str):
+            fidelity = Fidelity(note=reference)
+        else:
+            fidelity = check_fidelity(program, reference, pairs_drawn.points)
+    seconds["fidelity"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    with progress.task("dependence, sites, cross-entry terms", total=pairs) as task:
+        mixed = measure_mixed(
+            program, keys, probes, project, pairs_drawn, batcher, task, unlisted,
+            candidate_probes,
+        )  # fmt: skip
     seconds["dependence_sites_cross_entry"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
     position = {k: i for i, k in enumerate(keys)}
     blockers = interpolation_blockers(program)
+    nested = degree_method == "nested" or (degree_method == "auto" and bool(blockers))
+    if degree_method == "interpolation" and blockers:
+        raise SpecError(
+            f"degree_method='interpolation' is not exact for {', '.join(blockers[:3])}: "
+            "use 'auto' or 'nested'"
+        )
     with progress.task("degree", total=samples) as task:
-        if blockers:  # an op that is neither analytic nor piecewise linear: exact Taylor
-            reason = ", ".join(blockers[:3])
-            method = f"nested jvp at each point (not interpolated because of {reason})"
+        if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
+            reason = f" (not interpolated because of {', '.join(blockers[:3])})" if blockers else ""
+            method = f"nested jvp at each point{reason}"
             batcher.chunk = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2), samples)
-            series = measure_degrees(program, keys, project, drawn, cap, batcher, task)
+            series = measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
             norms = _norms(series)  # (orders, keys)
             measured = {k: _degree(norms[:, i].tolist(), cap) for k, i in position.items()}
             derivative_norms = norms[:, position["output"]].tolist()
@@ -414,12 +498,20 @@ def _measure(
             method = f"first derivatives interpolated at {cap + 1} points per line"
             batcher.chunk = chunk_size(budget, weights * 2, activations * 3 * (cap + 1), samples)
             slopes = measure_slopes(
-                program, keys, lambda k, v: _projection(project, k, v), drawn.points,
-                drawn.lines, cap, batcher, task,
+                program, keys, lambda k, v: _projection(project, k, v), lines_drawn.points,
+                lines_drawn.lines, cap, batcher, task,
             )  # fmt: skip
             degrees = line_degrees(slopes, cap)
             measured = {k: _spelled(degrees[i]) for k, i in position.items()}
             derivative_norms = difference_norms(slopes[:, :, position["output"]], cap)
+            if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
+                method = "nested jvp at each point (the interpolation left the model's domain)"
+                batcher.chunk = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2),
+                                           samples)  # fmt: skip
+                series = measure_degrees(program, keys, project, lines_drawn, cap, batcher)
+                norms = _norms(series)
+                measured = {k: _degree(norms[:, i].tolist(), cap) for k, i in position.items()}
+                derivative_norms = norms[:, position["output"]].tolist()
     seconds["degree"] = time.perf_counter() - clock
     tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
     tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()
@@ -429,6 +521,8 @@ def _measure(
     for node in traced.graph.nodes:
         if node.op == "output" or main_tensor(node.meta.get("val")) is None:
             continue
+        if node in program.opaque:
+            continue  # inside the model's own vmap: checked through what leaves it
         checked += 1
         fact = facts[node]
         i = position.get(node.name)
@@ -447,6 +541,7 @@ def _measure(
                 degree_violations[node.name] = (format_degree(fact.degree), measured[node.name])
 
     sites = _site_checks(analysis, probes, mixed, position)
+    missing = _missing_sites(analysis, unlisted, mixed, position)
     out = position["output"]
     cross = mixed.output_cross.abs()
     first = torch.maximum(mixed.tangent_u[:, out].abs(), mixed.tangent_v[:, out].abs()).amax()
@@ -469,7 +564,7 @@ def _measure(
         violations=violations,
         unconfirmed=unconfirmed,
         sites=sites,
-        cross_pairs=samples,
+        cross_pairs=pairs,
         cross_nonzero=nonzero,
         cross_max=float(finite.amax()) if finite.numel() else 0.0,
         seconds=0.0,
@@ -483,7 +578,41 @@ def _measure(
         node_degrees={k: v for k, v in measured.items() if k != "output"},
         fallbacks=program.fallback_notes(),
         memory_budget_gib=budget / GIB,
+        fidelity=fidelity,
+        missing_sites=missing,
     )
+
+
+def _without_sources(
+    traced: TracedModel, analysis: Analysis, program: Program, device, samples: int, cap: int
+) -> ValidationReport:
+    """A model with no continuous source (integer inputs only): every value is a function
+    of discrete inputs, degree 0; a claim of continuity is over-approximation."""
+    nodes = [
+        n for n in traced.graph.nodes
+        if n.op != "output" and main_tensor(n.meta.get("val")) is not None
+    ]  # fmt: skip
+    facts = analysis.facts
+    sites = [
+        SiteCheck(
+            s.node.name, s.kind, analysis.module_of(s.node), False, 0.0, s.part, s.operand_names
+        )
+        for s in analysis.sites
+    ]
+    return ValidationReport(
+        model=traced.model, device=str(device), dtype="float64", samples=samples,
+        max_degree=cap, degree_static=_capped(analysis.output_fact.degree, cap),
+        degree_empirical="0", derivative_norms=[], checked_nodes=len(nodes), violations=[],
+        unconfirmed=[n.name for n in nodes if facts[n].is_continuous], sites=sites,
+        cross_pairs=0, cross_nonzero=0, cross_max=0.0, seconds=0.0, batching="none",
+        analysis=analysis, mode=traced.mode, frontend=traced.frontend,
+        warnings=[
+            *analysis.warnings,
+            "the model has no continuous source (no floating-point input, no lookup by "
+            "input indices): nothing to differentiate, and integer inputs are not perturbed",
+        ],
+        degree_method="none: no continuous source", fallbacks=program.fallback_notes(),
+    )  # fmt: skip
 
 
 def _norms(series: torch.Tensor) -> torch.Tensor:
@@ -527,6 +656,43 @@ def _changed(values: torch.Tensor) -> list[bool]:
 def _capped(degree: float, cap: int) -> str:
     """A static degree above the measurable cap reads as ``inf``, as the measurement does."""
     return "inf" if degree == INF or degree > cap else format_degree(degree)
+
+
+def _missing_sites(
+    analysis: Analysis, unlisted: list[Candidate], mixed: Mixed, position: dict[str, int]
+) -> list[dict[str, Any]]:
+    """The unlisted multiplying nodes that the measurement shows to be sites."""
+    found = []
+    evidence = torch.nan_to_num(mixed.candidate_evidence.abs(), nan=0.0).amax(dim=0).tolist()
+    for candidate, value in zip(unlisted, evidence, strict=True):
+        if candidate.test == "rank":
+            shown = value > RANK_TOLERANCE
+            why = "its factors are not pointwise functions of one tensor"
+        elif candidate.test == "contraction":
+            shown = value > 0
+            why = "it contracts two operands that both vary with the input"
+        else:
+            column = position.get(candidate.node.name)
+            scale = 0.0
+            if column is not None:
+                tangents = torch.maximum(
+                    mixed.tangent_u[:, column].abs(), mixed.tangent_v[:, column].abs()
+                )
+                scale = float(tangents.nan_to_num(0.0).amax())
+            shown = value > 0 and value > RELATIVE_TOLERANCE * scale
+            why = "it multiplies distinct entries of a varying operand"
+        if shown:
+            entry = {
+                "node": candidate.node.name,
+                "op": op_name(candidate.node),
+                "module": analysis.module_of(candidate.node),
+                "evidence": value,
+                "why": why,
+            }
+            if candidate.part is not None:
+                entry["part"] = candidate.part
+            found.append(entry)
+    return found
 
 
 def _site_checks(

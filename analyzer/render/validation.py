@@ -23,6 +23,7 @@ def render_validation(report: ValidationReport, limit: int = 20) -> str:
         *_dependence_lines(document, limit),
         *_site_lines(document, limit),
         *_cross_lines(report, document),
+        _fidelity_line(document["graph_fidelity"]),
     ]
     for note in document["fallbacks"]:
         lines.append(f"note         {note}")
@@ -93,7 +94,27 @@ def _site_lines(document: dict[str, Any], limit: int) -> list[str]:
         )
     if len(products) > limit:
         lines.append(f"  … and {len(products) - limit} more (see --json)")
+    missing = document["missing_products"]
+    lines.append(
+        f"unlisted     {len(missing)} multiplying node(s) analyze did not list as sites "
+        f"multiply input-dependent values  {_verdict(not missing)}"
+    )
+    for item in missing[:limit]:
+        name = item["node"] + (f" [{item['part']}]" if "part" in item else "")
+        lines.append(f"  missing site {name} ({item['op']}): {item['why']}")
     return lines
+
+
+def _fidelity_line(fidelity: dict[str, Any]) -> str:
+    if not fidelity["checked"]:
+        return f"graph        {fidelity['note'] or 'not checked'}"
+    ok = fidelity["mismatched"] == 0
+    matching = fidelity["checked"] - fidelity["mismatched"]
+    return (
+        f"graph        the traced graph and the model agree at {matching}/"
+        f"{fidelity['checked']} sample inputs (largest relative difference "
+        f"{fidelity['max_relative_difference']:.2g})  {_verdict(ok)}"
+    )
 
 
 def _cross_lines(report: ValidationReport, document: dict[str, Any]) -> list[str]:
