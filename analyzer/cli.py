@@ -256,7 +256,14 @@ def _run_validate(options: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
-    loaded = load_model(options.spec, inputs=options.input, config=options.config, device=device)
+    # block-wise, an hf: model is built on meta and streamed: one block's weights at a time
+    streamed = options.blockwise and options.spec.startswith("hf:")
+    build_on = "meta" if streamed else device
+    loaded = load_model(options.spec, inputs=options.input, config=options.config, device=build_on)
+    if streamed:
+        from analyzer.frontend.hf import synthesize_inputs
+
+        loaded.kwargs = synthesize_inputs(loaded.module, loaded.module.config, device)
     common = {
         "example_kwargs": loaded.kwargs, "model": loaded.label, "device": device,
         "samples": options.samples, "max_degree": options.max_degree, "seed": options.seed,

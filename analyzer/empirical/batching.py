@@ -28,23 +28,48 @@ GIB = 1024**3
 
 
 class Batcher:
-    """Applies ``function`` to each sample (the leading dim of every stacked input)."""
+    """Applies ``function`` to each sample (the leading dim of every stacked input).
 
-    def __init__(self, batched: bool, chunk: int) -> None:
+    With a ``budget`` (bytes) and a ``meter``, the first chunk of every call holds one
+    sample and its measured peak sizes the following chunks, so that the budget bounds
+    the peak memory whatever the estimate said; ``chunk`` is the estimate's size."""
+
+    def __init__(
+        self, batched: bool, chunk: int, budget: int | None = None, meter: Meter | None = None
+    ) -> None:
         self.mode = "vmap" if batched else "loop"
         self.chunk = max(1, chunk)
         self.loop_reason = ""
+        self.budget, self.meter = budget, meter
+        self.peak = 0  # the most memory (bytes) a chunk was measured to use
+        self.largest = 0  # the most samples one call was given
+        self.over_budget = False  # one sample alone needed more than the budget
 
     def __call__(
         self, function: Callable[..., Any], *stacked: Any, task: Task | None = None
     ) -> Any:
         count = len(pytree.tree_leaves(stacked)[0])
+        self.largest = max(self.largest, count)
         results = []
-        for start in range(0, count, self.chunk):
-            part = pytree.tree_map(lambda t, s=start: t[s : s + self.chunk], stacked)
+        start = 0
+        calibrate = self.meter is not None and self.budget is not None and self.mode == "vmap"
+        while start < count:
+            size = 1 if calibrate and start == 0 else self.chunk
+            part = pytree.tree_map(lambda t, s=start, n=size: t[s : s + n], stacked)
+            if self.meter is not None:
+                self.meter.reset()
             results.append(self._chunk(function, part))
+            if self.meter is not None:
+                used = self.meter.peak()
+                self.peak = max(self.peak, used)
+                if calibrate and start == 0 and self.budget is not None:
+                    spare = self.budget - self.meter.baseline
+                    self.over_budget = used > spare
+                    self.chunk = max(1, int(spare // max(used, 1)))
+            done = min(size, count - start)
             if task is not None:
-                task.advance(min(self.chunk, count - start))
+                task.advance(done)
+            start += done
         return pytree.tree_map(lambda *xs: torch.cat(xs), *results)
 
     def _chunk(self, function: Callable[..., Any], part: Any) -> Any:
@@ -61,10 +86,67 @@ class Batcher:
     @property
     def description(self) -> str:
         if self.mode == "vmap":
-            return f"vmap (chunks of {self.chunk})"
+            return f"vmap (chunks of {min(self.chunk, max(self.largest, 1))})"
         if self.loop_reason:
             return f"loop (vmap failed: {self.loop_reason})"
         return "loop"
+
+
+class Meter:
+    """Peak memory of a stretch of work: CUDA's allocator statistics on a GPU, the
+    process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``) on
+    the CPU. ``baseline`` is what was in use when the stretch began."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.baseline = 0
+
+    @staticmethod
+    def available(device: torch.device) -> bool:
+        if device.type == "cuda":
+            return True
+        try:
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+            return _status("VmHWM") > 0
+        except OSError:
+            return False
+
+    def reset(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self.baseline = torch.cuda.memory_allocated(self.device)
+        else:
+            _release_free_memory()  # else freed memory is reused unseen by the RSS
+            with open("/proc/self/clear_refs", "w") as handle:
+                handle.write("5")
+            self.baseline = _status("VmRSS")
+
+    def peak(self) -> int:
+        """Bytes above the baseline at the peak since :meth:`reset`."""
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+            return max(torch.cuda.max_memory_allocated(self.device) - self.baseline, 0)
+        return max(_status("VmHWM") - self.baseline, 0)
+
+
+def _release_free_memory() -> None:
+    """Return the C allocator's free memory to the system (glibc ``malloc_trim``)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _status(field: str) -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    return 0
 
 
 def peak_bytes(traced: TracedModel) -> tuple[int, int]:

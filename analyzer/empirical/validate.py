@@ -42,7 +42,14 @@ from typing import Any
 import torch
 
 from analyzer.analysis import Analysis, analyze_traced
-from analyzer.empirical.batching import GIB, Batcher, chunk_size, default_budget, peak_bytes
+from analyzer.empirical.batching import (
+    GIB,
+    Batcher,
+    Meter,
+    chunk_size,
+    default_budget,
+    peak_bytes,
+)
 from analyzer.empirical.checks import (
     Mixed,
     Projector,
@@ -129,6 +136,7 @@ class ValidationReport:
     scope: str = "the model's input"
     degree_method: str = ""
     fidelity: Fidelity = field(default_factory=Fidelity)
+    peak_memory_gib: float = 0.0  # the most any chunk of samples was measured to add
     missing_sites: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -218,6 +226,7 @@ class ValidationReport:
             "samples": self.samples,
             "batching": self.batching,
             "memory_budget_gib": round(self.memory_budget_gib, 3),
+            "peak_memory_gib": round(self.peak_memory_gib, 3),
             "seconds": round(self.seconds, 3),
             "seconds_by_check": {k: round(v, 3) for k, v in self.seconds_by_check.items()},
         }
@@ -457,7 +466,9 @@ def _measure(
     candidate_probes = {p.site.node.name: p for p in site_probes(program, local)[0]}
     weights, activations = peak_bytes(traced)
     budget = int(memory * GIB) if memory is not None else default_budget(device)
-    batcher = Batcher(batched, chunk_size(budget, weights * 2, activations * 6, samples))
+    meter = Meter(device) if Meter.available(device) else None
+    start_chunk = chunk_size(budget, weights * 2, activations * 6, samples)
+    batcher = Batcher(batched, start_chunk, budget, meter)
     seconds["setup"] = time.perf_counter() - clock
 
     clock = time.perf_counter()
@@ -548,6 +559,11 @@ def _measure(
     nonzero = int(((cross > 0) & (cross > RELATIVE_TOLERANCE * first)).sum())
     finite = cross[torch.isfinite(cross)]
     warnings = list(analysis.warnings)
+    if batcher.over_budget:
+        warnings.append(
+            f"one sample alone needed {batcher.peak / GIB:.2f} GiB, more than the memory "
+            f"budget of {budget / GIB:.2f} GiB allows: samples ran one at a time"
+        )
     if batcher.mode == "loop" and batched:
         warnings.append(f"samples ran one at a time: {batcher.description}")
     return ValidationReport(
@@ -578,6 +594,7 @@ def _measure(
         node_degrees={k: v for k, v in measured.items() if k != "output"},
         fallbacks=program.fallback_notes(),
         memory_budget_gib=budget / GIB,
+        peak_memory_gib=batcher.peak / GIB,
         fidelity=fidelity,
         missing_sites=missing,
     )

@@ -84,12 +84,15 @@ def _site_lines(document: dict[str, Any], limit: int) -> list[str]:
         f"sites        {confirmed}/{len(products)} confirmed: the product at the node mixes "
         f"distinct input entries  {_verdict(confirmed == len(products))}"
     ]
-    for product in products[:limit]:
+    names = [p["node"] + (f" [{p['part']}]" if "part" in p else "") for p in products]
+    width = max((len(n) for n in names[:limit]), default=0)
+    modules = [p["module"] or "(root)" for p in products]
+    module_width = max((len(m) for m in modules[:limit]), default=0)
+    for product, name, module in zip(products[:limit], names, modules, strict=False):
         status = "confirmed" if product["confirmed"] else "NOT confirmed"
         why = "" if product["operands_vary"] else " (an operand never varies)"
-        name = product["node"] + (f" [{product['part']}]" if "part" in product else "")
         lines.append(
-            f"  {product['kind']:<13} {name:<34} {product['module'] or '(root)':<24} "
+            f"  {product['kind']:<13} {name:<{width}}  {module:<{module_width}}  "
             f"{status}{why}  |∂²| = {product['mixed_derivative']:.3g}"
         )
     if len(products) > limit:
