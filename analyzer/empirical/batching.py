@@ -53,8 +53,10 @@ class Batcher:
         results = []
         start = 0
         calibrate = self.meter is not None and self.budget is not None and self.mode == "vmap"
+        measured: list[tuple[int, int]] = []  # (samples, bytes) of the calibration chunks
         while start < count:
-            size = 1 if calibrate and start == 0 else self.chunk
+            size = len(measured) + 1 if calibrate and len(measured) < 2 else self.chunk
+            size = min(size, count - start)
             part = pytree.tree_map(lambda t, s=start, n=size: t[s : s + n], stacked)
             if self.meter is not None:
                 self.meter.reset()
@@ -62,15 +64,25 @@ class Batcher:
             if self.meter is not None:
                 used = self.meter.peak()
                 self.peak = max(self.peak, used)
-                if calibrate and start == 0 and self.budget is not None:
-                    spare = self.budget - self.meter.baseline
-                    self.over_budget = used > spare
-                    self.chunk = max(1, int(spare // max(used, 1)))
+                if calibrate and len(measured) < 2 and self.budget is not None:
+                    measured.append((size, used))
+                    self._size_chunks(measured, self.budget - self.meter.baseline)
             done = min(size, count - start)
             if task is not None:
                 task.advance(done)
             start += done
         return pytree.tree_map(lambda *xs: torch.cat(xs), *results)
+
+    def _size_chunks(self, measured: list[tuple[int, int]], spare: int) -> None:
+        """Chunks that fit ``spare`` bytes: one sample's cost is the growth from a chunk of
+        one to a chunk of two (what one chunk costs whatever its size is left out)."""
+        (_, one), *rest = measured
+        per_sample, fixed = max(one, 1), 0
+        if rest and rest[0][0] == 2:
+            per_sample = max(rest[0][1] - one, 1)
+            fixed = max(one - per_sample, 0)
+        self.over_budget = one > spare
+        self.chunk = max(1, int(max(spare - fixed, 0) // per_sample))
 
     def _chunk(self, function: Callable[..., Any], part: Any) -> Any:
         if self.mode == "vmap":

@@ -37,6 +37,7 @@ import torch.utils._pytree as pytree
 from torch import nn
 
 from analyzer.empirical.validate import ValidationReport, check_options, default_device, validate
+from analyzer.empirical.weights import random_weights
 from analyzer.errors import SpecError
 from analyzer.frontend.tracing import module_left_as_it_was
 from analyzer.progress import SILENT, Progress
@@ -241,17 +242,10 @@ def _real(tensor: torch.Tensor, device: str) -> torch.Tensor:
 def _streaming_hooks(root: nn.Module, keep: set[str], device: torch.device) -> list[Any]:
     """Materialise each module's own weights just before it runs; release the weights of
     a repeated block that is not to be validated once it has run."""
-    initialise = getattr(root, "_init_weights", None)
     handles = []
 
     def materialise(sub: nn.Module, *_: Any) -> None:
-        own = [*sub.parameters(recurse=False), *sub.buffers(recurse=False)]
-        if own and any(t.is_meta for t in own):
-            sub.to_empty(device=device, recurse=False)
-            if callable(initialise):
-                initialise(sub)
-            elif callable(getattr(sub, "reset_parameters", None)):
-                sub.reset_parameters()
+        random_weights(sub, root, device)
 
     def release(sub: nn.Module, *_: Any) -> None:
         sub.to_empty(device="meta")

@@ -42,88 +42,46 @@ from typing import Any
 import torch
 import torch.fx as fx
 import torch.utils._pytree as pytree
-from torch._decomp import decomposition_table
-from torch.func import jvp
 
+from analyzer.empirical.fallbacks import (
+    Fallback,
+    fallbacks_for,
+    finite_difference,
+    linearised,
+    out_of_place,
+    trusted,
+)
+from analyzer.empirical.graphs import (
+    continuous_sources,
+    inside_model_vmap,
+    reachable,
+    written_placeholders,
+)
 from analyzer.empirical.ops import EXPLICIT, WithInner
-from analyzer.errors import TraceError
-from analyzer.frontend.dialect import InputKind, TracedModel, op_name, tensor_operands
+from analyzer.empirical.values import (
+    ExecutionError,
+    float64_copy,
+    floating_leaves,
+    is_real_valued,
+    main_tensor,
+    retarget,
+)
+from analyzer.frontend.dialect import TracedModel, op_name
+
+__all__ = [
+    "ExecutionError",
+    "NodeError",
+    "Program",
+    "floating_leaves",
+    "is_real_valued",
+    "main_tensor",
+    "out_of_place",
+    "retarget",
+]
 
 Observer = Callable[[str, Any], None]
 _SKIPPED = ("aten._assert", "aten.sym_constrain", "aten._functional_assert", "aten._check")
-_LOOKUPS = {  # op -> position of the table it reads
-    "aten.embedding": 0,
-    "aten.index": 0,
-    "aten._unsafe_index": 0,
-    "aten.index_select": 0,
-    "aten.gather": 0,
-    "aten.take": 0,
-    "aten.take_along_dim": 0,
-}
 _SUBGRAPH_OPS = ("wrap_with_set_grad_enabled", "wrap_with_autocast", "invoke_subgraph")
-FINITE_DIFFERENCE_STEP = 1e-6
-
-
-class ExecutionError(TraceError):
-    """The traced graph could not be run or differentiated (exit code 3)."""
-
-
-@dataclass(frozen=True)
-class Fallback:
-    """How a node runs when its op fails under differentiation or batching."""
-
-    how: str  # "decomposition" | "detached (integer output)" | "finite differences"
-    function: Callable[..., Any] = field(repr=False)
-
-
-def _float64(value: Any, device: torch.device) -> Any:
-    """A float64 (complex128) copy on ``device``; other tensors only move."""
-    if not isinstance(value, torch.Tensor):
-        return value
-    if torch._subclasses.fake_tensor.is_fake(value):
-        raise ExecutionError(
-            "the trace kept a value without data (a FakeTensor) as a weight or constant: the "
-            "traced graph cannot be run, so its claims cannot be checked"
-        )
-    if value.is_meta:
-        raise ExecutionError(
-            "a weight or input is on the meta device: build the model on a real device "
-            "(validate does this for meta-built models it is handed directly)"
-        )
-    # copy=True: a float64 tensor already on the device must not be shared with the
-    # caller, since a graph may write into its buffers (batch-norm statistics)
-    if value.is_complex():
-        return value.detach().to(device=device, dtype=torch.complex128, copy=True)
-    if value.is_floating_point():
-        return value.detach().to(device=device, dtype=torch.float64, copy=True)
-    return value.detach().to(device=device, copy=True)
-
-
-def retarget(value: Any, device: torch.device) -> Any:
-    """Float dtypes written into the graph become float64; devices become ``device``."""
-
-    def one(item: Any) -> Any:
-        if isinstance(item, torch.dtype):
-            if item.is_complex:
-                return torch.complex128
-            if item.is_floating_point:
-                return torch.float64
-        if isinstance(item, torch.device):
-            return device
-        return item
-
-    return fx.node.map_aggregate(value, one)
-
-
-def main_tensor(value: Any) -> torch.Tensor | None:
-    """The tensor a node computes: itself, or the first of a tuple (a fused norm's output)."""
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    return value if isinstance(value, torch.Tensor) else None
-
-
-def is_real_valued(value: torch.Tensor) -> bool:
-    return value.is_floating_point() or value.is_complex()
 
 
 @dataclass
@@ -154,11 +112,11 @@ class Program:
             )
         device = torch.device(device)
         placeholders = [n for n in traced.graph.nodes if n.op == "placeholder"]
-        args = tuple(_float64(v, device) for v in _placeholder_values(traced, placeholders))
+        args = tuple(float64_copy(v, device) for v in _placeholder_values(traced, placeholders))
         sources = continuous_sources(traced)
-        program = Program(traced, device, sources, (), args, _reachable(traced, sources), {}, seed)
-        program.written = _written_placeholders(traced.graph)
-        program.opaque = _inside_model_vmap(traced.graph)
+        program = Program(traced, device, sources, (), args, reachable(traced, sources), {}, seed)
+        program.written = written_placeholders(traced.graph)
+        program.opaque = inside_model_vmap(traced.graph)
         values: dict[str, torch.Tensor] = {}
         shapes: dict[str, tuple[torch.Size, torch.dtype]] = {}
         wanted = {n.name for n in sources}
@@ -240,15 +198,15 @@ class Program:
             value: Any = module
             for part in target.split("."):
                 value = getattr(value, part)
-            self._attributes[key] = _float64(value, self.device)
+            self._attributes[key] = float64_copy(value, self.device)
         return self._attributes[key]
 
     def call(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one node: its explicit implementation or op, else a recorded fallback."""
         chosen = self.fallbacks.get(node)
-        if chosen is None and not _trusted(node.target):
+        if chosen is None and not trusted(node.target):
             chosen = self.fallbacks[node] = Fallback(
-                "finite differences", _finite_difference(node.target)
+                "finite differences", finite_difference(node.target)
             )
         if chosen is not None:
             return chosen.function(*args, **kwargs)
@@ -259,7 +217,7 @@ class Program:
         try:
             return function(*args, **kwargs)
         except Exception as error:
-            for fallback in _fallbacks(node):
+            for fallback in fallbacks_for(node):
                 try:
                     value = fallback.function(*args, **kwargs)
                 except Exception:
@@ -302,11 +260,6 @@ class NodeError(Exception):
 def _first_line(error: BaseException) -> str:
     lines = [line for line in str(error).splitlines() if line.strip()]
     return lines[0][:300] if lines else repr(error)
-
-
-def floating_leaves(value: Any) -> tuple[torch.Tensor, ...]:
-    leaves = pytree.tree_leaves(value)
-    return tuple(t for t in leaves if isinstance(t, torch.Tensor) and is_real_valued(t))
 
 
 class _Runner(fx.Interpreter):
@@ -437,163 +390,6 @@ class _Runner(fx.Interpreter):
         return _Runner(self.program, module, {}, None, frozenset()).run(*operands)
 
 
-def linearised(
-    function: Callable[..., Any], centre: tuple[Any, Any, Any], args: Any, kwargs: Any
-) -> Any:
-    """``f(z₀) + J_f(z₀)·(z − z₀)`` for the floating arguments; an integer-valued result
-    keeps its centre value."""
-    (centre_args, centre_kwargs), centre_value = centre[:2], centre[2]
-    leaves, spec = pytree.tree_flatten((args, kwargs))
-    centre_leaves = pytree.tree_leaves((centre_args, centre_kwargs))
-    moving = [i for i, a in enumerate(leaves) if isinstance(a, torch.Tensor) and is_real_valued(a)]
-    if not moving or all(not is_real_valued(t) for t in _tensors(centre_value)):
-        return centre_value
-
-    out_leaves, out_spec = pytree.tree_flatten(centre_value)
-    floating = [
-        i for i, t in enumerate(out_leaves) if isinstance(t, torch.Tensor) and is_real_valued(t)
-    ]
-
-    def at(*values: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        filled = list(centre_leaves)
-        for i, value in zip(moving, values, strict=True):
-            filled[i] = value
-        a, k = pytree.tree_unflatten(filled, spec)
-        value = function(*a, **k)
-        produced = pytree.tree_leaves(getattr(value, "value", value))
-        return tuple(produced[i] for i in floating)
-
-    points = tuple(centre_leaves[i] for i in moving)
-    steps = tuple(leaves[i] - centre_leaves[i] for i in moving)
-    _, change = jvp(at, points, steps)
-    result = list(out_leaves)
-    for i, delta in zip(floating, change, strict=True):
-        result[i] = out_leaves[i] + delta
-    return pytree.tree_unflatten(result, out_spec)
-
-
-def _tensors(value: Any) -> list[torch.Tensor]:
-    leaves = pytree.tree_leaves(value)
-    return [t for t in leaves if isinstance(t, torch.Tensor)]
-
-
-def out_of_place(target: Any) -> Any:
-    """The functional form of an op that writes: ``aten.div.Tensor`` for
-    ``aten.div_.Tensor``, the op's packet (without ``out=``) for ``aten.mul.out``;
-    ``None`` for ops that write nothing."""
-    if not isinstance(target, torch._ops.OpOverload):
-        return None
-    if target._overloadname == "out" or target._overloadname.endswith("_out"):
-        packet = target.overloadpacket
-        return lambda *args, out=None, **kwargs: packet(*args, **kwargs)
-    name = target.overloadpacket.__name__
-    if not name.endswith("_") or name.startswith("_"):
-        return None
-    packet = getattr(torch.ops.aten, name[:-1], None)
-    return getattr(packet, target._overloadname, None) if packet is not None else None
-
-
-def _writes(target: Any) -> bool:
-    """Whether an op writes into one of its arguments (in place, or ``out=``)."""
-    schema = getattr(target, "_schema", None)
-    return schema is not None and any(
-        a.alias_info is not None and a.alias_info.is_write for a in schema.arguments
-    )
-
-
-def _trusted(target: Any) -> bool:
-    """Whether forward-mode AD of an op can be trusted: aten and prims ops have
-    derivative formulas or fail loudly; an op from another library's namespace (a
-    ``torch.library`` custom op) may silently return no tangent, so it runs through
-    finite differences."""
-    namespace = getattr(target, "namespace", "aten")
-    return namespace in ("aten", "prims")
-
-
-def _fallbacks(node: fx.Node) -> Iterator[Fallback]:
-    target = node.target
-    if target in decomposition_table:
-        yield Fallback("decomposition", decomposition_table[target])
-    functional = out_of_place(target)
-    if functional is not None:
-        yield Fallback("its functional form (the write into its argument not replayed)",
-                       functional)  # fmt: skip
-    recorded = node.meta.get("val")
-    leaves = [t for t in pytree.tree_leaves(recorded) if isinstance(t, torch.Tensor)]
-    if leaves and not any(is_real_valued(t) for t in leaves):
-
-        def detached(*args: Any, **kwargs: Any) -> Any:
-            plain = pytree.tree_map_only(torch.Tensor, lambda t: t.detach(), (args, kwargs))
-            return target(*plain[0], **plain[1])
-
-        yield Fallback("detached (integer output)", detached)
-    if not _writes(target):  # a difference of two writes into one buffer would be 0
-        yield Fallback("finite differences", _finite_difference(target))
-
-
-def _finite_difference(target: Callable[..., Any]) -> Callable[..., Any]:
-    """``target`` whose derivative is a central finite difference (step
-    :data:`FINITE_DIFFERENCE_STEP` along the tangent): for ops with no derivative at all."""
-
-    def call(*args: Any, **kwargs: Any) -> Any:
-        leaves, spec = pytree.tree_flatten((args, kwargs))
-        positions = [i for i, x in enumerate(leaves) if isinstance(x, torch.Tensor)]
-        tensors = [leaves[i] for i in positions]
-
-        def rebuilt(values: tuple[torch.Tensor, ...]) -> tuple[tuple[Any, ...], dict[str, Any]]:
-            filled = list(leaves)
-            for i, value in zip(positions, values, strict=True):
-                filled[i] = value
-            return pytree.tree_unflatten(filled, spec)
-
-        def function(*values: torch.Tensor) -> Any:
-            a, k = rebuilt(values)
-            return target(*a, **k)
-
-        return _FiniteDifference.apply(function, *tensors)
-
-    return call
-
-
-class _FiniteDifference(torch.autograd.Function):
-    generate_vmap_rule = True
-
-    @staticmethod
-    def forward(function: Callable[..., Any], *tensors: torch.Tensor) -> Any:  # type: ignore[override]
-        return function(*tensors)
-
-    @staticmethod
-    def setup_context(ctx: Any, inputs: tuple[Any, ...], output: Any) -> None:
-        ctx.function = inputs[0]
-        ctx.save_for_forward(*inputs[1:])
-
-    @staticmethod
-    def jvp(ctx: Any, _function: Any, *tangents: torch.Tensor | None) -> Any:  # type: ignore[override]
-        step = FINITE_DIFFERENCE_STEP
-        tensors = ctx.saved_tensors
-        plus = [
-            x + step * t if t is not None and is_real_valued(x) else x
-            for x, t in zip(tensors, tangents, strict=True)
-        ]
-        minus = [
-            x - step * t if t is not None and is_real_valued(x) else x
-            for x, t in zip(tensors, tangents, strict=True)
-        ]
-        high = _FiniteDifference.apply(ctx.function, *plus)
-        low = _FiniteDifference.apply(ctx.function, *minus)
-        return pytree.tree_map(
-            lambda h, lo: (
-                (h - lo) / (2 * step) if isinstance(h, torch.Tensor) and is_real_valued(h) else None
-            ),
-            high,
-            low,
-        )
-
-    @staticmethod
-    def backward(ctx: Any, *grads: Any) -> Any:  # pragma: no cover - validate never reverses
-        raise RuntimeError("finite-difference fallbacks support forward mode only")
-
-
 def _placeholder_values(traced: TracedModel, placeholders: list[fx.Node]) -> list[Any]:
     """Weights from the trace, user inputs from the example inputs: every frontend makes
     one placeholder per pytree leaf, so dict and keyword inputs line up as traced."""
@@ -606,82 +402,6 @@ def _placeholder_values(traced: TracedModel, placeholders: list[fx.Node]) -> lis
         )
     given = dict(zip(inputs, leaves, strict=True))
     return [traced.placeholder_values.get(n.name, given.get(n)) for n in placeholders]
-
-
-def _inside_model_vmap(graph: fx.Graph) -> frozenset[fx.Node]:
-    """Nodes computed inside a ``torch.func.vmap`` of the model itself: their values are
-    batched at a level that is closed once the region ends, so they are not watched."""
-    inside, depth = set(), 0
-    for node in graph.nodes:
-        name = getattr(node.target, "__name__", "")
-        module = getattr(node.target, "__module__", "")
-        if module == "torch._functorch.predispatch" and name == "_vmap_increment_nesting":
-            depth += 1
-        elif module == "torch._functorch.predispatch" and name == "_vmap_decrement_nesting":
-            depth -= 1
-        elif depth > 0 and name != "_remove_batch_dim":
-            inside.add(node)
-    return frozenset(inside)
-
-
-def _written_placeholders(graph: fx.Graph) -> frozenset[str]:
-    """Placeholders and constants that an in-place op writes into, through views."""
-    written = set()
-    for node in graph.nodes:
-        schema = getattr(node.target, "_schema", None)
-        if node.op != "call_function" or schema is None:
-            continue
-        for position, spec in enumerate(schema.arguments):
-            if spec.alias_info is None or not spec.alias_info.is_write:
-                continue
-            target = (
-                node.args[position] if position < len(node.args) else node.kwargs.get(spec.name)
-            )
-            while isinstance(target, fx.Node) and target.op == "call_function":
-                inner = getattr(target.target, "_schema", None)
-                returns = inner.returns if inner is not None else ()
-                if not returns or returns[0].alias_info is None or not target.args:
-                    break
-                target = target.args[0]  # a view: follow it to what it views
-            if isinstance(target, fx.Node) and target.op in ("placeholder", "get_attr"):
-                written.add(target.name)
-    return frozenset(written)
-
-
-def continuous_sources(traced: TracedModel) -> list[fx.Node]:
-    """Floating user inputs and lookups of input-free tables by input-reached indices."""
-    inputs = [
-        n for n in traced.graph.nodes
-        if n.op == "placeholder" and traced.input_kinds.get(n.name) is InputKind.INPUT
-    ]  # fmt: skip
-    reached = _reachable(traced, inputs)
-    sources = []
-    for node in traced.graph.nodes:
-        recorded = main_tensor(node.meta.get("val"))
-        floating = recorded is not None and is_real_valued(recorded)
-        if node in inputs:
-            if floating:
-                sources.append(node)
-            continue
-        position = _LOOKUPS.get(op_name(node))
-        if position is None or not floating:
-            continue
-        table = node.args[position] if position < len(node.args) else None
-        if (
-            isinstance(table, fx.Node) and table not in reached
-            and any(i in reached for i in tensor_operands(node) if i is not table)
-        ):  # fmt: skip
-            sources.append(node)
-    return sources
-
-
-def _reachable(traced: TracedModel, starts: list[fx.Node]) -> frozenset[fx.Node]:
-    """Every node a path of arguments leads to from ``starts`` (fx order is topological)."""
-    reached = set(starts)
-    for node in traced.graph.nodes:
-        if node not in reached and any(o in reached for o in tensor_operands(node)):
-            reached.add(node)
-    return frozenset(reached)
 
 
 def is_getitem(node: fx.Node) -> bool:

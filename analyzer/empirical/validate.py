@@ -36,7 +36,6 @@ import copy
 import math
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -51,7 +50,6 @@ from analyzer.empirical.batching import (
     peak_bytes,
 )
 from analyzer.empirical.checks import (
-    Mixed,
     Projector,
     Samples,
     _projection,
@@ -67,177 +65,42 @@ from analyzer.empirical.lines import (
     line_degrees,
     measure_slopes,
 )
-from analyzer.empirical.products import Candidate, candidates
+from analyzer.empirical.products import candidates
+from analyzer.empirical.report import (
+    RELATIVE_TOLERANCE,
+    SCHEMA,
+    SiteCheck,
+    ValidationReport,
+    order,
+)
+from analyzer.empirical.verdicts import (
+    capped,
+    changed_between_samples,
+    largest_derivatives,
+    missing_sites,
+    nested_degree,
+    site_checks,
+    spelled,
+    without_sources,
+)
+from analyzer.empirical.weights import random_weights
 from analyzer.errors import AnalyzerError, SpecError
-from analyzer.frontend.dialect import TracedModel, op_name
+from analyzer.frontend.dialect import TracedModel
 from analyzer.frontend.tracing import trace
 from analyzer.passes.facts import INF, Dependence, format_degree
 from analyzer.passes.sites import Site
 from analyzer.progress import SILENT, Progress
 
-SCHEMA = "analyzer.validation/1"
-RELATIVE_TOLERANCE = 1e-8  # float64: a vanishing derivative is ~1e-16 of its scale
-RANK_TOLERANCE = 1e-6  # a 2×2 determinant of tangents, relative to its terms
-
-
-@dataclass
-class SiteCheck:
-    """The measurement of one published site."""
-
-    node: str
-    kind: str
-    module: str
-    operands_vary: bool
-    mixed_derivative: float
-    part: str | None = None
-    operands: list[str] = field(default_factory=list)
-    scale: float = 0.0
-
-    @property
-    def confirmed(self) -> bool:
-        return (
-            self.operands_vary
-            and self.mixed_derivative > 0
-            and self.mixed_derivative > RELATIVE_TOLERANCE * self.scale
-        )
-
-
-@dataclass
-class ValidationReport:
-    """The measurements and verdicts of one validation (``to_json`` is the schema)."""
-
-    model: str
-    device: str
-    dtype: str
-    samples: int
-    max_degree: int
-    degree_static: str
-    degree_empirical: str
-    derivative_norms: list[float]
-    checked_nodes: int
-    violations: list[str]
-    unconfirmed: list[str]
-    sites: list[SiteCheck]
-    cross_pairs: int
-    cross_nonzero: int
-    cross_max: float
-    seconds: float
-    batching: str
-    analysis: Analysis = field(repr=False)
-    mode: str = "eval"
-    frontend: str = "export"
-    warnings: list[str] = field(default_factory=list)
-    violation_reasons: dict[str, str] = field(default_factory=dict)
-    degree_violations: dict[str, tuple[str, str]] = field(default_factory=dict)
-    node_degrees: dict[str, str] = field(default_factory=dict)
-    fallbacks: list[str] = field(default_factory=list)
-    seconds_by_check: dict[str, float] = field(default_factory=dict)
-    memory_budget_gib: float = 0.0
-    scope: str = "the model's input"
-    degree_method: str = ""
-    fidelity: Fidelity = field(default_factory=Fidelity)
-    peak_memory_gib: float = 0.0  # the most any chunk of samples was measured to add
-    missing_sites: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def degree_agrees(self) -> bool:
-        return self.degree_static == self.degree_empirical
-
-    @property
-    def degree_sound(self) -> bool:
-        """The output's measured degree is not above its claim."""
-        return _order(self.degree_empirical) <= _order(self.degree_static)
-
-    @property
-    def cross_contradicts(self) -> bool:
-        """Cross-entry terms measured for a model claimed piecewise affine."""
-        return self.analysis.piecewise_affine and self.cross_nonzero > 0
-
-    @property
-    def sound(self) -> bool:
-        """No published claim is contradicted (over-approximations allowed)."""
-        return (
-            not self.violations
-            and not self.degree_violations
-            and self.degree_sound
-            and not self.cross_contradicts
-            and self.fidelity.mismatched == 0
-            and not self.missing_sites
-        )
-
-    @property
-    def agree(self) -> bool:
-        """Sound, the output degree equal to the claim, and every site confirmed."""
-        return self.sound and self.degree_agrees and all(s.confirmed for s in self.sites)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "model": self.model,
-            "frontend": self.frontend,
-            "mode": self.mode,
-            "scope": self.scope,
-            "device": self.device,
-            "dtype": self.dtype,
-            "agree": self.agree,
-            "sound": self.sound,
-            "degree": {
-                "static": self.degree_static,
-                "empirical": self.degree_empirical,
-                "max_degree": self.max_degree,
-                "derivative_norms": self.derivative_norms,
-                "method": self.degree_method,
-                "node_violations": [
-                    {"node": n, "static": s, "empirical": e}
-                    for n, (s, e) in sorted(self.degree_violations.items())
-                ],
-            },
-            "dependence": {
-                "nodes": self.checked_nodes,
-                "violations": len(self.violations),
-                "unconfirmed": len(self.unconfirmed),
-                "violation_nodes": self.violations,
-                "violation_reasons": self.violation_reasons,
-                "unconfirmed_nodes": self.unconfirmed,
-            },
-            "products": [
-                {
-                    "node": s.node,
-                    "kind": s.kind,
-                    **({"part": s.part} if s.part is not None else {}),
-                    "module": s.module,
-                    "operands": s.operands,
-                    "confirmed": s.confirmed,
-                    "operands_vary": s.operands_vary,
-                    "mixed_derivative": s.mixed_derivative,
-                }
-                for s in self.sites
-            ],
-            "missing_products": self.missing_sites,
-            "cross_entry": {
-                "pairs": self.cross_pairs,
-                "nonzero": self.cross_nonzero,
-                "max_abs": self.cross_max,
-                "contradicts_claim": self.cross_contradicts,
-            },
-            "graph_fidelity": self.fidelity.to_json(),
-            "fallbacks": self.fallbacks,
-            "warnings": self.warnings,
-            "samples": self.samples,
-            "batching": self.batching,
-            "memory_budget_gib": round(self.memory_budget_gib, 3),
-            "peak_memory_gib": round(self.peak_memory_gib, 3),
-            "seconds": round(self.seconds, 3),
-            "seconds_by_check": {k: round(v, 3) for k, v in self.seconds_by_check.items()},
-        }
-
-
-def _order(degree: str) -> float:
-    """A degree string as a number; ``undefined`` (no sample in the domain) as 0, so
-    that it never reads as a contradiction."""
-    if degree == "undefined":
-        return 0
-    return math.inf if degree == "inf" else int(degree)
+__all__ = [
+    "RELATIVE_TOLERANCE",
+    "SCHEMA",
+    "SiteCheck",
+    "ValidationReport",
+    "check_options",
+    "default_device",
+    "validate",
+    "validate_traced",
+]
 
 
 def default_device() -> str:
@@ -359,11 +222,9 @@ def _materialised(module: Any, device: str) -> Any:
     tensors = [*module.parameters(), *module.buffers()]
     if not any(t.is_meta for t in tensors):
         return module
-    module = copy.deepcopy(module).to_empty(device=device)
+    module = copy.deepcopy(module)
     for submodule in module.modules():
-        reset = getattr(submodule, "reset_parameters", None)
-        if callable(reset):
-            reset()
+        random_weights(submodule, module, torch.device(device))
     return module
 
 
@@ -444,7 +305,7 @@ def _measure(
         program = Program.of(traced, device, seed)
     facts = analysis.facts
     if not program.sources:
-        return _without_sources(traced, analysis, program, device, samples, cap)
+        return without_sources(traced, analysis, program, device, samples, cap)
     nodes = [
         n for n in traced.graph.nodes
         if n in program.varying and n.op != "output" and n.name in program.shapes
@@ -496,15 +357,21 @@ def _measure(
             f"degree_method='interpolation' is not exact for {', '.join(blockers[:3])}: "
             "use 'auto' or 'nested'"
         )
+    nested_cost = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2), samples)
+
+    def by_nested_jvp(task: Any = None) -> tuple[dict[str, str], list[float]]:
+        batcher.chunk = nested_cost
+        norms = largest_derivatives(
+            measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
+        )  # (orders, keys)
+        measured = {k: nested_degree(norms[:, i].tolist(), cap) for k, i in position.items()}
+        return measured, norms[:, position["output"]].tolist()
+
     with progress.task("degree", total=samples) as task:
         if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
             reason = f" (not interpolated because of {', '.join(blockers[:3])})" if blockers else ""
             method = f"nested jvp at each point{reason}"
-            batcher.chunk = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2), samples)
-            series = measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
-            norms = _norms(series)  # (orders, keys)
-            measured = {k: _degree(norms[:, i].tolist(), cap) for k, i in position.items()}
-            derivative_norms = norms[:, position["output"]].tolist()
+            measured, derivative_norms = by_nested_jvp(task)
         else:
             method = f"first derivatives interpolated at {cap + 1} points per line"
             batcher.chunk = chunk_size(budget, weights * 2, activations * 3 * (cap + 1), samples)
@@ -513,20 +380,15 @@ def _measure(
                 lines_drawn.lines, cap, batcher, task,
             )  # fmt: skip
             degrees = line_degrees(slopes, cap)
-            measured = {k: _spelled(degrees[i]) for k, i in position.items()}
+            measured = {k: spelled(degrees[i]) for k, i in position.items()}
             derivative_norms = difference_norms(slopes[:, :, position["output"]], cap)
             if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
-                batcher.chunk = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2),
-                                           samples)  # fmt: skip
-                series = measure_degrees(program, keys, project, lines_drawn, cap, batcher)
-                norms = _norms(series)
-                measured = {k: _degree(norms[:, i].tolist(), cap) for k, i in position.items()}
-                derivative_norms = norms[:, position["output"]].tolist()
+                measured, derivative_norms = by_nested_jvp()
     seconds["degree"] = time.perf_counter() - clock
     tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
     tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()
-    changed = _changed(mixed.values)
+    changed = changed_between_samples(mixed.values)
 
     checked, violations, reasons, unconfirmed, degree_violations = 0, [], {}, [], {}
     for node in traced.graph.nodes:
@@ -548,11 +410,11 @@ def _measure(
         elif fact.is_continuous and moved == 0:
             unconfirmed.append(node.name)
         if fact.is_continuous and i is not None and fact.degree != INF and fact.degree <= cap:
-            if _order(measured[node.name]) > fact.degree:
+            if order(measured[node.name]) > fact.degree:
                 degree_violations[node.name] = (format_degree(fact.degree), measured[node.name])
 
-    sites = _site_checks(analysis, probes, mixed, position)
-    missing = _missing_sites(analysis, unlisted, mixed, position)
+    sites = site_checks(analysis, probes, mixed, position)
+    missing = missing_sites(analysis, unlisted, mixed, position)
     out = position["output"]
     cross = mixed.output_cross.abs()
     first = torch.maximum(mixed.tangent_u[:, out].abs(), mixed.tangent_v[:, out].abs()).amax()
@@ -572,7 +434,7 @@ def _measure(
         dtype="float64",
         samples=samples,
         max_degree=cap,
-        degree_static=_capped(analysis.output_fact.degree, cap),
+        degree_static=capped(analysis.output_fact.degree, cap),
         degree_empirical=measured["output"],
         derivative_norms=derivative_norms,
         degree_method=method,
@@ -598,151 +460,3 @@ def _measure(
         fidelity=fidelity,
         missing_sites=missing,
     )
-
-
-def _without_sources(
-    traced: TracedModel, analysis: Analysis, program: Program, device, samples: int, cap: int
-) -> ValidationReport:
-    """A model with no continuous source (integer inputs only): every value is a function
-    of discrete inputs, degree 0; a claim of continuity is over-approximation."""
-    nodes = [
-        n for n in traced.graph.nodes
-        if n.op != "output" and main_tensor(n.meta.get("val")) is not None
-    ]  # fmt: skip
-    facts = analysis.facts
-    sites = [
-        SiteCheck(
-            s.node.name, s.kind, analysis.module_of(s.node), False, 0.0, s.part, s.operand_names
-        )
-        for s in analysis.sites
-    ]
-    return ValidationReport(
-        model=traced.model, device=str(device), dtype="float64", samples=samples,
-        max_degree=cap, degree_static=_capped(analysis.output_fact.degree, cap),
-        degree_empirical="0", derivative_norms=[], checked_nodes=len(nodes), violations=[],
-        unconfirmed=[n.name for n in nodes if facts[n].is_continuous], sites=sites,
-        cross_pairs=0, cross_nonzero=0, cross_max=0.0, seconds=0.0, batching="none",
-        analysis=analysis, mode=traced.mode, frontend=traced.frontend,
-        warnings=[
-            *analysis.warnings,
-            "the model has no continuous source (no floating-point input, no lookup by "
-            "input indices): nothing to differentiate, and integer inputs are not perturbed",
-        ],
-        degree_method="none: no continuous source", fallbacks=program.fallback_notes(),
-    )  # fmt: skip
-
-
-def _norms(series: torch.Tensor) -> torch.Tensor:
-    """Per order and value, the largest |derivative| over the samples where it is defined
-    (a sample outside the model's domain — a NaN — is left out)."""
-    magnitude = series.abs()
-    magnitude = torch.where(torch.isnan(magnitude), torch.zeros_like(magnitude), magnitude)
-    return magnitude.amax(dim=0)
-
-
-def _degree(norms: list[float], cap: int) -> str:
-    """The smallest ``k`` whose derivative ``k+1`` vanishes: exactly for ``k = 0`` (a
-    static value has no tangent at all), else relative to the largest of derivatives
-    ``1 … k`` (so that the model's own scale sets the tolerance, and a constant offset
-    does not hide a small product)."""
-    if norms[1] == 0:
-        return "0"
-    for k in range(1, cap + 1):
-        scale = max(norms[1 : k + 1])
-        if math.isfinite(norms[k + 1]) and norms[k + 1] <= RELATIVE_TOLERANCE * scale:
-            return str(k)
-    return "inf"
-
-
-def _spelled(degree: float) -> str:
-    """A measured degree as the JSON spells it (``nan``: undefined at every sample)."""
-    if math.isnan(degree):
-        return "undefined"
-    return "inf" if degree == math.inf else str(int(degree))
-
-
-def _changed(values: torch.Tensor) -> list[bool]:
-    """Per value: does it differ between samples (sample 0 is the example input)?"""
-    reference = values[:1]
-    same = (values == reference) | (torch.isnan(values) & torch.isnan(reference))
-    scale = torch.maximum(values.abs(), reference.abs())
-    close = (values - reference).abs() <= 1e-12 * torch.nan_to_num(scale, posinf=0.0)
-    return (~(same | close)).any(dim=0).tolist()
-
-
-def _capped(degree: float, cap: int) -> str:
-    """A static degree above the measurable cap reads as ``inf``, as the measurement does."""
-    return "inf" if degree == INF or degree > cap else format_degree(degree)
-
-
-def _missing_sites(
-    analysis: Analysis, unlisted: list[Candidate], mixed: Mixed, position: dict[str, int]
-) -> list[dict[str, Any]]:
-    """The unlisted multiplying nodes that the measurement shows to be sites."""
-    found = []
-    evidence = torch.nan_to_num(mixed.candidate_evidence.abs(), nan=0.0).amax(dim=0).tolist()
-    for candidate, value in zip(unlisted, evidence, strict=True):
-        if candidate.test == "rank":
-            shown = value > RANK_TOLERANCE
-            why = "its factors are not pointwise functions of one tensor"
-        elif candidate.test == "contraction":
-            shown = value > 0
-            why = "it contracts two operands that both vary with the input"
-        else:
-            column = position.get(candidate.node.name)
-            scale = 0.0
-            if column is not None:
-                tangents = torch.maximum(
-                    mixed.tangent_u[:, column].abs(), mixed.tangent_v[:, column].abs()
-                )
-                scale = float(tangents.nan_to_num(0.0).amax())
-            shown = value > 0 and value > RELATIVE_TOLERANCE * scale
-            why = "it multiplies distinct entries of a varying operand"
-        if shown:
-            entry = {
-                "node": candidate.node.name,
-                "op": op_name(candidate.node),
-                "module": analysis.module_of(candidate.node),
-                "evidence": value,
-                "why": why,
-            }
-            if candidate.part is not None:
-                entry["part"] = candidate.part
-            found.append(entry)
-    return found
-
-
-def _site_checks(
-    analysis: Analysis, probes: list[Any], mixed: Mixed, position: dict[str, int]
-) -> list[SiteCheck]:
-    checks = []
-    operand_column = {k: i for i, k in enumerate(mixed.operand_keys)}
-    local = mixed.site_local.abs()
-    local = torch.where(torch.isnan(local), torch.zeros_like(local), local).amax(dim=0)
-    for index, probe in enumerate(probes):
-        site = probe.site
-        vary = all(
-            float(mixed.operand_tangents[:, operand_column[k]].amax()) > 0
-            for k in probe.operand_keys
-        )
-        column = position.get(probe.key)
-        scale = 0.0
-        if column is not None:
-            scale = float(
-                torch.maximum(mixed.tangent_u[:, column].abs(), mixed.tangent_v[:, column].abs())
-                .nan_to_num(0.0)
-                .amax()
-            )
-        checks.append(
-            SiteCheck(
-                node=site.node.name,
-                kind=site.kind,
-                module=analysis.module_of(site.node),
-                operands_vary=vary,
-                mixed_derivative=float(local[index]),
-                part=site.part,
-                operands=site.operand_names,
-                scale=scale,
-            )
-        )
-    return checks

@@ -23,7 +23,7 @@ class Residual(nn.Module):
         )
 
     def forward(self, x: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
-        return x + self.down(torch.relu(self.up(self.norm(x)))) * scale
+        return x + self.down(torch.tanh(self.up(self.norm(x)))) * scale
 
 
 class Stack(nn.Module):
