@@ -20,6 +20,11 @@ Every value is reduced to a scalar by a fixed random rank-one projection
 ``⟨value, a₁⊗a₂⊗…⟩``: zero exactly when the value is (almost surely), and cheap to hold.
 Directions are scaled to each source's own root-mean-square, so that tolerances are
 relative to the model's scale.
+
+>>> x = torch.randn(2, 3, dtype=torch.float64)
+>>> drawn = Samples.draw((x,), count=4, seed=0)
+>>> bool(torch.equal(drawn.points[0][0], x)), bool((drawn.u[0] * drawn.v[0] == 0).all())
+(True, True)
 """
 
 from __future__ import annotations

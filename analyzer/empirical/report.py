@@ -1,5 +1,9 @@
 """The result of a validation: measurements, verdicts and the ``analyzer.validation/1``
-document (``ValidationReport.to_json``); rendered by :mod:`analyzer.render.validation`."""
+document (``ValidationReport.to_json``); rendered by :mod:`analyzer.render.validation`.
+
+>>> order("3") < order("inf"), order("undefined")
+(True, 0)
+"""
 
 from __future__ import annotations
 

@@ -365,7 +365,7 @@ def _measure(
             measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
         )  # (orders, keys)
         measured = {k: nested_degree(norms[:, i].tolist(), cap) for k, i in position.items()}
-        return measured, norms[:, position["output"]].tolist()
+        return measured, norms[1:, position["output"]].tolist()  # orders 1 … cap + 1
 
     with progress.task("degree", total=samples) as task:
         if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor

@@ -1,5 +1,9 @@
 """From measurements to verdicts: degrees from derivatives, changed values, confirmed and
-missing sites (the tolerances are in :mod:`analyzer.empirical.report`)."""
+missing sites (the tolerances are in :mod:`analyzer.empirical.report`).
+
+>>> nested_degree([5.0, 2.0, 4.0, 0.0, 0.0, 0.0], cap=4)  # derivatives 0 to 5 at a point
+'2'
+"""
 
 from __future__ import annotations
 

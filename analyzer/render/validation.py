@@ -113,10 +113,11 @@ def _fidelity_line(fidelity: dict[str, Any]) -> str:
         return f"graph        {fidelity['note'] or 'not checked'}"
     ok = fidelity["mismatched"] == 0
     matching = fidelity["checked"] - fidelity["mismatched"]
+    note = f"; {fidelity['note']}" if fidelity["note"] else ""
     return (
         f"graph        the traced graph and the model agree at {matching}/"
         f"{fidelity['checked']} sample inputs (largest relative difference "
-        f"{fidelity['max_relative_difference']:.2g})  {_verdict(ok)}"
+        f"{fidelity['max_relative_difference']:.2g}{note})  {_verdict(ok)}"
     )
 
 
