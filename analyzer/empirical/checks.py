@@ -417,3 +417,61 @@ def measure_degrees(
         return torch.stack(series(cap + 1)(t0))
 
     return batcher(per_sample, *samples.points, *samples.lines, task=task)
+
+
+def moved_by_integer_inputs(program: Program, project: Projector, seed: int) -> set[str]:
+    """Nodes whose value changes when each integer input's entries are shuffled (the same
+    values, so indices stay in range) with the continuous sources held at the example:
+    dependence on the integer inputs, which no derivative sees. Empty when the model has
+    no integer input, or cannot run on the shuffled one."""
+    from analyzer.frontend.dialect import InputKind
+
+    inputs = [
+        (i, n) for i, n in enumerate(program.graph.nodes)
+        if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
+        and isinstance(program.placeholder_args[_position(program, n)], torch.Tensor)
+        and not is_real_valued(program.placeholder_args[_position(program, n)])
+        and program.placeholder_args[_position(program, n)].numel() > 1
+    ]  # fmt: skip
+    if not inputs:
+        return set()
+    generator = torch.Generator().manual_seed(seed + 1)
+    shuffled = dict(
+        (node, _shuffle(program.placeholder_args[_position(program, node)], generator))
+        for _, node in inputs
+    )
+    sources = dict(zip(program.sources, program.source_values, strict=True))
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    try:
+        with torch.no_grad():
+            program.run_with(sources, before.__setitem__, None)
+            program.run_with({**shuffled, **sources}, after.__setitem__, None)
+    except Exception:  # the model rejects the shuffled input: nothing to compare
+        return set()
+    moved = set()
+    for key, value in before.items():
+        if "." in key or key not in after:
+            continue
+        try:
+            first, second = _projection(project, key, value), _projection(project, key, after[key])
+        except (AssertionError, RuntimeError):
+            continue
+        same = bool(first == second) or bool(torch.isnan(first) and torch.isnan(second))
+        if not same and not bool(torch.isclose(first, second, rtol=1e-12, atol=0.0)):
+            moved.add(key)
+    return moved
+
+
+def _position(program: Program, node: fx.Node) -> int:
+    placeholders = [n for n in program.graph.nodes if n.op == "placeholder"]
+    return placeholders.index(node)
+
+
+def _shuffle(tensor: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    flat = tensor.reshape(-1)
+    order = torch.randperm(flat.numel(), generator=generator).to(flat.device)
+    shuffled = flat[order]
+    if torch.equal(shuffled, flat):  # a constant tensor (an all-ones mask): nothing to move
+        return tensor
+    return shuffled.reshape(tensor.shape)

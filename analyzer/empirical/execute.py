@@ -282,6 +282,8 @@ class _Runner(fx.Interpreter):
 
     def run_node(self, node: fx.Node) -> Any:
         if node in self.overrides:
+            if node.op == "placeholder":
+                super().run_node(node)  # consume its argument: the next placeholder's is next
             value = self.overrides[node]
             if node.name in self.program.written:  # the model writes into its input
                 value = value.clone()

@@ -55,6 +55,7 @@ from analyzer.empirical.checks import (
     _projection,
     measure_degrees,
     measure_mixed,
+    moved_by_integer_inputs,
     site_probes,
 )
 from analyzer.empirical.execute import ExecutionError, NodeError, Program, main_tensor
@@ -305,7 +306,9 @@ def _measure(
         program = Program.of(traced, device, seed)
     facts = analysis.facts
     if not program.sources:
-        return without_sources(traced, analysis, program, device, samples, cap)
+        projector = Projector(program.shapes, device, seed)
+        moved = moved_by_integer_inputs(program, projector, seed)
+        return without_sources(traced, analysis, program, device, samples, cap, moved)
     nodes = [
         n for n in traced.graph.nodes
         if n in program.varying and n.op != "output" and n.name in program.shapes
@@ -389,6 +392,10 @@ def _measure(
     tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
     tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()
     changed = changed_between_samples(mixed.values)
+    with progress.task("integer inputs"):
+        clock = time.perf_counter()
+        moved_by_integers = moved_by_integer_inputs(program, project, seed)
+        seconds["integer_inputs"] = time.perf_counter() - clock
 
     checked, violations, reasons, unconfirmed, degree_violations = 0, [], {}, [], {}
     for node in traced.graph.nodes:
@@ -407,6 +414,9 @@ def _measure(
         elif fact.dependence is Dependence.STATIC and varied:
             violations.append(node.name)
             reasons[node.name] = "called static, but its value changes with the input"
+        elif fact.dependence is Dependence.STATIC and node.name in moved_by_integers:
+            violations.append(node.name)
+            reasons[node.name] = "called static, but its value changes with the integer inputs"
         elif fact.is_continuous and moved == 0:
             unconfirmed.append(node.name)
         if fact.is_continuous and i is not None and fact.degree != INF and fact.degree <= cap:

@@ -24,11 +24,17 @@ from analyzer.empirical.report import (
 )
 from analyzer.empirical.values import main_tensor
 from analyzer.frontend.dialect import TracedModel, op_name
-from analyzer.passes.facts import INF, format_degree
+from analyzer.passes.facts import INF, Dependence, format_degree
 
 
 def without_sources(
-    traced: TracedModel, analysis: Analysis, program: Program, device, samples: int, cap: int
+    traced: TracedModel,
+    analysis: Analysis,
+    program: Program,
+    device: Any,
+    samples: int,
+    cap: int,
+    moved: set[str],
 ) -> ValidationReport:
     """A model with no continuous source (integer inputs only): every value is a function
     of discrete inputs, degree 0; a claim of continuity is over-approximation."""
@@ -46,8 +52,16 @@ def without_sources(
     return ValidationReport(
         model=traced.model, device=str(device), dtype="float64", samples=samples,
         max_degree=cap, degree_static=capped(analysis.output_fact.degree, cap),
-        degree_empirical="0", derivative_norms=[], checked_nodes=len(nodes), violations=[],
+        degree_empirical="0", derivative_norms=[], checked_nodes=len(nodes),
+        violations=[
+            n.name for n in nodes
+            if n.name in moved and facts[n].dependence is Dependence.STATIC
+        ],
         unconfirmed=[n.name for n in nodes if facts[n].is_continuous], sites=sites,
+        violation_reasons={
+            n.name: "called static, but its value changes with the integer inputs"
+            for n in nodes if n.name in moved and facts[n].dependence is Dependence.STATIC
+        },
         cross_pairs=0, cross_nonzero=0, cross_max=0.0, seconds=0.0, batching="none",
         analysis=analysis, mode=traced.mode, frontend=traced.frontend,
         warnings=[

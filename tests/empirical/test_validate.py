@@ -386,3 +386,29 @@ def test_cli_exits_3_with_one_paragraph_when_the_model_cannot_run(run_cli, tmp_p
     assert code == 3, stdout + stderr
     message = stderr.strip().splitlines()[-1]
     assert "float32 only" in stderr and "Traceback" not in stderr and message
+
+
+class MaskedByIds(nn.Module):
+    """``x`` masked where the token id is large: the mask depends on the integer input."""
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return x * (ids > 4).to(x.dtype).unsqueeze(-1)
+
+
+def test_dependence_on_integer_inputs_is_measured(monkeypatch) -> None:
+    def static_mask(analysis):
+        node = next(n for n in analysis.facts if n.name == "gt")
+        analysis.facts[node] = STATIC_FACT
+
+    _with_claims(monkeypatch, static_mask)
+    ids = torch.arange(10).reshape(2, 5)
+    report = validate(MaskedByIds(), (torch.randn(2, 5, 3), ids), samples=3)
+    assert "gt" in report.violations and "integer inputs" in report.violation_reasons["gt"]
+    assert not report.sound
+
+
+def test_a_float_input_before_an_integer_input() -> None:
+    """The sources are overridden; every other input still gets its own example value."""
+    ids = torch.arange(10).reshape(2, 5)
+    report = validate(MaskedByIds(), (torch.randn(2, 5, 3), ids), samples=3)
+    assert report.agree and report.degree_empirical == "1"
