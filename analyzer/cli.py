@@ -252,13 +252,13 @@ def _run_validate(options: argparse.Namespace) -> int:
         raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
     device = options.device or default_device()
     check_options(options.samples, options.max_degree, options.memory, device, options.pairs)
-    _progress(f"building {options.spec} on {device} …")
     import torch
 
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
     # block-wise, an hf: model is built on meta and streamed: one block's weights at a time
     streamed = options.blockwise and options.spec.startswith("hf:")
     build_on = "meta" if streamed else device
+    _progress(f"building {options.spec} on {build_on} …")
     loaded = load_model(options.spec, inputs=options.input, config=options.config, device=build_on)
     if streamed:
         from analyzer.frontend.hf import synthesize_inputs
