@@ -11,10 +11,14 @@ A node runs, in order of preference, through
 1. its explicit implementation in :mod:`analyzer.empirical.ops`, when PyTorch's nested
    forward-mode AD is wrong, missing or blind for that op;
 2. the op itself;
-3. when that raises under differentiation or batching: PyTorch's decomposition of the
-   op, then (for integer outputs, which have no derivative) the op on detached inputs,
-   then a central finite difference wrapped as the op's ``jvp``: each fallback is
-   recorded in :attr:`Program.fallbacks` and named in the report.
+3. when that raises under differentiation or batching, the fallbacks of
+   :mod:`analyzer.empirical.fallbacks` (a decomposition, the functional form of a write,
+   detached inputs for integer outputs, central finite differences), each recorded in
+   :attr:`Program.fallbacks` and named in the report. Ops outside ``aten``/``prims``
+   always run through finite differences.
+
+Weights and inputs the graph writes into are copied at the start of every run, so that
+each run starts from the same values.
 
 Float dtypes and devices written into the graph (``to(float32)``, ``arange(device=…)``)
 are retargeted to float64 and the chosen device. Random ops draw from a generator

@@ -85,7 +85,12 @@ ANALYTIC = frozenset(
         empty_like new_zeros new_ones new_full new_empty arange linspace scalar_tensor
         fill fill_ zero_ item _local_scalar_dense sym_size sym_numel sym_stride
         lift_fresh normal bernoulli rand_like randn_like _assert_tensor_metadata
-        pixel_shuffle pixel_unshuffle unfold im2col col2im""",
+        pixel_shuffle pixel_unshuffle unfold im2col col2im
+        slice_scatter select_scatter diagonal_scatter as_strided_scatter as_strided
+        empty_strided new_empty_strided view_copy permute_copy expand_copy slice_copy
+        select_copy transpose_copy unsqueeze_copy squeeze_copy t_copy as_strided_copy
+        diagonal_copy split_copy split_with_sizes_copy unbind_copy alias_copy detach_copy
+        _unsafe_view_copy view_as_real_copy view_as_complex_copy unfold_copy""",
     )
 )
 # Affine on each piece of a partition of input space: linearised at the line's centre.
