@@ -475,8 +475,16 @@ def _add_validate_parser(commands: Any) -> None:
         help="highest degree measured; above it the model reads as inf (default: %(default)s)",
     )  # fmt: skip
     parser.add_argument(
-        "--pairs", type=int, default=64,
-        help="sampled cross-entry pairs (default: %(default)s)",
+        "--pairs", type=int, default=None,
+        help="direction pairs for dependence, sites and cross-entry terms (default: --samples)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--memory", type=float, default=None, metavar="GIB",
+        help="bound peak memory by splitting samples into chunks (default: half of free memory)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--blockwise", action="store_true",
+        help="validate each distinct repeated block (layers.N) on its own real input",
     )  # fmt: skip
     parser.add_argument(
         "--no-vmap", action="store_true", help="loop over samples in Python (for comparison)"
@@ -488,7 +496,7 @@ def _add_validate_parser(commands: Any) -> None:
 
 
 def _run_validate(options: argparse.Namespace) -> int:
-    from analyzer.empirical.validate import default_device, validate
+    from analyzer.empirical.validate import check_options, default_device, validate
     from analyzer.frontend.specs import load_model
     from analyzer.output import write_json_atomic
     from analyzer.render.validation import render_validation
@@ -499,30 +507,50 @@ def _run_validate(options: argparse.Namespace) -> int:
     device = options.device or default_device()
     if device == "meta":
         raise SpecError("--device meta cannot run the model: use cpu or cuda")
+    check_options(options.samples, options.max_degree, options.memory, device, options.pairs)
     import torch
 
     progress = options.progress
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
-    with progress.task(f"building {options.spec} on {device}"):
+    # block-wise, an hf: model is built on meta and streamed: one block's weights at a time
+    streamed = options.blockwise and options.spec.startswith("hf:")
+    build_on = "meta" if streamed else device
+    with progress.task(f"building {options.spec} on {build_on}"):
         loaded = load_model(
-            options.spec, inputs=options.input, config=options.config, device=device,
+            options.spec, inputs=options.input, config=options.config, device=build_on,
             kwargs=options.kwarg,
         )  # fmt: skip
-    with progress.task(
-        f"tracing, analysing and differentiating (float64, {options.samples} samples)"
-    ):
-        report = validate(
-            loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
-            device=device, samples=options.samples, max_degree=options.max_degree,
-            pairs=options.pairs, seed=options.seed, batched=not options.no_vmap,
-            frontend=options.frontend,
-        )  # fmt: skip
+    if streamed:
+        from analyzer.frontend.hf import synthesize_inputs
+
+        loaded.kwargs = synthesize_inputs(loaded.module, loaded.module.config, device)
+    step = training_step(options)
+    common = {
+        "example_kwargs": loaded.kwargs, "model": loaded.label, "device": device,
+        "samples": options.samples, "max_degree": options.max_degree, "seed": options.seed,
+        "pairs": options.pairs, "batched": not options.no_vmap, "frontend": options.frontend,
+        "mode": options.mode, "memory": options.memory, "progress": progress,
+    }  # fmt: skip
+    if options.blockwise:
+        from analyzer.empirical.blockwise import validate_blockwise
+        from analyzer.render.validation import render_blockwise
+
+        if step is not None:
+            raise SpecError("--blockwise and --training do not combine: give one of them")
+        progress.note(f"validating the repeated blocks of {loaded.label} (float64)")
+        result = validate_blockwise(loaded.module, loaded.args, **common)
+        text = render_blockwise(result)
+    else:
+        what = "a training step of " if step else ""
+        progress.note(f"validating {what}{loaded.label} (float64, {options.samples} samples)")
+        result = validate(loaded.module, loaded.args, training=step, **common)
+        text = render_validation(result)
     if not options.quiet:
-        print(render_validation(report))
+        print(text)
     if options.json is not None:
-        write_json_atomic(options.json, report.to_json())
+        write_json_atomic(options.json, result.to_json())
     _done(options, f"wrote {options.json}" if options.json else "done")
-    return 1 if options.strict and not report.agree else 0
+    return 1 if options.strict and not result.agree else 0
 
 
 # --- zoo -------------------------------------------------------------------------

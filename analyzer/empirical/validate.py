@@ -1,136 +1,108 @@
-"""The empirical backend: check every static claim by differentiating the real model.
+"""The empirical backend: check what ``analyze`` publishes by differentiating the model.
 
-DESIGN.md §4. The traced, decomposed graph runs as a function of its continuous
-sources (:mod:`analyzer.empirical.execute`) in float64, and ``torch.func`` batches every check
-over samples with ``vmap``:
+DESIGN.md §4. The model is traced exactly as ``analyze`` traces it, the passes run on
+that graph, and the *same* graph is executed node by node in float64
+(:mod:`analyzer.empirical.execute`; ops whose PyTorch derivatives are wrong or missing
+run through :mod:`analyzer.empirical.ops`). Every published claim is then measured
+(:mod:`analyzer.empirical.checks`):
 
-* **dependence** — forward-mode AD (``jvp``) from random source tangents, of a random
-  linear projection of every node's value (zero exactly when the node's tangent is, almost
-  surely; no activation is kept, so memory stays that of one forward pass). A non-zero
-  tangent at a node called
-  ``static``/``discrete`` is a *violation*; a ``continuous`` node whose tangent is always
-  zero is *unconfirmed* (allowed: the static pass over-approximates).
-* **degree** — derivatives ``d^k/dt^k y(x0 + t·u)`` by nested ``jvp`` up to a cap; the
-  empirical degree is the smallest ``k`` whose next derivative vanishes at every sample.
-* **sites** — a site is *confirmed* when its operands have non-zero tangents and a random
-  projection of its value has a non-zero mixed second derivative along two directions.
-* **cross-entry terms** — ``∂²s/∂xᵢ∂xⱼ`` for sampled pairs ``i ≠ j`` of a random
-  projection ``s`` of the output, from Hessian-vector products.
+* **dependence** of every node: a non-zero tangent at a node called ``static`` or
+  ``discrete``, or a value that changes between input samples at a node called
+  ``static``, is a *violation*; a ``continuous`` node whose tangent is always zero is
+  *unconfirmed* (allowed: the static pass over-approximates).
+* **degree** of the output and of every node with a finite claimed degree, by nested
+  ``jvp`` along random lines: the smallest ``k`` whose derivative ``k+1`` vanishes, relative
+  to the lower derivatives' own scale. A node measured above its claim is a violation.
+* **sites**, parts of fused ops included: confirmed when the operands vary and the
+  product at that node mixes distinct input entries (its node-local mixed derivative
+  along directions with disjoint supports is non-zero).
+* **cross-entry terms** ``∂²y/∂xᵢ∂xⱼ`` (``i ≠ j``) of the output: non-zero ones contradict
+  a claim of piecewise affinity.
+
+``agree`` holds when no claim is contradicted, the output degree equals the claim and
+every site is confirmed; ``sound`` when no claim is contradicted (over-approximation
+allowed).
 
 >>> from analyzer.frontend.zoo import build_zoo_model
 >>> report = validate(*build_zoo_model("linear_attention"), samples=4)
->>> report.agree, report.degree_empirical
-(True, '3')
+>>> report.agree, report.degree_empirical, [s.confirmed for s in report.sites]
+(True, '3', [True, True])
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
-import torch.fx as fx
-from torch.func import grad, jvp, vmap
 
 from analyzer.analysis import Analysis, analyze_traced
-from analyzer.empirical.execute import SourceProgram
-from analyzer.errors import SpecError
+from analyzer.empirical.batching import (
+    GIB,
+    Batcher,
+    Meter,
+    chunk_size,
+    default_budget,
+    peak_bytes,
+)
+from analyzer.empirical.checks import (
+    Projector,
+    Samples,
+    _projection,
+    measure_degrees,
+    measure_mixed,
+    moved_by_integer_inputs,
+    site_probes,
+)
+from analyzer.empirical.execute import ExecutionError, NodeError, Program, main_tensor
+from analyzer.empirical.fidelity import Fidelity, Reference, check_fidelity, model_reference
+from analyzer.empirical.lines import (
+    difference_norms,
+    interpolation_blockers,
+    line_degrees,
+    measure_slopes,
+)
+from analyzer.empirical.products import candidates
+from analyzer.empirical.report import (
+    RELATIVE_TOLERANCE,
+    SCHEMA,
+    SiteCheck,
+    ValidationReport,
+    order,
+)
+from analyzer.empirical.verdicts import (
+    capped,
+    changed_between_samples,
+    largest_derivatives,
+    missing_sites,
+    nested_degree,
+    site_checks,
+    spelled,
+    without_sources,
+)
+from analyzer.empirical.weights import random_weights
+from analyzer.errors import AnalyzerError, SpecError
+from analyzer.frontend.dialect import TracedModel
 from analyzer.frontend.tracing import trace
+from analyzer.frontend.training import TrainingStep
 from analyzer.passes.facts import INF, Dependence, format_degree
+from analyzer.passes.sites import Site
+from analyzer.progress import SILENT, Progress
 
-SCHEMA = "analyzer.validation/1"
-RELATIVE_TOLERANCE = 1e-8  # float64: a vanishing derivative is ~1e-16 of its scale
-
-
-@dataclass
-class SiteCheck:
-    node: str
-    kind: str
-    module: str
-    operands_vary: bool
-    mixed_derivative: float
-
-    @property
-    def confirmed(self) -> bool:
-        return self.operands_vary and self.mixed_derivative > 0
-
-
-@dataclass
-class ValidationReport:
-    """The measurements and verdicts of one validation (``to_json`` is the schema)."""
-
-    model: str
-    device: str
-    dtype: str
-    samples: int
-    max_degree: int
-    degree_static: str
-    degree_empirical: str
-    derivative_norms: list[float]
-    checked_nodes: int
-    violations: list[str]
-    unconfirmed: list[str]
-    sites: list[SiteCheck]
-    cross_pairs: int
-    cross_nonzero: int
-    cross_max: float
-    seconds: float
-    batching: str
-    analysis: Analysis = field(repr=False)
-
-    @property
-    def degree_agrees(self) -> bool:
-        return self.degree_static == self.degree_empirical
-
-    @property
-    def agree(self) -> bool:
-        """No violation, the degrees equal, every site confirmed."""
-        return not self.violations and self.degree_agrees and all(s.confirmed for s in self.sites)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "model": self.model,
-            "device": self.device,
-            "dtype": self.dtype,
-            "agree": self.agree,
-            "degree": {
-                "static": self.degree_static,
-                "empirical": self.degree_empirical,
-                "max_degree": self.max_degree,
-                "derivative_norms": self.derivative_norms,
-            },
-            "dependence": {
-                "nodes": self.checked_nodes,
-                "violations": len(self.violations),
-                "unconfirmed": len(self.unconfirmed),
-                "violation_nodes": self.violations,
-                "unconfirmed_nodes": self.unconfirmed,
-            },
-            "products": [
-                {
-                    "node": s.node,
-                    "kind": s.kind,
-                    "module": s.module,
-                    "confirmed": s.confirmed,
-                    "operands_vary": s.operands_vary,
-                    "mixed_derivative": s.mixed_derivative,
-                }
-                for s in self.sites
-            ],
-            "cross_entry": {
-                "pairs": self.cross_pairs,
-                "nonzero": self.cross_nonzero,
-                "max_abs": self.cross_max,
-            },
-            "samples": self.samples,
-            "batching": self.batching,
-            "seconds": round(self.seconds, 3),
-        }
+__all__ = [
+    "RELATIVE_TOLERANCE",
+    "SCHEMA",
+    "SiteCheck",
+    "ValidationReport",
+    "check_options",
+    "default_device",
+    "validate",
+    "validate_traced",
+]
 
 
 def default_device() -> str:
@@ -149,6 +121,33 @@ def exact_arithmetic() -> Iterator[None]:
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
+def check_options(
+    samples: int,
+    max_degree: int,
+    memory: float | None,
+    device: str,
+    pairs: int | None = None,
+    degree_method: str = "auto",
+) -> None:
+    """Fail early, naming the argument, on options no validation can use."""
+    if samples < 1:
+        raise SpecError(f"samples must be at least 1, not {samples}")
+    if pairs is not None and pairs < 1:
+        raise SpecError(f"pairs must be at least 1, not {pairs}")
+    if degree_method not in ("auto", "interpolation", "nested"):
+        raise SpecError(
+            f"degree_method must be 'auto', 'interpolation' or 'nested', not {degree_method!r}"
+        )
+    if not 1 <= max_degree <= 8:
+        raise SpecError(f"max_degree must be between 1 and 8, not {max_degree}")
+    if memory is not None and not memory > 0:
+        raise SpecError(f"memory must be a positive number of GiB, not {memory}")
+    if device == "meta":
+        raise SpecError("device 'meta' cannot run the model: use cpu or cuda")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise SpecError(f"device {device!r} was asked for, but CUDA is not available here")
+
+
 def validate(
     module: torch.nn.Module,
     example_args: Sequence[Any],
@@ -158,290 +157,323 @@ def validate(
     device: str | None = None,
     samples: int = 16,
     max_degree: int = 4,
-    pairs: int = 64,
+    pairs: int | None = None,
     seed: int = 0,
     batched: bool = True,
     frontend: str = "auto",
+    mode: str | None = None,
+    memory: float | None = None,
+    progress: Progress = SILENT,
+    degree_method: str = "auto",
+    training: TrainingStep | None = None,
 ) -> ValidationReport:
-    """Validate the static analysis of ``module`` empirically (see the module doc).
-
-    The model is moved to ``device`` (default :func:`default_device`) in float64 —
-    also on a GPU, where exactness is what makes "vanishes" and "non-zero" verdicts
-    trustworthy — traced, decomposed to core aten, analysed, and checked.
+    """Trace ``module`` as ``analyze`` does, analyse it, and check every published claim
+    by differentiating the same graph in float64 on ``device`` (default
+    :func:`default_device`). The module is analysed in the mode it was handed in unless
+    ``mode`` names one, and is never changed (a model built on the meta device is
+    copied and given random weights). ``samples`` random lines measure degrees;
+    ``pairs`` pairs of directions with disjoint supports (default: ``samples``) measure
+    dependence, sites and cross-entry terms. ``memory`` (GiB) bounds the peak memory by
+    splitting the samples into chunks (default: half of the device's free memory).
+    ``degree_method`` is ``auto`` (interpolation where exact, else nested ``jvp``),
+    ``interpolation`` or ``nested``. With ``training``, the graph checked is one SGD step
+    of the model (DESIGN §5), differentiated with respect to the data and targets.
     """
-    if samples < 1:
-        raise SpecError(f"samples must be at least 1, not {samples}")
-    if not 1 <= max_degree <= 8:
-        raise SpecError(f"max_degree must be between 1 and 8, not {max_degree}")
-    if pairs < 0:
-        raise SpecError(f"pairs must be non-negative, not {pairs}")
     device = device or default_device()
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise SpecError(f"device {device!r} was asked for, but CUDA is not available here")
+    check_options(samples, max_degree, memory, device, pairs, degree_method)
     started = time.perf_counter()
-    module, args, kwargs = _materialise(module, example_args, example_kwargs or {}, device)
-    with exact_arithmetic():
+    module = _materialised(module, device)
+    with progress.task("trace and analysis"):
         traced = trace(
-            module, args, example_kwargs=kwargs, model=model, frontend=frontend, decompose=True
-        )
+            module, example_args, example_kwargs=example_kwargs, model=model,
+            frontend=frontend, mode=mode, training=training,
+        )  # fmt: skip
         analysis = analyze_traced(traced)
-        program = SourceProgram.of(traced, analysis.facts)
-        generator = torch.Generator(device="cpu").manual_seed(seed)
-        runner = _Batched(batched)
-        tangent_max = _dependence(program, analysis, samples, generator, runner)
-        degree, norms = _degree(program, samples, max_degree, generator, runner)
-        sites = _sites(program, analysis, tangent_max, samples, generator, runner)
-        cross = _cross_entry(program, pairs, generator, runner)
-    checked = list(tangent_max)
+    traced_in = time.perf_counter() - started
+    reference: Reference | str = (
+        "not checked: a training step returns updated weights, not the model's output"
+        if training is not None
+        else _reference(module, example_args, example_kwargs or {}, device, mode, memory)
+    )
+    report = validate_traced(
+        traced, analysis, device=device, samples=samples, max_degree=max_degree, pairs=pairs,
+        seed=seed, batched=batched, memory=memory, progress=progress,
+        degree_method=degree_method, reference=reference,
+    )  # fmt: skip
+    report.seconds_by_check = {"trace": traced_in, **report.seconds_by_check}
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def _reference(
+    module: Any,
+    args: Sequence[Any],
+    kwargs: dict[str, Any],
+    device: str,
+    mode: str | None,
+    memory: float | None,
+) -> Reference | str:
+    """The model itself in float64 for the fidelity check, or why it is left out."""
+    if isinstance(module, torch.nn.Module):
+        weights = sum(t.numel() for t in [*module.parameters(), *module.buffers()]) * 8
+        budget = memory * GIB if memory is not None else default_budget(torch.device(device))
+        if weights > budget / 4:
+            return "not checked: a float64 copy of the model does not fit the memory budget"
+    return model_reference(module, args, kwargs, device, mode)
+
+
+def _materialised(module: Any, device: str) -> Any:
+    """A module built on the meta device becomes a copy with random weights on ``device``
+    (the caller's module is never changed); any other module is used as it is."""
+    if not isinstance(module, torch.nn.Module):
+        return module
+    tensors = [*module.parameters(), *module.buffers()]
+    if not any(t.is_meta for t in tensors):
+        return module
+    module = copy.deepcopy(module)
+    for submodule in module.modules():
+        random_weights(submodule, module, torch.device(device))
+    return module
+
+
+def validate_traced(
+    traced: TracedModel,
+    analysis: Analysis | None = None,
+    *,
+    device: str | None = None,
+    samples: int = 16,
+    max_degree: int = 4,
+    pairs: int | None = None,
+    seed: int = 0,
+    batched: bool = True,
+    memory: float | None = None,
+    progress: Progress = SILENT,
+    scope: str = "the model's input",
+    degree_method: str = "auto",
+    reference: Reference | str = "not checked: no model to compare the graph with",
+) -> ValidationReport:
+    """Check the claims of ``analysis`` (default: ``analyze`` of ``traced``) on the very
+    graph it was computed from. ``traced`` must come from :func:`analyzer.trace` (a
+    stored trace has no weights to run). ``reference`` runs the model itself at given
+    inputs (:func:`analyzer.empirical.fidelity.model_reference`) so that the graph can be
+    compared with it."""
+    device = device or default_device()
+    check_options(samples, max_degree, memory, device, pairs, degree_method)
+    analysis = analysis if analysis is not None else analyze_traced(traced)
+    started = time.perf_counter()
+    seconds: dict[str, float] = {}
+    try:
+        with exact_arithmetic():
+            report = _measure(
+                traced, analysis, torch.device(device), samples, pairs or samples, max_degree,
+                seed, batched, memory, progress, seconds, degree_method, reference,
+            )  # fmt: skip
+    except NodeError as error:
+        raise ExecutionError(
+            f"validate could not run or differentiate {traced.model}: {error}. The static "
+            "analysis is unaffected; this op needs an implementation in "
+            "analyzer/empirical/ops.py to be validated."
+        ) from error
+    except torch.OutOfMemoryError as error:
+        raise ExecutionError(
+            f"validate ran out of device memory on {traced.model}: lower --memory or "
+            "--samples, or use --blockwise"
+        ) from error
+    except (AnalyzerError, KeyboardInterrupt):
+        raise
+    except Exception as error:  # never a traceback: one paragraph, exit 3 (--debug shows it)
+        lines = [line for line in str(error).splitlines() if line.strip()]
+        raise ExecutionError(
+            f"validate could not run or differentiate {traced.model}: "
+            f"{type(error).__name__}: {lines[0][:300] if lines else ''}"
+        ) from error
+    report.seconds = time.perf_counter() - started
+    report.seconds_by_check = seconds
+    report.scope = scope
+    return report
+
+
+def _measure(
+    traced: TracedModel,
+    analysis: Analysis,
+    device: torch.device,
+    samples: int,
+    pairs: int,
+    cap: int,
+    seed: int,
+    batched: bool,
+    memory: float | None,
+    progress: Progress,
+    seconds: dict[str, float],
+    degree_method: str,
+    reference: Reference | str,
+) -> ValidationReport:
+    clock = time.perf_counter()
+    with progress.task("preparing float64 copies"):
+        program = Program.of(traced, device, seed)
     facts = analysis.facts
-    violations = [
-        n.name for n in checked
-        if facts[n].dependence is not Dependence.CONTINUOUS and tangent_max[n] > 0
+    if not program.sources:
+        projector = Projector(program.shapes, device, seed)
+        moved = moved_by_integer_inputs(program, projector, seed)
+        return without_sources(traced, analysis, program, device, samples, cap, moved)
+    nodes = [
+        n for n in traced.graph.nodes
+        if n in program.varying and n.op != "output" and n.name in program.shapes
+        and n not in program.opaque
     ]  # fmt: skip
-    unconfirmed = [n.name for n in checked if facts[n].is_continuous and tangent_max[n] == 0]
+    inner = [k for k in program.shapes if "." in k]
+    keys = [n.name for n in nodes] + inner + ["output"]
+    output_shapes = {
+        f"output.{i}": (t.shape, t.dtype)
+        for i, t in enumerate(program.outputs(program.source_values))
+    }
+    project = Projector({**program.shapes, **output_shapes}, device, seed)
+    drawn = Samples.draw(program.source_values, max(samples, pairs), seed)
+    lines_drawn = drawn.first(samples)
+    pairs_drawn = drawn.first(pairs)
+    probes, _ = site_probes(program, analysis.sites)
+    unlisted = candidates(program, {(s.node, s.part) for s in analysis.sites})
+    local = [Site(c.node, "candidate", ()) for c in unlisted if c.test == "local"]
+    candidate_probes = {p.site.node.name: p for p in site_probes(program, local)[0]}
+    weights, activations = peak_bytes(traced)
+    budget = int(memory * GIB) if memory is not None else default_budget(device)
+    meter = Meter(device) if Meter.available(device) else None
+    start_chunk = chunk_size(budget, weights * 2, activations * 6, samples)
+    batcher = Batcher(batched, start_chunk, budget, meter)
+    seconds["setup"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    with progress.task("graph fidelity"):
+        if isinstance(reference, str):
+            fidelity = Fidelity(note=reference)
+        else:
+            fidelity = check_fidelity(program, reference, pairs_drawn.points)
+    seconds["fidelity"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    with progress.task("dependence, sites, cross-entry terms", total=pairs) as task:
+        mixed = measure_mixed(
+            program, keys, probes, project, pairs_drawn, batcher, task, unlisted,
+            candidate_probes,
+        )  # fmt: skip
+    seconds["dependence_sites_cross_entry"] = time.perf_counter() - clock
+
+    clock = time.perf_counter()
+    position = {k: i for i, k in enumerate(keys)}
+    blockers = interpolation_blockers(program)
+    nested = degree_method == "nested" or (degree_method == "auto" and bool(blockers))
+    if degree_method == "interpolation" and blockers:
+        raise SpecError(
+            f"degree_method='interpolation' is not exact for {', '.join(blockers[:3])}: "
+            "use 'auto' or 'nested'"
+        )
+    nested_cost = chunk_size(budget, weights * 2, activations * 2 ** (cap + 2), samples)
+
+    def by_nested_jvp(task: Any = None) -> tuple[dict[str, str], list[float]]:
+        batcher.chunk = nested_cost
+        norms = largest_derivatives(
+            measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
+        )  # (orders, keys)
+        measured = {k: nested_degree(norms[:, i].tolist(), cap) for k, i in position.items()}
+        return measured, norms[1:, position["output"]].tolist()  # orders 1 … cap + 1
+
+    with progress.task("degree", total=samples) as task:
+        if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
+            reason = f" (not interpolated because of {', '.join(blockers[:3])})" if blockers else ""
+            method = f"nested jvp at each point{reason}"
+            measured, derivative_norms = by_nested_jvp(task)
+        else:
+            method = f"first derivatives interpolated at {cap + 1} points per line"
+            batcher.chunk = chunk_size(budget, weights * 2, activations * 3 * (cap + 1), samples)
+            slopes = measure_slopes(
+                program, keys, lambda k, v: _projection(project, k, v), lines_drawn.points,
+                lines_drawn.lines, cap, batcher, task,
+            )  # fmt: skip
+            degrees = line_degrees(slopes, cap)
+            measured = {k: spelled(degrees[i]) for k, i in position.items()}
+            derivative_norms = difference_norms(slopes[:, :, position["output"]], cap)
+            if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
+                method = "nested jvp at each point (the interpolation left the model's domain)"
+                measured, derivative_norms = by_nested_jvp()
+    seconds["degree"] = time.perf_counter() - clock
+    tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
+    tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()
+    changed = changed_between_samples(mixed.values)
+    with progress.task("integer inputs"):
+        clock = time.perf_counter()
+        moved_by_integers = moved_by_integer_inputs(program, project, seed)
+        seconds["integer_inputs"] = time.perf_counter() - clock
+
+    checked, violations, reasons, unconfirmed, degree_violations = 0, [], {}, [], {}
+    for node in traced.graph.nodes:
+        if node.op == "output" or main_tensor(node.meta.get("val")) is None:
+            continue
+        if node in program.opaque:
+            continue  # inside the model's own vmap: checked through what leaves it
+        checked += 1
+        fact = facts[node]
+        i = position.get(node.name)
+        moved = tangent[i] if i is not None else 0.0
+        varied = changed[i] if i is not None else False
+        if fact.dependence is not Dependence.CONTINUOUS and moved > 0:
+            violations.append(node.name)
+            reasons[node.name] = f"called {fact.dependence}, but its tangent is non-zero"
+        elif fact.dependence is Dependence.STATIC and varied:
+            violations.append(node.name)
+            reasons[node.name] = "called static, but its value changes with the input"
+        elif fact.dependence is Dependence.STATIC and node.name in moved_by_integers:
+            violations.append(node.name)
+            reasons[node.name] = "called static, but its value changes with the integer inputs"
+        elif fact.is_continuous and moved == 0:
+            unconfirmed.append(node.name)
+        if fact.is_continuous and i is not None and fact.degree != INF and fact.degree <= cap:
+            if order(measured[node.name]) > fact.degree:
+                degree_violations[node.name] = (format_degree(fact.degree), measured[node.name])
+
+    sites = site_checks(analysis, probes, mixed, position)
+    missing = missing_sites(analysis, unlisted, mixed, position)
+    out = position["output"]
+    cross = mixed.output_cross.abs()
+    first = torch.maximum(mixed.tangent_u[:, out].abs(), mixed.tangent_v[:, out].abs()).amax()
+    nonzero = int(((cross > 0) & (cross > RELATIVE_TOLERANCE * first)).sum())
+    finite = cross[torch.isfinite(cross)]
+    warnings = list(analysis.warnings)
+    if batcher.over_budget:
+        warnings.append(
+            f"one sample alone needed {batcher.peak / GIB:.2f} GiB, more than the memory "
+            f"budget of {budget / GIB:.2f} GiB allows: samples ran one at a time"
+        )
+    if batcher.mode == "loop" and batched:
+        warnings.append(f"samples ran one at a time: {batcher.description}")
     return ValidationReport(
-        model=model,
-        device=str(program.source_values[0].device) if program.source_values else device,
+        model=traced.model,
+        device=str(device),
         dtype="float64",
         samples=samples,
-        max_degree=max_degree,
-        degree_static=_capped(analysis.output_fact.degree, max_degree),
-        degree_empirical=degree,
-        derivative_norms=norms,
-        checked_nodes=len(checked),
+        max_degree=cap,
+        degree_static=capped(analysis.output_fact.degree, cap),
+        degree_empirical=measured["output"],
+        derivative_norms=derivative_norms,
+        degree_method=method,
+        checked_nodes=checked,
         violations=violations,
         unconfirmed=unconfirmed,
         sites=sites,
-        cross_pairs=cross[0],
-        cross_nonzero=cross[1],
-        cross_max=cross[2],
-        seconds=time.perf_counter() - started,
-        batching=runner.mode,
+        cross_pairs=pairs,
+        cross_nonzero=nonzero,
+        cross_max=float(finite.amax()) if finite.numel() else 0.0,
+        seconds=0.0,
+        batching=batcher.description if batched else "loop",
         analysis=analysis,
+        mode=traced.mode,
+        frontend=traced.frontend,
+        warnings=warnings,
+        violation_reasons=reasons,
+        degree_violations=degree_violations,
+        node_degrees={k: v for k, v in measured.items() if k != "output"},
+        fallbacks=program.fallback_notes(),
+        memory_budget_gib=budget / GIB,
+        peak_memory_gib=batcher.peak / GIB,
+        fidelity=fidelity,
+        missing_sites=missing,
     )
-
-
-def _capped(degree: float, cap: int) -> str:
-    """A static degree above the measurable cap reads as ``inf``, as the measurement does."""
-    return "inf" if degree == INF or degree > cap else format_degree(degree)
-
-
-def _materialise(
-    module: torch.nn.Module, args: Sequence[Any], kwargs: dict[str, Any], device: str
-) -> tuple[torch.nn.Module, tuple[Any, ...], dict[str, Any]]:
-    """On ``device`` in float64, with random weights if the model was built on meta."""
-    if any(p.is_meta for p in module.parameters()) or any(b.is_meta for b in module.buffers()):
-        module = module.to_empty(device=device)
-        for submodule in module.modules():
-            reset = getattr(submodule, "reset_parameters", None)
-            if callable(reset):
-                reset()
-    module = module.to(device=device, dtype=torch.float64).eval()
-    for parameter in module.parameters():
-        parameter.requires_grad_(False)  # derivatives are taken in the inputs only
-
-    def move(value: Any) -> Any:
-        if not isinstance(value, torch.Tensor):
-            return value
-        if value.is_meta:
-            raise SpecError("example inputs are on the meta device: build them on a real one")
-        cast = torch.float64 if value.is_floating_point() else value.dtype
-        return value.to(device=device, dtype=cast)
-
-    return module, tuple(move(a) for a in args), {k: move(v) for k, v in kwargs.items()}
-
-
-class _Batched:
-    """Runs a per-sample function over stacked samples with ``vmap``, or a Python loop
-    (``batched=False``: the baseline the benchmark compares against, and the fallback
-    when an op has no batching rule)."""
-
-    def __init__(self, batched: bool) -> None:
-        self.mode = "vmap" if batched else "loop"
-
-    def __call__(self, function: Callable[..., Any], *stacked: Any) -> Any:
-        if self.mode == "vmap":
-            try:
-                return vmap(function, randomness="same")(*stacked)
-            except RuntimeError as error:
-                if "batching rule" not in str(error).lower():
-                    raise
-                self.mode = "loop (vmap unsupported by an op)"
-        count = len(torch.utils._pytree.tree_leaves(stacked[0])[0])
-        results = [
-            function(*torch.utils._pytree.tree_map(lambda t, i=i: t[i], stacked))
-            for i in range(count)
-        ]
-        return torch.utils._pytree.tree_map(lambda *xs: torch.stack(xs), *results)
-
-
-def _random_like(values: tuple[torch.Tensor, ...], count: int, generator: torch.Generator) -> tuple:
-    return tuple(
-        torch.randn((count, *v.shape), generator=generator, dtype=v.dtype).to(v.device)
-        for v in values
-    )
-
-
-def _main_tensor(value: Any) -> torch.Tensor | None:
-    """The floating tensor a node computes (the first one of a tuple: a fused norm's output)."""
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    if isinstance(value, torch.Tensor) and value.is_floating_point():
-        return value
-    return None
-
-
-class _Projector:
-    """``sources -> [⟨value(n), r_n⟩ for n in nodes]`` with fixed random ``r_n``: a random
-    linear functional of each node. Its derivatives are zero exactly when the node's are
-    (almost surely), and it keeps no activation alive: memory stays one forward pass."""
-
-    def __init__(self, program: SourceProgram, nodes: list[fx.Node], generator: torch.Generator):
-        self.program = program
-        # the trace recorded every value's shape and dtype: no run is needed to size r_n
-        recorded = {n: _main_tensor(n.meta.get("val")) for n in nodes}
-        self.nodes = [n for n in nodes if recorded[n] is not None]
-        self.watched = frozenset(self.nodes)
-        device = program.source_values[0].device if program.source_values else "cpu"
-        self.weights = {
-            n: torch.randn(recorded[n].shape, generator=generator, dtype=recorded[n].dtype).to(
-                device
-            )
-            for n in self.nodes
-        }
-
-    def __call__(self, *sources: torch.Tensor) -> torch.Tensor:
-        found: dict[fx.Node, torch.Tensor] = {}
-
-        def observe(node: fx.Node, value: Any) -> None:
-            found[node] = (_main_tensor(value) * self.weights[node]).sum()
-
-        self.program.run(sources, observe, self.watched)
-        return torch.stack([found[n] for n in self.nodes])
-
-
-def _dependence(program, analysis, samples, generator, runner) -> dict[fx.Node, float]:
-    """Largest |tangent projection| per node over random source tangents."""
-    nodes = [n for n in program.traced.graph.nodes if n.op != "output"]
-    project = _Projector(program, nodes, generator)
-    if not project.nodes:
-        return {}
-
-    def first_order(*tangents: torch.Tensor) -> torch.Tensor:
-        return jvp(project, program.source_values, tangents)[1]
-
-    maxima = runner(first_order, *_random_like(program.source_values, samples, generator))
-    largest = maxima.detach().abs().amax(dim=0).tolist()
-    return dict(zip(project.nodes, largest, strict=True))
-
-
-def _flat_output(program: SourceProgram) -> Callable[..., torch.Tensor]:
-    def output(*sources: torch.Tensor) -> torch.Tensor:
-        return torch.cat([t.reshape(-1) for t in program.outputs(sources)])
-
-    return output
-
-
-def _degree(program, samples, cap, generator, runner) -> tuple[str, list[float]]:
-    """Smallest k whose derivative k+1 vanishes at every sample, up to ``cap``."""
-    if not program.sources:
-        return "0", []
-    output = _flat_output(program)
-
-    def derivatives(*point_and_direction: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        count = len(point_and_direction) // 2
-        point, direction = point_and_direction[:count], point_and_direction[count:]
-
-        def along_line(t: torch.Tensor) -> torch.Tensor:
-            return output(*(p + t * d for p, d in zip(point, direction, strict=True)))
-
-        # G_k(t) = (f, f', …, f^(k)); one jvp of G_k gives G_{k+1}
-        def series(order: int) -> Callable[[torch.Tensor], tuple[torch.Tensor, ...]]:
-            if order == 0:
-                return lambda t: (along_line(t),)
-            lower = series(order - 1)
-
-            def higher(t: torch.Tensor) -> tuple[torch.Tensor, ...]:
-                primal, tangent = jvp(lower, (t,), (torch.ones_like(t),))
-                return (*primal, tangent[-1])
-
-            return higher
-
-        t0 = point[0].new_zeros(())
-        return tuple(d.abs().amax() for d in series(cap + 1)(t0))
-
-    offsets = _random_like(program.source_values, samples, generator)
-    points = tuple(v + o for v, o in zip(program.source_values, offsets, strict=True))
-    directions = _random_like(program.source_values, samples, generator)
-    norms = [float(n.detach().amax()) for n in runner(derivatives, *points, *directions)]
-    for k in range(cap + 1):
-        scale = max(norms[: k + 1])
-        if norms[k + 1] <= RELATIVE_TOLERANCE * max(scale, 1.0):
-            return str(k), norms
-    return "inf", norms
-
-
-def _sites(program, analysis, tangent_max, samples, generator, runner) -> list[SiteCheck]:
-    """Mixed second derivative of a random projection of each site, along u and v."""
-    sites = analysis.sites
-    if not sites:
-        return []
-    project = _Projector(program, [s.node for s in sites], generator)
-    position = {node: i for i, node in enumerate(project.nodes)}
-
-    def mixed(*point_and_directions: torch.Tensor) -> torch.Tensor:
-        count = len(point_and_directions) // 3
-        point = point_and_directions[:count]
-        u, v = point_and_directions[count : 2 * count], point_and_directions[2 * count :]
-
-        def first(*x: torch.Tensor) -> torch.Tensor:
-            return jvp(project, x, u)[1]
-
-        return jvp(first, point, v)[1]
-
-    u = _random_like(program.source_values, samples, generator)
-    v = _random_like(program.source_values, samples, generator)
-    points = tuple(x.expand(samples, *x.shape) for x in program.source_values)
-    measured = runner(mixed, *points, *u, *v).detach().abs().amax(dim=0)
-    checks = []
-    for site in sites:
-        vary = all(tangent_max.get(o, 0.0) > 0 for o in site.operands)
-        value = float(measured[position[site.node]].detach()) if site.node in position else 0.0
-        checks.append(
-            SiteCheck(site.node.name, site.kind, analysis.module_of(site.node), vary, value)
-        )
-    return checks
-
-
-def _cross_entry(program, pairs, generator, runner) -> tuple[int, int, float]:
-    """Sampled second derivatives ∂²s/∂xᵢ∂xⱼ, i ≠ j, of a random projection s."""
-    sizes = [v.numel() for v in program.source_values]
-    total = sum(sizes)
-    if pairs == 0 or total < 2:
-        return 0, 0, 0.0
-    output = _flat_output(program)
-    flat0 = torch.cat([v.reshape(-1) for v in program.source_values])
-    weight = torch.randn(output(*program.source_values).shape, generator=generator,
-                         dtype=flat0.dtype).to(flat0.device)  # fmt: skip
-
-    def scalar(flat: torch.Tensor) -> torch.Tensor:
-        pieces = torch.split(flat, sizes)
-        sources = tuple(
-            p.reshape(v.shape) for p, v in zip(pieces, program.source_values, strict=True)
-        )
-        return (output(*sources) * weight).sum()
-
-    first = torch.randint(0, total, (pairs,), generator=generator)
-    shift = torch.randint(1, total, (pairs,), generator=generator)
-    second = (first + shift) % total  # never equal to first
-    basis = torch.zeros(pairs, total, dtype=flat0.dtype, device=flat0.device)
-    basis[torch.arange(pairs), second.to(flat0.device)] = 1.0
-
-    def column(e: torch.Tensor) -> torch.Tensor:
-        return jvp(grad(scalar), (flat0,), (e,))[1]
-
-    hessian_columns = runner(column, basis)
-    entries = hessian_columns[torch.arange(pairs), first.to(flat0.device)].abs()
-    scale = max(float(hessian_columns.abs().amax()), 1.0)
-    nonzero = int((entries > RELATIVE_TOLERANCE * scale).sum())
-    return pairs, nonzero, float(entries.amax()) if math.isfinite(float(entries.amax())) else 0.0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from analyzer.empirical.blockwise import BlockwiseReport
     from analyzer.empirical.validate import ValidationReport
 
 
@@ -15,42 +16,149 @@ def _verdict(ok: bool) -> str:
 def render_validation(report: ValidationReport, limit: int = 20) -> str:
     """Per check: static claim → measurement → verdict, then the overall verdict."""
     document = report.to_json()
+    lines = [
+        f"model        {report.model}  (frontend {report.frontend}, mode {report.mode}; "
+        f"device {report.device}, {report.dtype}, {report.samples} samples, {report.batching})",
+        *_degree_lines(report, document, limit),
+        *_dependence_lines(document, limit),
+        *_site_lines(document, limit),
+        *_cross_lines(report, document),
+        _fidelity_line(document["graph_fidelity"]),
+    ]
+    for note in document["fallbacks"]:
+        lines.append(f"note         {note}")
+    for warning in document["warnings"]:
+        lines.append(f"warning      {warning}")
+    if report.scope != "the model's input":
+        lines.append(f"scope        claims checked relative to {report.scope}")
+    timing = ", ".join(f"{k} {v:.1f} s" for k, v in document["seconds_by_check"].items())
+    if report.agree:
+        verdict = "the static claims agree with the model"
+    elif report.sound:
+        verdict = "DISAGREEMENT (no claim contradicted: the static analysis over-approximates)"
+    else:
+        verdict = "DISAGREEMENT: a published claim is contradicted by the model"
+    lines.append(f"verdict      {verdict}  ({report.seconds:.1f} s: {timing})")
+    return "\n".join(lines)
+
+
+def _degree_lines(report: ValidationReport, document: dict[str, Any], limit: int) -> list[str]:
     degree = document["degree"]
+    lines = [
+        f"degree       static {degree['static']:<4} empirical {degree['empirical']:<4} "
+        f"(up to {report.max_degree}; {degree['method']})  {_verdict(report.degree_agrees)}"
+    ]
+    wrong = degree["node_violations"]
+    if wrong:
+        lines.append(f"  {len(wrong)} node(s) measured above their claimed degree:")
+    for item in wrong[:limit]:
+        lines.append(
+            f"  violation    {item['node']}: claimed degree {item['static']}, "
+            f"measured {item['empirical']}"
+        )
+    return lines
+
+
+def _dependence_lines(document: dict[str, Any], limit: int) -> list[str]:
     dependence = document["dependence"]
     lines = [
-        f"model        {report.model}  (device {report.device}, {report.dtype}, "
-        f"{report.samples} samples, {report.batching})",
-        f"degree       static {degree['static']:<4} empirical {degree['empirical']:<4} "
-        f"(derivatives along random lines up to order {report.max_degree + 1})  "
-        f"{_verdict(report.degree_agrees)}",
-        f"dependence   {dependence['nodes']} nodes checked by forward-mode AD: "
-        f"{dependence['violations']} violations, {dependence['unconfirmed']} unconfirmed  "
-        f"{_verdict(not report.violations)}",
+        f"dependence   {dependence['nodes']} nodes checked by forward-mode AD and by their "
+        f"values: {dependence['violations']} violations, {dependence['unconfirmed']} "
+        f"unconfirmed  {_verdict(not dependence['violations'])}"
     ]
+    reasons = dependence["violation_reasons"]
     for name in dependence["violation_nodes"][:limit]:
-        lines.append(f"  violation    {name}: called static/discrete, but its tangent is non-zero")
+        lines.append(f"  violation    {name}: {reasons.get(name, '')}")
     for name in dependence["unconfirmed_nodes"][:limit]:
         lines.append(f"  unconfirmed  {name}: called continuous, tangent always zero (allowed)")
-    confirmed = sum(p["confirmed"] for p in document["products"])
-    lines.append(
-        f"sites        {confirmed}/{len(document['products'])} confirmed by a non-zero mixed "
-        f"second derivative  {_verdict(confirmed == len(document['products']))}"
-    )
-    for product in document["products"][:limit]:
+    hidden = len(dependence["unconfirmed_nodes"]) - limit
+    if hidden > 0:
+        lines.append(f"  … and {hidden} more unconfirmed (see --json)")
+    return lines
+
+
+def _site_lines(document: dict[str, Any], limit: int) -> list[str]:
+    products = document["products"]
+    confirmed = sum(p["confirmed"] for p in products)
+    lines = [
+        f"sites        {confirmed}/{len(products)} confirmed: the product at the node mixes "
+        f"distinct input entries  {_verdict(confirmed == len(products))}"
+    ]
+    names = [p["node"] + (f" [{p['part']}]" if "part" in p else "") for p in products]
+    width = max((len(n) for n in names[:limit]), default=0)
+    modules = [p["module"] or "(root)" for p in products]
+    module_width = max((len(m) for m in modules[:limit]), default=0)
+    for product, name, module in zip(products[:limit], names, modules, strict=False):
         status = "confirmed" if product["confirmed"] else "NOT confirmed"
         why = "" if product["operands_vary"] else " (an operand never varies)"
         lines.append(
-            f"  {product['kind']:<13} {product['node']:<28} {product['module'] or '(root)':<24} "
+            f"  {product['kind']:<13} {name:<{width}}  {module:<{module_width}}  "
             f"{status}{why}  |∂²| = {product['mixed_derivative']:.3g}"
         )
-    if len(document["products"]) > limit:
-        lines.append(f"  … and {len(document['products']) - limit} more (see --json)")
-    cross = document["cross_entry"]
+    if len(products) > limit:
+        lines.append(f"  … and {len(products) - limit} more (see --json)")
+    missing = document["missing_products"]
     lines.append(
-        f"cross-entry  {cross['nonzero']}/{cross['pairs']} sampled ∂²y/∂xᵢ∂xⱼ (i ≠ j) non-zero, "
-        f"max {cross['max_abs']:.3g}"
-        + ("  (zero, as for every piecewise-affine model)" if cross["nonzero"] == 0 else "")
+        f"unlisted     {len(missing)} multiplying node(s) analyze did not list as sites "
+        f"multiply input-dependent values  {_verdict(not missing)}"
     )
-    verdict = "the static claims agree with the model" if report.agree else "DISAGREEMENT"
-    lines.append(f"verdict      {verdict}  ({report.seconds:.1f} s)")
+    for item in missing[:limit]:
+        name = item["node"] + (f" [{item['part']}]" if "part" in item else "")
+        lines.append(f"  missing site {name} ({item['op']}): {item['why']}")
+    return lines
+
+
+def _fidelity_line(fidelity: dict[str, Any]) -> str:
+    if not fidelity["checked"]:
+        return f"graph        {fidelity['note'] or 'not checked'}"
+    ok = fidelity["mismatched"] == 0
+    matching = fidelity["checked"] - fidelity["mismatched"]
+    note = f"; {fidelity['note']}" if fidelity["note"] else ""
+    return (
+        f"graph        the traced graph and the model agree at {matching}/"
+        f"{fidelity['checked']} sample inputs (largest relative difference "
+        f"{fidelity['max_relative_difference']:.2g}{note})  {_verdict(ok)}"
+    )
+
+
+def _cross_lines(report: ValidationReport, document: dict[str, Any]) -> list[str]:
+    cross = document["cross_entry"]
+    claim = "piecewise affine" if report.analysis.piecewise_affine else "not piecewise affine"
+    ok = not cross["contradicts_claim"]
+    return [
+        f"cross-entry  {cross['nonzero']}/{cross['pairs']} samples with ∂²y/∂xᵢ∂xⱼ (i ≠ j) "
+        f"non-zero, max {cross['max_abs']:.3g}; claimed {claim}  {_verdict(ok)}"
+    ]
+
+
+def render_blockwise(result: BlockwiseReport, limit: int = 20) -> str:
+    """One line per validated block, the scope of its claims, then the first block that
+    disagrees in full."""
+    lines = [
+        f"model        {result.model}: {len(result.blocks)} distinct block(s) validated, "
+        "each on the activation the example input produces at it",
+        "scope        each block's claims are checked relative to that block's own input, "
+        "not to the model's input",
+    ]
+    for block in result.blocks[:limit]:
+        report = block.report
+        represents = (
+            f" (for {len(block.instances)} blocks of this structure)"
+            if len(block.instances) > 1
+            else ""
+        )
+        confirmed = sum(s.confirmed for s in report.sites)
+        lines.append(
+            f"  {block.path:<28}{represents:<36} degree {report.degree_static}/"
+            f"{report.degree_empirical}  sites {confirmed}/{len(report.sites)}  "
+            f"{'agree' if report.agree else 'DISAGREE'}  {report.seconds:.1f} s"
+        )
+    if len(result.blocks) > limit:
+        lines.append(f"  … and {len(result.blocks) - limit} more (see --json)")
+    first = next((b for b in result.blocks if not b.report.agree), None)
+    if first is not None:
+        lines.append(f"first disagreement: {first.path}")
+        lines.append(render_validation(first.report, limit))
+    verdict = "every block agrees" if result.agree else "DISAGREEMENT"
+    lines.append(f"verdict      {verdict}  ({result.seconds:.1f} s)")
     return "\n".join(lines)

@@ -3,6 +3,7 @@ unconfirmed, never as a violation; a soundness bug in the static pass is caught.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -21,19 +22,19 @@ from tests.property.test_degree_sympy import TreeModel, sympy_degree, trees
 @pytest.mark.parametrize("name", sorted(ZOO))
 def test_zoo_static_claims_agree_with_derivatives(name: str) -> None:
     torch.manual_seed(0)
-    report = validate(*build_zoo_model(name), model=name, samples=4, pairs=16)
-    assert report.violations == []
+    report = validate(*build_zoo_model(name), model=name, samples=4)
+    assert report.violations == [] and report.degree_violations == {}
     assert report.degree_empirical == report.degree_static
     assert all(site.confirmed for site in report.sites)
-    assert report.agree and report.device == "cpu" and report.batching == "vmap"
+    assert report.agree and report.device == "cpu" and report.batching.startswith("vmap")
 
 
 def test_piecewise_affine_models_have_no_cross_entry_terms() -> None:
     for name in ("mlp", "convnet"):
-        report = validate(*build_zoo_model(name), samples=4, pairs=32)
-        assert (report.cross_pairs, report.cross_nonzero) == (32, 0)
+        report = validate(*build_zoo_model(name), samples=8)
+        assert (report.cross_pairs, report.cross_nonzero) == (8, 0)
         assert report.degree_empirical == "1"
-    report = validate(*build_zoo_model("bilinear"), samples=4, pairs=32)
+    report = validate(*build_zoo_model("bilinear"), samples=4)
     assert report.cross_nonzero > 0  # a bilinear form multiplies entries
 
 
@@ -77,7 +78,7 @@ def test_a_soundness_bug_in_the_static_pass_is_a_violation(monkeypatch) -> None:
 @given(trees())
 def test_empirical_degree_matches_sympy(tree: tuple) -> None:
     expected = sympy_degree(tree)
-    report = validate(TreeModel(tree), (torch.randn(2, 3),), samples=3, pairs=0, max_degree=6)
+    report = validate(TreeModel(tree), (torch.randn(2, 3),), samples=3, max_degree=6)
     measured = report.degree_empirical
     assert measured == (str(expected) if expected <= 6 else "inf"), tree
 
@@ -103,8 +104,8 @@ def test_mixed_derivative_matches_autograd_hessian() -> None:
 def test_vmap_and_loop_agree() -> None:
     torch.manual_seed(0)
     module, args = build_zoo_model("swiglu_mlp")
-    batched = validate(module, args, samples=3, pairs=8).to_json()
-    looped = validate(module, args, samples=3, pairs=8, batched=False).to_json()
+    batched = validate(module, args, samples=3).to_json()
+    looped = validate(module, args, samples=3, batched=False).to_json()
     assert looped["batching"] == "loop"
     assert batched["agree"] == looped["agree"]
     assert batched["dependence"] == looped["dependence"]
@@ -124,14 +125,14 @@ def test_token_models_are_perturbed_at_their_embeddings() -> None:
         def forward(self, ids: torch.Tensor) -> torch.Tensor:
             return self.block(self.embed(ids))
 
-    report = validate(TinyLM(), (torch.randint(0, 20, (1, 5)),), samples=3, pairs=8)
+    report = validate(TinyLM(), (torch.randint(0, 20, (1, 5)),), samples=3)
     assert report.agree and report.cross_nonzero > 0
 
 
 def test_meta_models_are_materialised() -> None:
     with torch.device("meta"):
         module, _ = build_zoo_model("mlp")
-    report = validate(module, (torch.randn(2, 6, 16),), samples=2, pairs=4)
+    report = validate(module, (torch.randn(2, 6, 16),), samples=2)
     assert report.agree
 
 
@@ -188,3 +189,232 @@ def test_gpu_validation_agrees_with_cpu() -> None:
     before = torch.backends.cuda.matmul.allow_tf32
     assert gpu.device.startswith("cuda") and gpu.agree
     assert torch.backends.cuda.matmul.allow_tf32 == before  # TF32 setting restored
+
+
+# --- what analyze publishes, measured on the published graph ---------------------------
+
+
+def test_fused_attention_parts_are_checked_on_the_published_node() -> None:
+    torch.manual_seed(0)
+    report = validate(*build_zoo_model("transformer_block"), samples=4)
+    parts = {(s.node, s.part): s.confirmed for s in report.sites if s.part is not None}
+    assert parts == {
+        ("scaled_dot_product_attention", "scores"): True,
+        ("scaled_dot_product_attention", "mix"): True,
+    }
+    assert report.missing_sites == [] and report.agree
+
+
+@pytest.mark.parametrize("method", ["interpolation", "nested"])
+def test_layer_norm_measures_inf_not_three(method: str) -> None:
+    """PyTorch's nested jvp through native_layer_norm would measure degree 3."""
+    report = validate(nn.LayerNorm(6), (torch.randn(3, 6),), samples=4, degree_method=method)
+    assert report.degree_empirical == "inf" and report.agree
+
+
+class TinyProduct(nn.Module):
+    """``(1e-5·x₀)·(1e-5·x₁)``: a product at the scale of 1e-10."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return (1e-5 * x[..., :1]) * (1e-5 * x[..., 1:])
+
+
+@pytest.mark.parametrize("method", ["interpolation", "nested"])
+def test_tolerance_is_relative_to_the_models_own_scale(method: str) -> None:
+    report = validate(TinyProduct(), (torch.randn(3, 2),), samples=4, degree_method=method)
+    assert report.degree_empirical == "2"
+    assert [s.confirmed for s in report.sites] == [True]
+
+
+@pytest.mark.parametrize("name", ["mlp", "convnet", "bilinear", "linear_attention", "moe_topk"])
+def test_speed_never_changes_a_verdict(name: str) -> None:
+    """The interpolated degrees (kinks frozen at the line's centre) equal nested jvp's."""
+    torch.manual_seed(0)
+    module, args = build_zoo_model(name)
+    fast = validate(module, args, samples=4, degree_method="interpolation")
+    exact = validate(module, args, samples=4, degree_method="nested")
+    assert fast.degree_empirical == exact.degree_empirical
+    assert fast.node_degrees == exact.node_degrees
+    assert fast.agree == exact.agree
+
+
+def _with_claims(monkeypatch, change) -> None:
+    real = validate_module.analyze_traced
+
+    def changed(traced):
+        analysis = real(traced)
+        change(analysis)
+        return analysis
+
+    monkeypatch.setattr(validate_module, "analyze_traced", changed)
+
+
+def test_a_degree_claimed_too_low_anywhere_is_a_violation(monkeypatch) -> None:
+    def lower(analysis):
+        node = next(n for n in analysis.facts if n.name == "matmul_1")
+        analysis.facts[node] = dataclasses.replace(analysis.facts[node], degree=2)
+
+    _with_claims(monkeypatch, lower)
+    report = validate(*build_zoo_model("linear_attention"), samples=4)
+    assert report.degree_violations == {"matmul_1": ("2", "3")}
+    assert not report.sound and not report.agree
+
+
+def test_cross_terms_contradict_a_piecewise_affine_claim(monkeypatch) -> None:
+    def affine(analysis):
+        output = analysis.traced.output_node
+        analysis.facts[output] = dataclasses.replace(analysis.facts[output], degree=1)
+
+    _with_claims(monkeypatch, affine)
+    report = validate(*build_zoo_model("bilinear"), samples=4)
+    assert report.cross_contradicts and not report.sound
+
+
+def test_a_dropped_site_is_found_among_the_unlisted_products(monkeypatch) -> None:
+    _with_claims(monkeypatch, lambda analysis: analysis.sites.clear())
+    report = validate(*build_zoo_model("swiglu_mlp"), samples=4)
+    assert [m["node"] for m in report.missing_sites] == ["mul"]
+    assert not report.sound
+
+
+class PointwiseProducts(nn.Module):
+    """``x·x`` and ``h·sigmoid(h)``: products of pointwise functions of one tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.linear(x)
+        return x * x + h * torch.sigmoid(h)
+
+
+def test_pointwise_self_products_are_not_sites() -> None:
+    report = validate(PointwiseProducts(), (torch.randn(3, 4),), samples=4)
+    assert report.missing_sites == [] and report.sites == []
+    assert report.agree
+
+
+class FrozenBranch(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * 2 if float(x[0, 0]) > 0 else x * x
+
+
+def test_a_graph_that_is_not_the_model_is_caught_by_graph_fidelity() -> None:
+    x = torch.randn(4, 3)
+    x[0, 0] = 0.01  # samples around it fall on both sides of the branch
+    report = validate(FrozenBranch(), (x,), samples=8, frontend="real")
+    assert report.fidelity.checked > 0 and report.fidelity.mismatched > 0
+    assert not report.sound
+    assert any("froze its Python control flow" in w for w in report.warnings)
+
+
+def test_the_callers_module_is_left_as_it_was() -> None:
+    module = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.ReLU()).train()
+    state = {k: v.clone() for k, v in module.state_dict().items()}
+    report = validate(module, (torch.randn(5, 3),), samples=2)
+    assert report.mode == "train" and module.training
+    assert all(t.dtype == torch.float32 for t in module.parameters())
+    assert all(torch.equal(state[k], v) for k, v in module.state_dict().items())
+    assert validate(module, (torch.randn(5, 3),), samples=2, mode="eval").mode == "eval"
+    assert module.training
+
+
+class DictInput(nn.Module):
+    def forward(self, batch: dict, scale: torch.Tensor | None = None) -> torch.Tensor:
+        return batch["a"] * batch["b"] * (1.0 if scale is None else scale)
+
+
+def test_dict_and_keyword_inputs() -> None:
+    batch = {"a": torch.randn(2, 3), "b": torch.randn(2, 3)}
+    report = validate(DictInput(), (batch,), example_kwargs={"scale": torch.randn(2, 3)},
+                      samples=3)  # fmt: skip
+    assert report.degree_empirical == "3" and report.agree
+
+
+def test_progress_and_seconds_by_check() -> None:
+    from analyzer.progress import RecordingProgress
+
+    log = RecordingProgress()
+    report = validate(*build_zoo_model("mlp"), samples=3, progress=log)
+    started = {e[1]: e[2] for e in log.events if e[0] == "start"}
+    assert started["degree"] == 3 and started["dependence, sites, cross-entry terms"] == 3
+    finished = [e for e in log.events if e[0] == "finish" and e[1] == "degree"]
+    assert finished and finished[0][2] == 3
+    assert {"trace", "setup", "dependence_sites_cross_entry", "degree"} <= set(
+        report.seconds_by_check
+    )
+
+
+def test_a_memory_budget_splits_the_samples() -> None:
+    report = validate(*build_zoo_model("mlp"), samples=4, memory=0.001)
+    assert report.memory_budget_gib == pytest.approx(0.001)
+    assert report.batching.startswith("vmap (chunks of 1)") and report.agree
+
+
+def test_an_op_without_a_batching_rule_falls_back_to_a_loop(monkeypatch) -> None:
+    """Functionalized graphs vmap; an op without a batching rule (stood in for here, as
+    every op of the zoo has one) makes the samples run one by one, with the same result."""
+    from analyzer.empirical import batching
+
+    def no_batching_rule(function, **options):
+        def refuse(*args):
+            raise RuntimeError("Batching rule not implemented for aten::stand_in")
+
+        return refuse
+
+    batched = validate(*build_zoo_model("bilinear"), samples=3)
+    monkeypatch.setattr(batching, "vmap", no_batching_rule)
+    looped = validate(*build_zoo_model("bilinear"), samples=3)
+    assert looped.batching.startswith("loop (vmap failed: RuntimeError: Batching rule")
+    assert (looped.degree_empirical, looped.agree) == (batched.degree_empirical, batched.agree)
+
+
+def test_cli_exits_3_with_one_paragraph_when_the_model_cannot_run(run_cli, tmp_path) -> None:
+    models = tmp_path / "float32_only.py"
+    models.write_text(
+        "import torch\n"
+        "@torch.library.custom_op('analyzer_tests::float32_only', mutates_args=())\n"
+        "def float32_only(x: torch.Tensor) -> torch.Tensor:\n"
+        "    if x.dtype != torch.float32:\n"
+        "        raise RuntimeError('this kernel takes float32 only')\n"
+        "    return x * 2\n"
+        "@float32_only.register_fake\n"
+        "def _(x):\n"
+        "    return torch.empty_like(x)\n"
+        "class Model(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        "        return torch.ops.analyzer_tests.float32_only(x) * x\n"
+        "def build():\n"
+        "    return Model(), (torch.randn(2, 3),)\n"
+    )
+    code, stdout, stderr = run_cli("validate", f"{models}:build", "--samples", "2")
+    assert code == 3, stdout + stderr
+    message = stderr.strip().splitlines()[-1]
+    assert "float32 only" in stderr and "Traceback" not in stderr and message
+
+
+class MaskedByIds(nn.Module):
+    """``x`` masked where the token id is large: the mask depends on the integer input."""
+
+    def forward(self, x: torch.Tensor, ids: torch.Tensor) -> torch.Tensor:
+        return x * (ids > 4).to(x.dtype).unsqueeze(-1)
+
+
+def test_dependence_on_integer_inputs_is_measured(monkeypatch) -> None:
+    def static_mask(analysis):
+        node = next(n for n in analysis.facts if n.name == "gt")
+        analysis.facts[node] = STATIC_FACT
+
+    _with_claims(monkeypatch, static_mask)
+    ids = torch.arange(10).reshape(2, 5)
+    report = validate(MaskedByIds(), (torch.randn(2, 5, 3), ids), samples=3)
+    assert "gt" in report.violations and "integer inputs" in report.violation_reasons["gt"]
+    assert not report.sound
+
+
+def test_a_float_input_before_an_integer_input() -> None:
+    """The sources are overridden; every other input still gets its own example value."""
+    ids = torch.arange(10).reshape(2, 5)
+    report = validate(MaskedByIds(), (torch.randn(2, 5, 3), ids), samples=3)
+    assert report.agree and report.degree_empirical == "1"

@@ -200,3 +200,15 @@ def test_cli_training_flags(run_cli, tmp_path: Path) -> None:
     assert document["training"]["lr"] == 0.2 and document["frontend"] == "training"
     code, _, stderr = run_cli("analyze", "zoo:mlp", "--then-predict")
     assert code == 2 and "--training" in stderr
+
+
+def test_validate_training_agrees_on_the_mlp(run_cli) -> None:
+    """The step itself differentiated with respect to the data: the same four checks."""
+    from analyzer import validate
+
+    module, args = build_zoo_model("mlp")
+    report = validate(module, args, training=TrainingStep(), samples=3)
+    assert report.agree and report.degree_empirical == "2"
+    assert [s.confirmed for s in report.sites] == [True, True, True]
+    code, stdout, _ = run_cli("validate", "zoo:mlp", "--training", "--samples", "3")
+    assert code == 0 and "agree" in stdout and "frontend training" in stdout

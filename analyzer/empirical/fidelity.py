@@ -1,0 +1,158 @@
+"""Does the traced graph compute what the model computes, away from the example input?
+
+Every other check differentiates the published graph, so a graph that is not the
+model's function (control flow frozen by the ``real`` frontend, an input captured as a
+constant, a write the trace missed) would be checked against itself. This check runs
+the Python model — a float64 copy, the caller's module untouched — at the sample points
+and compares its outputs with the graph's. It applies when every continuous source is a
+model input (perturbations at an embedding's output cannot be fed to the model) and the
+graph draws no random numbers (the model's own draws would differ).
+
+>>> import torch
+>>> from analyzer.frontend.tracing import trace
+>>> module, x = torch.nn.Linear(3, 2), torch.randn(4, 3)
+>>> from analyzer.empirical.execute import Program
+>>> program = Program.of(trace(module, (x,)))
+>>> reference = model_reference(module, (x,), {}, "cpu", None)
+>>> check_fidelity(program, reference, (x.double().unsqueeze(0) + 1,)).mismatched
+0
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.utils._pytree as pytree
+
+from analyzer.empirical.execute import Program
+from analyzer.frontend.dialect import InputKind, op_name
+
+RELATIVE_TOLERANCE = 1e-6  # float64 on both sides; kernels differ only in rounding
+_RANDOM = {
+    "aten.bernoulli", "aten.normal", "aten.rand", "aten.randn", "aten.randint",
+    "aten.rand_like", "aten.randn_like", "aten.randint_like", "aten.randperm",
+    "aten.multinomial", "aten.poisson", "aten.native_dropout", "aten.rrelu",
+    "aten.uniform", "aten.exponential", "aten.geometric", "aten.cauchy", "aten.log_normal",
+}  # fmt: skip
+
+
+@dataclass
+class Fidelity:
+    """How the graph's outputs compared with the model's at the sample points."""
+
+    checked: int = 0
+    mismatched: int = 0
+    max_relative_difference: float = 0.0
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "mismatched": self.mismatched,
+            "max_relative_difference": self.max_relative_difference,
+            "note": self.note,
+        }
+
+
+Reference = Callable[[dict[int, torch.Tensor]], tuple[torch.Tensor, ...]]
+
+
+def model_reference(
+    module: Any,
+    example_args: Sequence[Any],
+    example_kwargs: dict[str, Any],
+    device: str | torch.device,
+    mode: str | None,
+) -> Reference:
+    """``leaves -> outputs``: the model, copied to float64 on ``device``, called with the
+    example inputs whose pytree leaves at the given positions are replaced."""
+    from analyzer.frontend.tracing import flatten_tensors
+
+    device = torch.device(device)
+    if isinstance(module, torch.nn.Module):
+        module = copy.deepcopy(module).to(device=device, dtype=torch.float64)
+        if mode is not None:
+            module.train(mode == "train")
+
+    def moved(value: Any) -> Any:
+        if not isinstance(value, torch.Tensor):
+            return value
+        if value.is_floating_point():
+            return value.detach().to(device=device, dtype=torch.float64)
+        return value.detach().to(device=device)
+
+    leaves, spec = pytree.tree_flatten((tuple(example_args), dict(example_kwargs)))
+    leaves = [moved(leaf) for leaf in leaves]
+
+    def call(replaced: dict[int, torch.Tensor]) -> tuple[torch.Tensor, ...]:
+        filled = [replaced.get(i, leaf) for i, leaf in enumerate(leaves)]
+        args, kwargs = pytree.tree_unflatten(filled, spec)
+        with torch.no_grad():
+            output = module(*args, **kwargs)
+        return tuple(t for t in flatten_tensors(output) if t.is_floating_point() or t.is_complex())
+
+    return call
+
+
+def check_fidelity(
+    program: Program, reference: Reference, points: tuple[torch.Tensor, ...], count: int = 4
+) -> Fidelity:
+    """Compare the graph with the model at the first ``count`` sample ``points`` (at the
+    example input alone when the perturbations enter at an embedding)."""
+    inputs = [
+        n for n in program.graph.nodes
+        if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
+    ]  # fmt: skip
+    position = {node: i for i, node in enumerate(inputs)}
+    random = sorted({op_name(n) for n in program.graph.nodes if op_name(n) in _RANDOM})
+    if random:
+        return Fidelity(note=f"not checked: the graph draws random numbers ({random[0]})")
+    result = Fidelity()
+    if any(source not in position for source in program.sources):
+        # perturbations enter at an embedding the model cannot be handed: sample 0 is the
+        # example input itself, where the graph must still compute the model's output
+        count = 1
+        result.note = "checked at the example input only (the model is perturbed at a lookup)"
+    for sample in range(min(count, len(points[0]) if points else 0)):
+        values = tuple(p[sample] for p in points)
+        replaced = {
+            position[s]: v for s, v in zip(program.sources, values, strict=True) if s in position
+        }
+        try:
+            with torch.no_grad():
+                expected = reference(replaced)
+                produced = program.outputs(values)
+            if len(expected) != len(produced):  # the trace lost or invented an output
+                worst = math.inf
+                result.note = (
+                    f"the model returns {len(expected)} floating-point tensor(s), "
+                    f"the graph {len(produced)}"
+                )
+            else:
+                pairs = zip(produced, expected, strict=True)
+                worst = max((_difference(a, b) for a, b in pairs), default=0.0)
+        except Exception as error:  # the model refuses float64, say: nothing to compare
+            return Fidelity(note=f"not checked: running the model raised {type(error).__name__}")
+        result.checked += 1
+        result.max_relative_difference = max(result.max_relative_difference, worst)
+        result.mismatched += worst > RELATIVE_TOLERANCE
+    return result
+
+
+def _difference(produced: torch.Tensor, expected: torch.Tensor) -> float:
+    if produced.shape != expected.shape:
+        return math.inf
+    produced, expected = produced.to(expected.device), expected
+    both = torch.isfinite(produced) & torch.isfinite(expected)
+    if not bool((both == torch.isfinite(expected)).all()):
+        return math.inf  # one side finite where the other is not
+    if not bool(both.any()):
+        return 0.0
+    scale = float(expected[both].abs().amax())
+    gap = float((produced[both] - expected[both]).abs().amax())
+    return gap / scale if scale > 0 else gap
