@@ -34,7 +34,7 @@ import torch.fx as fx
 from torch.utils import _pytree as pytree
 
 from analyzer.analysis import Analysis, analyze_traced
-from analyzer.empirical.execute import SourceProgram
+from analyzer.empirical.execute import Program
 from analyzer.errors import SpecError
 from analyzer.frontend.dialect import InputKind, TracedModel, op_name
 from analyzer.frontend.tracing import trace
@@ -220,7 +220,7 @@ def expand_traced(
         raise SpecError("a stored trace has no weights to expand: give the model spec")
     _check_real_weights(traced)
     with torch.no_grad():
-        program = SourceProgram.of(traced, analysis.facts)
+        program = Program.of(traced)
     shapes = [(n.name, list(v.shape)) for n, v in zip(program.sources, program.source_values,
                                                        strict=True)]  # fmt: skip
     count = sum(math.prod(s) for _, s in shapes)
