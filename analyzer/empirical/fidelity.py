@@ -156,3 +156,48 @@ def _difference(produced: torch.Tensor, expected: torch.Tensor) -> float:
     scale = float(expected[both].abs().amax())
     gap = float((produced[both] - expected[both]).abs().amax())
     return gap / scale if scale > 0 else gap
+
+
+def model_degree(
+    program: Program,
+    reference: Reference,
+    points: tuple[torch.Tensor, ...],
+    lines: tuple[torch.Tensor, ...],
+    cap: int,
+    step: float = 0.3,
+) -> str | None:
+    """The model's own degree along the sample lines, by finite differences of its values
+    (``None`` when its inputs cannot be handed to it). Used when the traced graph is not
+    the model (a value frozen into a constant by a frontend that ran it): order ``k + 1``
+    differences of a degree-``k`` polynomial vanish up to rounding, at any step."""
+    inputs = [
+        n for n in program.graph.nodes
+        if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
+    ]  # fmt: skip
+    position = {node: i for i, node in enumerate(inputs)}
+    if any(source not in position for source in program.sources) or not points:
+        return None
+    found, epsilon = 0, torch.finfo(torch.float64).eps
+    for sample in range(len(points[0])):
+        values = []
+        for t in range(cap + 2):
+            replaced = {
+                position[s]: p[sample] + step * t * d[sample]
+                for s, p, d in zip(program.sources, points, lines, strict=True)
+            }
+            with torch.no_grad():
+                outputs = reference(replaced)
+            values.append(torch.cat([o.detach().reshape(-1).to(torch.float64) for o in outputs]))
+            # a model may compute in float32 whatever its inputs (a factory's default dtype)
+            epsilon = max(torch.finfo(o.dtype).eps for o in outputs if o.is_floating_point())
+        stacked = torch.stack(values)  # (cap + 2, entries)
+        scale = (float(stacked.abs().amax()) or 1.0) * max(1.0, 1e3 * epsilon / 1e-9)
+        degree = cap + 1  # read as inf
+        differences = stacked
+        for order in range(1, cap + 2):
+            differences = differences[1:] - differences[:-1]
+            if float(differences.abs().amax()) <= 1e-9 * 2**order * scale:
+                degree = order - 1
+                break
+        found = max(found, degree)
+    return "inf" if found > cap else str(found)

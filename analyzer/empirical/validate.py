@@ -59,7 +59,13 @@ from analyzer.empirical.checks import (
     site_probes,
 )
 from analyzer.empirical.execute import ExecutionError, NodeError, Program, main_tensor
-from analyzer.empirical.fidelity import Fidelity, Reference, check_fidelity, model_reference
+from analyzer.empirical.fidelity import (
+    Fidelity,
+    Reference,
+    check_fidelity,
+    model_degree,
+    model_reference,
+)
 from analyzer.empirical.lines import (
     difference_norms,
     interpolation_blockers,
@@ -395,6 +401,15 @@ def _measure(
             if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
                 measured, derivative_norms = by_nested_jvp()
+    if fidelity.mismatched and not isinstance(reference, str):
+        # the graph is not the model here: its degree is not the model's either
+        from_model = model_degree(program, reference, lines_drawn.points, lines_drawn.lines, cap)
+        if from_model is not None:
+            measured["output"] = from_model
+            method = (
+                "finite differences of the model itself along the lines (the traced graph "
+                "differs from the model: see graph fidelity)"
+            )
     seconds["degree"] = time.perf_counter() - clock
     tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
     tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()

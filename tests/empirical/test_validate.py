@@ -418,3 +418,18 @@ def test_a_float_input_before_an_integer_input() -> None:
     ids = torch.arange(10).reshape(2, 5)
     report = validate(MaskedByIds(), (torch.randn(2, 5, 3), ids), samples=3)
     assert report.agree and report.degree_empirical == "1"
+
+
+def test_when_the_graph_is_not_the_model_the_degree_is_the_models() -> None:
+    """The real frontend freezes x.norm().item() into a constant: the graph is linear, the
+    model is not. Fidelity says so, and the degree is measured on the model itself."""
+
+    class FrozenNorm(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * x.sum().item()  # degree 2
+
+    report = validate(FrozenNorm(), (torch.randn(2, 3),), samples=3, frontend="real")
+    assert report.degree_empirical == "2" and "finite differences of the model" in (
+        report.degree_method
+    )
+    assert report.fidelity.mismatched > 0
