@@ -195,7 +195,7 @@ def test_help_texts_show_defaults_and_what_a_spec_may_be(capsys) -> None:
             ["validate", "--help"],
             ["(default: 16)", "(default: --samples)", "(default: 4)"],
             "FILE.json",
-        ),  # fmt: skip
+        ),
         (["trace", "--help"], ["package.module:NAME"], "stored trace"),
         (["analyze", "--help"], ["stored trace FILE.json", "(default: 0)"], None),
         (["zoo", "--help"], ["documented"], None),

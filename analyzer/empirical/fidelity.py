@@ -37,6 +37,7 @@ _RANDOM = {
     "aten.bernoulli", "aten.normal", "aten.rand", "aten.randn", "aten.randint",
     "aten.rand_like", "aten.randn_like", "aten.randint_like", "aten.randperm",
     "aten.multinomial", "aten.poisson", "aten.native_dropout", "aten.rrelu",
+    "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.rrelu_with_noise",
     "aten.uniform", "aten.exponential", "aten.geometric", "aten.cauchy", "aten.log_normal",
 }  # fmt: skip
 

@@ -39,6 +39,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import torch
+import torch.fx as fx
 
 from analyzer.analysis import Analysis, analyze_traced
 from analyzer.empirical.batching import (
@@ -92,9 +93,10 @@ from analyzer.empirical.verdicts import (
 )
 from analyzer.empirical.weights import random_weights
 from analyzer.errors import AnalyzerError, SpecError
-from analyzer.frontend.dialect import TracedModel
+from analyzer.frontend.dialect import TracedModel, is_floating
 from analyzer.frontend.tracing import trace
 from analyzer.frontend.training import TrainingStep
+from analyzer.passes.escapes import escaped_literals
 from analyzer.passes.facts import INF, Dependence, format_degree
 from analyzer.passes.sites import Site
 from analyzer.progress import SILENT, Progress
@@ -209,6 +211,14 @@ def validate(
     report.seconds_by_check = {"trace": traced_in, **report.seconds_by_check}
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _values_escaped(traced: TracedModel) -> bool:
+    """Whether a floating-point value left the graph as a Python number (``.item()`` under
+    a frontend that ran the model): booleans and counts read the same way are control
+    flow, which the frozen-region warning covers."""
+    reads = set(escaped_literals(traced.graph).values())
+    return any(isinstance(r.args[0], fx.Node) and is_floating(r.args[0]) for r in reads if r.args)
 
 
 def _reference(
@@ -401,8 +411,10 @@ def _measure(
             if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
                 measured, derivative_norms = by_nested_jvp()
-    if fidelity.mismatched and not isinstance(reference, str):
-        # the graph is not the model here: its degree is not the model's either
+    if fidelity.mismatched and _values_escaped(traced) and not isinstance(reference, str):
+        # a value the graph read with .item() became a constant of the graph, so the graph is
+        # not the model here (frozen control flow alone is a region, and the graph is right
+        # in it): its degree is not the model's either
         from_model = model_degree(program, reference, lines_drawn.points, lines_drawn.lines, cap)
         if from_model is not None:
             measured["output"] = from_model
