@@ -30,6 +30,7 @@ from typing import Any
 
 from analyzer.claims.core import Check, Claim, Measurement
 from analyzer.claims.model import Model
+from analyzer.empirical.validate import exact_arithmetic
 from analyzer.errors import SpecError
 from analyzer.progress import SILENT, Progress
 
@@ -247,7 +248,7 @@ def _run_identity(claim: Claim, seed: int, device: str, started: float) -> Claim
     check = Check(device=device, seed=seed, tolerance=claim.tolerance)
     verdict, error, counterexample = "holds", None, None
     try:
-        with _exact_arithmetic():
+        with exact_arithmetic():
             returned = claim.function(check)
         if returned is not None:
             if claim.tolerance is None:
@@ -282,19 +283,6 @@ def _one_thread() -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def _exact_arithmetic() -> Iterator[None]:
-    """TF32 off: identities are held to float64 tolerances (CLAIMS.md)."""
-    import torch
-
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
 
 
 # --- families -----------------------------------------------------------------------

@@ -96,12 +96,12 @@ class Hopfield(nn.Module):
     """A modern Hopfield layer (Ramsauer et al. 2020): state patterns ``R`` retrieve
     from stored patterns ``Y`` by ``softmax(β R Yᵀ) Y``, both projected from the input."""
 
-    def __init__(self, beta: float = 0.25) -> None:
+    def __init__(self, beta: float = 0.25, width: int = D, out: int = D) -> None:
         super().__init__()
         self.beta = beta
-        self.state = nn.Linear(D, D)
-        self.stored = nn.Linear(D, D)
-        self.project = nn.Linear(D, D)
+        self.state = nn.Linear(width, width)
+        self.stored = nn.Linear(width, width)
+        self.project = nn.Linear(width, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         state, stored = self.state(x), self.stored(x)
@@ -138,10 +138,10 @@ class TopKMoE(nn.Module):
 
 
 class BilinearLayer(nn.Module):
-    def __init__(self) -> None:
+    def __init__(self, width: int = D, out: int = 4) -> None:
         super().__init__()
-        self.left, self.right = nn.Linear(D, D), nn.Linear(D, D)
-        self.form = nn.Bilinear(D, D, 4)
+        self.left, self.right = nn.Linear(width, width), nn.Linear(width, width)
+        self.form = nn.Bilinear(width, width, out)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.form(self.left(x), self.right(x))

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from analyzer.frontend.zoo import BilinearLayer, Hopfield
+
 INF = math.inf
 
 
@@ -124,18 +126,6 @@ class _SwiGlu(nn.Module):
         return self.down(F.silu(self.gate(x)) * self.up(x))
 
 
-class _Bilinear(nn.Module):
-    """A bilinear form of two projections of the input: degree 2, no kink."""
-
-    def __init__(self, d_in: int, d_out: int) -> None:
-        super().__init__()
-        self.left, self.right = nn.Linear(d_in, d_in), nn.Linear(d_in, d_in)
-        self.form = nn.Bilinear(d_in, d_in, d_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.form(self.left(x), self.right(x))
-
-
 class _TopKMoE(nn.Module):
     """Top-2 routing over three linear experts, the chosen router weights (a softmax over
     the two top logits: with one, the softmax would be the constant 1 and gate nothing)
@@ -153,21 +143,6 @@ class _TopKMoE(nn.Module):
         gates = torch.zeros_like(logits).scatter(-1, chosen, torch.softmax(top, dim=-1))
         outputs = torch.stack([expert(x) for expert in self.experts], dim=-1)
         return (outputs * gates.unsqueeze(-2)).sum(-1)
-
-
-class _Hopfield(nn.Module):
-    """Modern Hopfield retrieval (Ramsauer et al. 2021): ``softmax(β·R·Yᵀ)·Y W``."""
-
-    def __init__(self, d_in: int, d_out: int, beta: float = 0.5) -> None:
-        super().__init__()
-        self.beta = beta
-        self.state, self.stored = nn.Linear(d_in, d_in), nn.Linear(d_in, d_in)
-        self.project = nn.Linear(d_in, d_out)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        state, stored = self.state(x), self.stored(x)
-        association = torch.softmax(self.beta * state @ stored.transpose(-2, -1), dim=-1)
-        return association @ self.project(stored)
 
 
 class _SequenceLayerNorm(nn.Module):
@@ -239,13 +214,13 @@ BLOCKS: dict[str, BlockKind] = {
         _kind("swiglu", "SwiGLU layer", "gating matmul nonlinearity", sites={"gating": 1},
               degree=INF, polynomial=False, resizes=True, build=lambda i, o, t: _SwiGlu(i, o)),
         _kind("bilinear", "bilinear layer", "matmul", sites={"contraction": 1}, degree=2,
-              resizes=True, build=lambda i, o, t: _Bilinear(i, o)),
+              resizes=True, build=lambda i, o, t: BilinearLayer(i, o)),
         _kind("topk_moe", "top-2 mixture of three experts", "gating matmul normalization sparsity",
               sites={"gating": 1, "normalization": 1}, degree=INF, polynomial=False,
               piecewise=True, resizes=True, build=lambda i, o, t: _TopKMoE(i, o)),
         _kind("hopfield", "modern Hopfield layer", "matmul normalization transpose",
               sites={"contraction": 2, "normalization": 1}, degree=INF, polynomial=False,
-              resizes=True, build=lambda i, o, t: _Hopfield(i, o)),
+              resizes=True, build=lambda i, o, t: Hopfield(0.5, i, o)),
     ]
 }  # fmt: skip
 """Every block kind by name, in the order strategies shrink towards (simplest first)."""
