@@ -57,6 +57,10 @@ def _add_model_options(
         help="how to trace (default: auto = export, then fx, then real)",
     )  # fmt: skip
     parser.add_argument("--device", default=None, help=device_help)
+    sizes = parser.add_argument_group("hf: inputs (--input NAME=SPEC replaces one by name)")
+    sizes.add_argument("--seq-len", type=int, metavar="N", help="tokens / time steps (16)")
+    sizes.add_argument("--batch", type=int, metavar="N", help="batch size (1)")
+    sizes.add_argument("--image-size", type=int, metavar="N", help="image side (the config's)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -128,6 +132,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--traces", metavar="DIR", help="store every zoo model's trace in DIR")
     zoo.set_defaults(run=_run_zoo)
+    _add_census_parser(commands)
     return parser
 
 
@@ -151,19 +156,29 @@ def _traced(options: argparse.Namespace) -> Any:
     if options.spec.endswith(".json"):
         from analyzer.frontend.storage import load_trace
 
-        if options.input or options.config:
-            raise SpecError("--input and --config do not apply to a stored trace")
+        if options.input or options.config or any(_hf_sizes(options).values()):
+            raise SpecError("--input, --config and the hf: sizes do not apply to a stored trace")
         _progress(f"loading trace {options.spec} …")
         return load_trace(options.spec)
     _progress(f"building {options.spec} …")
     loaded = load_model(
-        options.spec, inputs=options.input, config=options.config, device=options.device
-    )
+        options.spec, inputs=options.input, config=options.config, device=options.device,
+        **_hf_sizes(options),
+    )  # fmt: skip
+    for warning in loaded.warnings:
+        _progress(f"note: {warning}")
     _progress(f"tracing {loaded.label} (frontend {options.frontend}) …")
-    return trace(
+    traced = trace(
         loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
         example_kwargs=loaded.kwargs,
     )  # fmt: skip
+    traced.warnings[:0] = loaded.warnings
+    return traced
+
+
+def _hf_sizes(options: argparse.Namespace) -> dict[str, Any]:
+    """--seq-len, --batch and --image-size as given (load_model refuses them off hf:)."""
+    return {"seq_len": options.seq_len, "batch": options.batch, "image_size": options.image_size}
 
 
 def _analysed(options: argparse.Namespace) -> Any:
@@ -241,7 +256,12 @@ def _run_validate(options: argparse.Namespace) -> int:
     import torch
 
     torch.manual_seed(options.seed)  # the random weights and inputs: reproducible runs
-    loaded = load_model(options.spec, inputs=options.input, config=options.config, device=device)
+    loaded = load_model(
+        options.spec, inputs=options.input, config=options.config, device=device,
+        **_hf_sizes(options),
+    )  # fmt: skip
+    for warning in loaded.warnings:
+        _progress(f"note: {warning}")
     _progress(f"tracing, analysing and differentiating (float64, {options.samples} samples) …")
     report = validate(
         loaded.module, loaded.args, example_kwargs=loaded.kwargs, model=loaded.label,
@@ -283,6 +303,81 @@ def _run_zoo(options: argparse.Namespace) -> int:
 
         write_zoo_reports(options.out, progress=_progress)
     return 0
+
+
+def _add_census_parser(commands: Any) -> None:
+    census = commands.add_parser(
+        "census", help="analyse every transformers architecture (AutoModel type) in parallel"
+    )
+    census.add_argument("--out", required=True, metavar="DIR", help="the census folder")
+    census.add_argument(
+        "--types", metavar="A,B,…", help="only these model types (default: every AutoModel type)"
+    )
+    census.add_argument("--workers", type=int, default=2, help="worker processes (default 2)")
+    census.add_argument(
+        "--timeout", type=float, default=180.0, metavar="S",
+        help="seconds per model before its worker is replaced (default 180)",
+    )  # fmt: skip
+    census.add_argument(
+        "--resume", action="store_true", help="keep the stored results of types already done"
+    )
+    census.add_argument(
+        "--shrink", default="widths", choices=["widths", "layers", "none"],
+        help="cut layers and widths (default), layers only, or analyse default configs",
+    )  # fmt: skip
+    census.add_argument("--seq-len", type=int, default=16, metavar="N", help="tokens (16)")
+    census.add_argument(
+        "--no-reports", action="store_true", help="no report page per model (faster)"
+    )
+    census.add_argument(
+        "--memory", type=float, default=8.0, metavar="GB",
+        help="address-space limit of each worker (default 8)",
+    )  # fmt: skip
+    census.set_defaults(run=_run_census)
+
+
+def _run_census(options: argparse.Namespace) -> int:
+    from analyzer.census import CensusOptions, run_census
+
+    if options.seq_len < 1:
+        raise SpecError(f"--seq-len {options.seq_len}: must be at least 1")
+    if options.memory <= 0:
+        raise SpecError(f"--memory {options.memory}: must be positive (GB)")
+    types = [t.strip() for t in options.types.split(",") if t.strip()] if options.types else None
+    settings = CensusOptions(
+        shrink=None if options.shrink == "none" else options.shrink, seq_len=options.seq_len,
+        timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
+        memory_gb=options.memory,
+    )  # fmt: skip
+    document = run_census(
+        options.out, types, settings, resume=options.resume, progress=_CensusProgress()
+    )
+    summary = document["summary"]
+    print(
+        f"{summary['analysed']} of {summary['types']} types analysed, {summary['clean']} with "
+        f"every op known: {100 * summary['clean_share_of_eligible']:.1f}% of the "
+        f"{summary['eligible']} whose default config builds and whose packages are installed"
+    )
+    print("by category: " + ", ".join(f"{c} {n}" for c, n in summary["by_category"].items()))
+    if summary["unknown_ops"]:
+        print("unknown ops: " + ", ".join(
+            f"{op} ({len(types)})" for op, types in summary["unknown_ops"].items()
+        ))  # fmt: skip
+    _progress(f"wrote {options.out}/index.html, census.json and census.csv")
+    return 0
+
+
+class _CensusProgress:
+    """Shows the census's notes (count, failures, time left) on stderr."""
+
+    def __new__(cls) -> Any:
+        from analyzer.progress import Progress
+
+        class Lines(Progress):
+            def note(self, message: str) -> None:
+                _progress(message)
+
+        return Lines()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,92 +1,511 @@
 """Build any transformers architecture from its config, with random weights.
 
 ``hf:llama --config num_hidden_layers=2`` becomes ``AutoConfig.for_model("llama",
-num_hidden_layers=2)`` and ``AutoModel.from_config``; inputs are synthesised from the
-model's own ``main_input_name`` and config (token ids below ``vocab_size``, pixel values
-of ``image_size``, …). Nothing is downloaded. transformers is imported lazily.
+num_hidden_layers=2)`` and ``AutoModel.from_config`` on the meta device. Inputs come from
+the model's ``forward`` signature and config (:mod:`analyzer.frontend.hf_inputs`); the
+first plan of inputs that the forward accepts is kept. A model whose forward fails on
+the meta device (it reads a tensor's value, or makes CPU tensors) is rebuilt on the CPU
+when it is small enough, and the warnings say so. Nothing is downloaded; transformers is
+imported lazily.
+
+Failures are told apart, because they call for different actions: an unknown type or
+config field, or an override the config class rejects, is the user's (exit 2); a
+missing package is the environment's (exit 2, naming it); a default config or model that
+transformers itself cannot build, or a forward that fails on every input plan, is exit 3.
 """
 
 from __future__ import annotations
 
+import contextlib
+import copy
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from analyzer.errors import SpecError, TraceError
+from analyzer.frontend.hf_inputs import (
+    SEQUENCE_LENGTH,
+    InputPlan,
+    did_you_mean,
+    input_plans,
+    with_placeholder_tokens,
+)
 
-SEQUENCE_LENGTH = 16
+CPU_FALLBACK_MAX_PARAMETERS = 300_000_000
+"""A model that fails on the meta device is rebuilt on the CPU up to this size (1.2 GB of
+float32 weights); above it the error suggests ``--device cpu`` or a smaller config."""
+
+LAYER_FIELDS = (
+    "num_hidden_layers num_layers n_layer n_layers encoder_layers decoder_layers "
+    "num_encoder_layers num_decoder_layers depth num_blocks num_hidden_blocks "
+    "encoder_num_hidden_layers decoder_num_hidden_layers vision_layers text_layers "
+    "num_text_layers num_vision_layers num_transformer_layers"
+).split()
+"""Config fields that count layers: the census shrinks them (:func:`shrink_config`)."""
+
+SHRUNK_LAYERS = 2
+SHRUNK_HEADS = 2
+SHRINK_LEVELS = ("widths", "layers")
+"""What :func:`shrink_config` may cut: ``"widths"`` (and layers), or ``"layers"`` alone."""
+
+# Configs that derive their layer count from another field: the override that shrinks them.
+SHRINK_SPECIAL: dict[str, dict[str, Any]] = {
+    "gpt_neo": {"attention_types": [[["global", "local"], 1]]},  # 2 layers, one of each kind
+    "funnel": {"block_sizes": [1, 1, 1]},  # one layer per block
+}
+
+
+class MissingPackageError(SpecError):
+    """The model's code needs a Python package that is not installed (exit code 2)."""
+
+    def __init__(self, message: str, package: str) -> None:
+        super().__init__(message)
+        self.package = package
+
+
+class TransformersError(TraceError):
+    """transformers itself failed: ``stage`` is ``"config"`` (the default config does not
+    build), ``"model"`` (the model does not build from it) or ``"forward"`` (the forward
+    fails on every input plan). Exit code 3."""
+
+    def __init__(self, message: str, stage: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+
+
+@dataclass
+class HFModel:
+    """A built transformers model, its keyword inputs and what was decided on the way."""
+
+    module: nn.Module
+    inputs: dict[str, Any]
+    device: str
+    warnings: list[str] = field(default_factory=list)
+    shrunk: dict[str, Any] = field(default_factory=dict)
+    seconds: float = 0.0
 
 
 def build_hf_model(
-    model_type: str, overrides: dict[str, Any], device: str | torch.device
-) -> tuple[torch.nn.Module, dict[str, torch.Tensor]]:
-    """The base model of ``model_type`` with ``overrides`` applied, and its inputs.
+    model_type: str,
+    overrides: dict[str, Any] | None = None,
+    device: str | torch.device | None = None,
+    *,
+    batch: int = 1,
+    seq_len: int = SEQUENCE_LENGTH,
+    image_size: int | None = None,
+    inputs: dict[str, torch.Tensor] | None = None,
+    shrink: str | None = None,
+    cpu_fallback: bool | None = None,
+    max_cpu_parameters: int = CPU_FALLBACK_MAX_PARAMETERS,
+) -> HFModel:
+    """The base model of ``model_type`` with ``overrides``, and inputs its forward accepts.
 
-    Raises :class:`SpecError` for an unknown type or a config key the type lacks.
+    ``device`` defaults to ``meta``; ``cpu_fallback`` (default: when ``device`` was not
+    given) rebuilds a model of up to ``max_cpu_parameters`` on the CPU when its forward
+    fails on meta; a plan that leaves out a modality is tried only after that.
+    ``shrink="layers"`` cuts every layer count to :data:`SHRUNK_LAYERS`;
+    ``shrink="widths"`` also narrows the attention to two heads of the same size (and the
+    MLP alike), falling back to layers alone when the model does not take it (what the
+    census does). ``inputs`` replace synthesised inputs by name.
+
+    >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
+    >>> built.device, {n: tuple(t.shape) for n, t in built.inputs.items()}
+    ('meta', {'input_ids': (1, 8)})
     """
+    if shrink is not None and shrink not in SHRINK_LEVELS:
+        raise SpecError(f"shrink must be one of {SHRINK_LEVELS}, not {shrink!r}")
+    started = time.perf_counter()
+    fallback = device is None if cpu_fallback is None else cpu_fallback
+    sizes = {"batch": batch, "seq_len": seq_len, "image_size": image_size, "overrides": inputs}
+    levels = SHRINK_LEVELS[SHRINK_LEVELS.index(shrink) :] if shrink else [None]
+    failures: list[str] = []
+    for level in levels if shrink else [None]:
+        config, shrunk, warnings = hf_config(model_type, overrides or {}, shrink=level)
+        if level is not None and not shrunk and level != levels[-1]:
+            continue  # nothing to narrow: the next level is the same config
+        try:
+            built = _build_and_fit(
+                model_type, config, str(device or "meta"), sizes, fallback, max_cpu_parameters
+            )
+        except TransformersError as error:
+            if level == levels[-1] or error.stage == "config":
+                if failures:
+                    error.args = (f"{error.args[0]} (with narrower widths: {failures[0]})",)
+                raise
+            failures.append(_first_line(error))
+            continue
+        built.warnings[:0] = warnings + [f"narrower widths failed ({f})" for f in failures]
+        built.shrunk, built.seconds = shrunk, time.perf_counter() - started
+        return built
+    raise AssertionError("unreachable: the last shrink level raises")
+
+
+def _build_and_fit(
+    model_type: str,
+    config: Any,
+    device: str,
+    sizes: dict[str, Any],
+    fallback: bool,
+    max_cpu_parameters: int,
+) -> HFModel:
+    """Build on ``device`` and keep the first input plan the forward runs on; rebuild on
+    the CPU when the forward fails on meta and the model is small enough."""
+    model = _build_model(model_type, config, device)
+    plans = _plans(model, sizes, device)
+    plan, failure, meta_only = _first_running(model, [p for p in plans if not p.degraded])
+    warnings: list[str] = []
+    if plan is None and device == "meta" and fallback:
+        size = sum(p.numel() for p in model.parameters())
+        if size <= max_cpu_parameters:
+            cpu_model = _build_model(model_type, config, "cpu")
+            cpu_plans = _plans(cpu_model, sizes, "cpu")
+            plan, cpu_failure, _ = _first_running(
+                cpu_model, [p for p in cpu_plans if not p.degraded]
+            )
+            if plan is None:
+                plan, _, _ = _first_running(cpu_model, [p for p in cpu_plans if p.degraded])
+            if plan is not None:
+                model, device = cpu_model, "cpu"
+                warnings.append(
+                    f"built on the cpu: the forward fails on the meta device ({failure}); "
+                    f"the model has {size:,} parameters"
+                )
+            else:
+                failure = f"on meta: {failure}; on cpu: {cpu_failure}"
+        elif meta_only is not None:  # too big for the cpu: let the tracer try on meta
+            plan = meta_only
+            warnings.append(
+                f"the forward fails when run on the meta device ({failure}), and with "
+                f"{size:,} parameters the model is too big to fall back to the cpu: traced "
+                "on meta as it is (or use --device cpu)"
+            )
+    if plan is None:
+        plan, _, _ = _first_running(model, [p for p in plans if p.degraded])
+    if plan is None:
+        names = ", ".join(
+            f"{n} {list(v.shape)}" for n, v in plans[0].inputs.items() if hasattr(v, "shape")
+        )
+        raise TransformersError(
+            f"hf:{model_type}: the model's forward fails on the synthesised inputs ({names}): "
+            f"{failure}. Give inputs with --input NAME=SPEC, or a factory FILE.py:NAME",
+            "forward",
+        )
+    return HFModel(model, plan.inputs, device, warnings + plan.notes)
+
+
+def hf_config(
+    model_type: str, overrides: dict[str, Any], *, shrink: str | None = None
+) -> tuple[Any, dict[str, Any], list[str]]:
+    """The config of ``model_type`` with ``overrides`` (shrunk as :func:`shrink_config`
+    says), the shrunk fields, and warnings. Raises the errors of the module docstring."""
+    transformers = _transformers()
+    if model_type not in transformers.CONFIG_MAPPING:
+        raise SpecError(
+            f"unknown hf: model type {model_type!r} (the model_type field of a config.json)"
+            + did_you_mean(model_type, transformers.CONFIG_MAPPING.keys())
+        )
+    try:
+        defaults = transformers.AutoConfig.for_model(model_type)
+    except ImportError as error:
+        raise _missing_package(model_type, error) from error
+    except Exception as error:
+        raise TransformersError(
+            f"transformers cannot build the default config of hf:{model_type}: "
+            f"{type(error).__name__}: {_first_line(error)}",
+            "config",
+        ) from error
+    for key in overrides:
+        if not hasattr(defaults, key):
+            raise SpecError(
+                f"--config {key}=…: the {model_type} config has no field {key!r}"
+                + did_you_mean(key, [k for k in defaults.to_dict() if not k.startswith("_")])
+            )
+    try:
+        config = transformers.AutoConfig.for_model(model_type, **overrides)
+    except Exception as error:
+        given = " ".join(f"{k}={v!r}" for k, v in overrides.items())
+        raise SpecError(
+            f"the {type(defaults).__name__} of hf:{model_type} rejects --config {given}: "
+            f"{type(error).__name__}: {_first_line(error)}"
+        ) from error
+    shrunk: dict[str, Any] = {}
+    warnings: list[str] = []
+    if shrink:
+        try:
+            config, shrunk = shrink_config(config, model_type, shrink, keep=set(overrides))
+        except Exception as error:  # the config class validates: keep its own sizes
+            warnings.append(
+                f"{shrink} not shrunk: the config rejects it ({type(error).__name__}: "
+                f"{_first_line(error)})"
+            )
+    _without_cache(config)
+    if "vocab_size" not in overrides:
+        warnings += _placeholders_in_vocabulary(config)
+    return config, shrunk, warnings
+
+
+def shrink_config(
+    config: Any,
+    model_type: str,
+    level: str = "layers",
+    keep: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[Any, dict[str, Any]]:
+    """A copy of ``config`` with every layer count (in sub-configs too) cut to
+    :data:`SHRUNK_LAYERS`, lists that had one entry per layer cut alike, and the fields
+    in ``keep`` (the user's overrides) left alone; at ``level="widths"`` the attention
+    also keeps :data:`SHRUNK_HEADS` heads of its own head size (the hidden size follows,
+    the MLP in proportion). Returns it and the changed fields.
+
+    >>> from transformers import LlamaConfig
+    >>> small, changed = shrink_config(LlamaConfig(), "llama", "widths")
+    >>> small.num_hidden_layers, small.hidden_size, small.intermediate_size
+    (2, 256, 688)
+    """
+    document = copy.deepcopy(config.to_dict())
+    changed: dict[str, Any] = {}
+    narrowed: dict[int, int] = {}
+    _shrink_dict(document, "", keep, changed, narrowed if level == "widths" else None)
+    if narrowed:  # sizes that other towers take over (a projector's output = text width)
+        _follow(document, "", keep, changed, narrowed)
+    for key, value in SHRINK_SPECIAL.get(model_type, {}).items():
+        if key not in keep:
+            document[key] = value
+            changed[key] = value
+    if not changed:
+        return config, {}
+    return type(config).from_dict(document), changed
+
+
+def _shrink_dict(
+    document: dict[str, Any],
+    prefix: str,
+    keep: set[str],
+    changed: dict,
+    narrowed: dict[int, int] | None,
+) -> None:
+    for key in LAYER_FIELDS:
+        value = document.get(key)
+        if key in keep or isinstance(value, bool):
+            continue
+        if isinstance(value, int) and value > SHRUNK_LAYERS:
+            document[key] = SHRUNK_LAYERS
+            changed[prefix + key] = SHRUNK_LAYERS
+            for name, other in document.items():  # per-layer lists (layer_types, …)
+                if isinstance(other, list) and len(other) == value and name not in keep:
+                    document[name] = other[:SHRUNK_LAYERS]
+    depths = document.get("depths")
+    if isinstance(depths, list) and depths and "depths" not in keep:
+        if all(isinstance(v, int) for v in depths) and any(v > 1 for v in depths):
+            document["depths"] = [1] * len(depths)  # stages of a hierarchical model
+            changed[prefix + "depths"] = document["depths"]
+    if narrowed is not None:
+        _narrow(document, prefix, keep, changed, narrowed)
+    for key, value in document.items():
+        if isinstance(value, dict) and "model_type" in value:  # a sub-config
+            _shrink_dict(value, f"{prefix}{key}.", set(), changed, narrowed)
+
+
+_HIDDEN = "hidden_size d_model n_embd embed_dim".split()
+_HEADS = "num_attention_heads n_head n_heads num_heads encoder_attention_heads " \
+    "decoder_attention_heads".split()  # fmt: skip
+_KV_HEADS = "num_key_value_heads n_kv_heads num_kv_heads".split()
+_FFN = "intermediate_size d_ff ffn_dim encoder_ffn_dim decoder_ffn_dim n_inner " \
+    "moe_intermediate_size shared_expert_intermediate_size".split()  # fmt: skip
+
+
+def _narrow(
+    document: dict[str, Any], prefix: str, keep: set[str], changed: dict, narrowed: dict
+) -> None:
+    """Two heads of the same head size: ``hidden = 2·head_dim``, the MLP in proportion.
+    Only where one hidden size and one head count are set and divide evenly."""
+    hidden = {document[k] for k in _HIDDEN if isinstance(document.get(k), int)}
+    heads = {document[k] for k in _HEADS if isinstance(document.get(k), int)}
+    if len(hidden) != 1 or len(heads) != 1 or keep & {*_HIDDEN, *_HEADS, *_KV_HEADS, *_FFN}:
+        return
+    (width,), (count,) = hidden, heads
+    if count <= SHRUNK_HEADS or width % count:
+        return
+    narrow = width // count * SHRUNK_HEADS
+    narrowed.setdefault(width, narrow)
+    for key in _HIDDEN:
+        if isinstance(document.get(key), int):
+            document[key] = changed[prefix + key] = narrow
+    for key in _HEADS:
+        if isinstance(document.get(key), int):
+            document[key] = changed[prefix + key] = SHRUNK_HEADS
+    for key in _KV_HEADS:
+        value = document.get(key)
+        if isinstance(value, int) and value > 1:  # grouped or full: keep it grouped or full
+            document[key] = changed[prefix + key] = 1 if value < count else SHRUNK_HEADS
+    for key in _FFN:
+        value = document.get(key)
+        if isinstance(value, int) and value > 0:
+            document[key] = changed[prefix + key] = max(8, -(-value * narrow // width))
+
+
+def _placeholders_in_vocabulary(config: Any) -> list[str]:
+    """Some default configs put the image placeholder id just past the text vocabulary
+    (LLaVA: ``image_token_id`` 32000, ``vocab_size`` 32000; the checkpoints have 32064):
+    grow the vocabulary to hold it, so that an image can be given at all."""
+    try:
+        text = config.get_text_config()
+    except (AttributeError, ValueError):
+        return []
+    vocab = getattr(text, "vocab_size", None)
+    ids = [
+        getattr(config, name, None)
+        for name in ("image_token_id", "image_token_index", "video_token_id")
+    ]
+    ids = [i for i in ids if isinstance(i, int)]
+    if not isinstance(vocab, int) or not ids or max(ids) < vocab:
+        return []
+    text.vocab_size = max(ids) + 1
+    return [
+        f"vocab_size {vocab} grown to {text.vocab_size}: the config's placeholder token id "
+        f"{max(ids)} lies outside it"
+    ]
+
+
+def _follow(
+    document: dict[str, Any], prefix: str, keep: set[str], changed: dict, narrowed: dict
+) -> None:
+    """Width fields left alone that equal a narrowed width follow it: Qwen2-VL's vision
+    ``hidden_size`` is the text model's width, not the tower's own (``embed_dim``)."""
+    for key, value in document.items():
+        if isinstance(value, dict) and "model_type" in value:
+            _follow(value, f"{prefix}{key}.", set(), changed, narrowed)
+        elif (
+            isinstance(value, int) and not isinstance(value, bool) and value in narrowed
+            and prefix + key not in changed and key not in keep
+            and "head" not in key
+            and (key in _HIDDEN or key.endswith(("hidden_size", "_dim")))
+        ):  # fmt: skip
+            document[key] = changed[prefix + key] = narrowed[value]
+
+
+def _without_cache(config: Any) -> None:
+    """No cache objects in the traced outputs, in sub-configs too."""
+    for holder in [config, *(getattr(config, n, None) for n in getattr(config, "sub_configs", {}))]:
+        if holder is not None and hasattr(holder, "use_cache"):
+            holder.use_cache = False
+
+
+def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
+    transformers = _transformers()
+    try:
+        with torch.device(device):
+            model = transformers.AutoModel.from_config(config)
+    except ImportError as error:
+        raise _missing_package(model_type, error) from error
+    except Exception as error:
+        raise TransformersError(
+            f"transformers cannot build hf:{model_type} from its config: "
+            f"{type(error).__name__}: {_first_line(error)}",
+            "model",
+        ) from error
+    return model.eval()
+
+
+def _plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
+    overrides = {n: t.to(device) for n, t in (sizes["overrides"] or {}).items()}
+    plans = input_plans(
+        model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],
+        overrides=overrides, device=device,
+    )  # fmt: skip
+    placed = []
+    for plan in plans:
+        try:
+            placed.append(with_placeholder_tokens(plan, model))
+        except Exception:  # the vision tower fails here: the forward will say why
+            placed.append(plan)
+    return placed
+
+
+def _first_running(
+    model: nn.Module, plans: list[InputPlan]
+) -> tuple[InputPlan | None, str, InputPlan | None]:
+    """The first plan the forward runs on (or ``None``), the first plan's error, and the
+    first plan that failed only for want of values on the meta device."""
+    first_error, meta_only = "", None
+    on_meta = any(p.device.type == "meta" for p in model.parameters())
+    for plan in plans:
+        try:
+            with _as_export_runs_it(on_meta), torch.no_grad():
+                model(**plan.inputs)
+        except ImportError as error:
+            raise _missing_package(type(model).__name__, error) from error
+        except Exception as error:
+            first_error = first_error or f"{type(error).__name__}: {_first_line(error)}"
+            if meta_only is None and _META_ONLY.search(f"{type(error).__name__}: {error}"):
+                meta_only = plan
+            continue
+        return plan, "", None
+    return None, first_error, meta_only
+
+
+@contextlib.contextmanager
+def _as_export_runs_it(on_meta: bool) -> Iterator[None]:
+    """Run a meta model as the export frontend will: on fake tensors with symbolic
+    shapes (a value read becomes a symbol, not an error), with torch saying that it
+    compiles, which is when transformers skips its eager-only value checks (the mask
+    utilities' ``.all()``, the packed-sequence test). A probe on bare meta tensors would
+    reject models that export traces. On the CPU the model simply runs: the real
+    frontend traces whatever runs there."""
+    if not on_meta:
+        yield
+        return
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import ShapeEnv
+
+    flag = getattr(torch.compiler, "_is_compiling_flag", None)
+    if flag is not None:
+        torch.compiler._is_compiling_flag = True
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()):
+            yield
+    finally:
+        if flag is not None:
+            torch.compiler._is_compiling_flag = flag
+
+
+# Errors of a forward that needs real values (or makes CPU tensors), not other shapes.
+_META_ONLY = re.compile(
+    r"meta tensor|'Meta' backend|meta device|device meta|same device|DeviceMismatch|"
+    r"data-dependent|DataDependent|unallocated storage|unbacked"
+)
+
+
+_REQUIRES = re.compile(r"requires the (\S+) librar")
+
+
+def _missing_package(model_type: str, error: ImportError) -> MissingPackageError:
+    found = _REQUIRES.search(str(error))
+    package = getattr(error, "name", None) or (found.group(1) if found else None)
+    package = (package or "an uninstalled package").split(".")[0]
+    return MissingPackageError(
+        f"hf:{model_type} needs the Python package {package!r}, which is not installed "
+        f"(pip install {package}): {_first_line(error)}",
+        package,
+    )
+
+
+def _transformers() -> Any:
     try:
         import transformers
     except ImportError as error:
-        raise SpecError(
-            "hf: models need the transformers package: pip install 'analyzer[transformers]'"
+        raise MissingPackageError(
+            "hf: models need the transformers package: pip install 'analyzer[transformers]'",
+            "transformers",
         ) from error
-    from transformers import AutoConfig, AutoModel
-
-    try:
-        defaults = AutoConfig.for_model(model_type)
-    except (ValueError, KeyError):
-        known = ", ".join(sorted(transformers.CONFIG_MAPPING.keys())[:12])
-        raise SpecError(
-            f"unknown hf: model type {model_type!r}; transformers knows e.g. {known}, … "
-            "(the model_type field of a config.json)"
-        ) from None
-    unknown = sorted(key for key in overrides if not hasattr(defaults, key))
-    if unknown:
-        raise SpecError(
-            f"--config {unknown[0]}=…: the {model_type} config has no field {unknown[0]!r}"
-        )
-    config = AutoConfig.for_model(model_type, **overrides)
-    if hasattr(config, "use_cache"):
-        config.use_cache = False  # no cache objects in the traced outputs
-    try:
-        with torch.device(device):
-            model = AutoModel.from_config(config)
-    except Exception as error:
-        raise TraceError(
-            f"building hf:{model_type} from its config raised {type(error).__name__}: {error}"
-        ) from error
-    model.eval()
-    return model, synthesize_inputs(model, config, device)
+    return transformers
 
 
-def synthesize_inputs(
-    model: torch.nn.Module, config: Any, device: str | torch.device
-) -> dict[str, torch.Tensor]:
-    """Example inputs for the model's main input name, shaped by its config."""
-    main = getattr(model, "main_input_name", "input_ids")
-    inputs: dict[str, torch.Tensor] = {}
-    text_config = config.get_text_config() if hasattr(config, "get_text_config") else config
-    if main == "input_ids":
-        vocab = int(getattr(text_config, "vocab_size", 1000) or 1000)
-        inputs[main] = torch.randint(0, vocab, (1, SEQUENCE_LENGTH), device=device)
-    elif main == "pixel_values":
-        vision = getattr(config, "vision_config", config)
-        size = getattr(vision, "image_size", 224)
-        size = size if isinstance(size, int) else int(size[0])
-        channels = int(getattr(vision, "num_channels", 3))
-        inputs[main] = torch.randn(1, channels, size, size, device=device)
-    elif main == "input_features":
-        bins = int(getattr(config, "num_mel_bins", 80))
-        frames = 2 * int(getattr(config, "max_source_positions", 1500))
-        inputs[main] = torch.randn(1, bins, frames, device=device)
-    elif main == "input_values":
-        inputs[main] = torch.randn(1, 16000, device=device)
-    else:
-        raise SpecError(
-            f"cannot synthesise inputs for main input {main!r} of {type(model).__name__}; "
-            "write a factory FILE.py:NAME that returns (module, example_args) instead"
-        )
-    if getattr(config, "is_encoder_decoder", False):
-        vocab = int(getattr(text_config, "vocab_size", 1000) or 1000)
-        inputs["decoder_input_ids"] = torch.randint(0, vocab, (1, SEQUENCE_LENGTH), device=device)
-    return inputs
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    text = lines[0] if lines else repr(error)
+    return text if len(text) < 300 else text[:300] + "…"

@@ -37,6 +37,7 @@ class LoadedModel:
     args: tuple[Any, ...]
     label: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what building decided (hf: fallbacks)
 
 
 def parse_input_spec(text: str, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -87,16 +88,24 @@ def load_model(
     inputs: list[str] | None = None,
     config: list[str] | None = None,
     device: str | None = None,
+    seq_len: int | None = None,
+    batch: int | None = None,
+    image_size: int | None = None,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
     Models the tool builds (``zoo:``, ``hf:``) default to the ``meta`` device, so no
     memory is spent on weights; user models stay where their factory puts them unless
-    ``device`` is given.
+    ``device`` is given. ``seq_len``, ``batch`` and ``image_size`` size the inputs of
+    ``hf:`` models, whose ``inputs`` are ``NAME=SPEC`` (each replaces the named input).
     """
     inputs, config = inputs or [], config or []
     if config and not spec.startswith("hf:"):
         raise SpecError(f"--config applies to hf: models only, not to {spec!r}")
+    sizes = {"seq_len": seq_len, "batch": batch, "image_size": image_size}
+    given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
+    if given and not spec.startswith("hf:"):
+        raise SpecError(f"{', '.join(given)} apply to hf: models only, not to {spec!r}")
     if spec.startswith("zoo:"):
         from analyzer.frontend.zoo import build_zoo_model
 
@@ -107,9 +116,12 @@ def load_model(
         return LoadedModel(module, args, spec)
     if spec.startswith("hf:"):
         from analyzer.frontend.hf import build_hf_model
+        from analyzer.frontend.hf_inputs import named_inputs
 
-        module, kwargs = build_hf_model(spec[3:], parse_config(config), device or "meta")
-        return LoadedModel(module, (), spec, kwargs)
+        named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
+        sized = {k: v for k, v in sizes.items() if v is not None}
+        built = build_hf_model(spec[3:], parse_config(config), device, inputs=named, **sized)
+        return LoadedModel(built.module, (), spec, built.inputs, built.warnings)
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         raise SpecError(

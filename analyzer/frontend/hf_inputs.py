@@ -1,0 +1,567 @@
+"""Example inputs for any transformers model: one builder per forward-argument name.
+
+The table :data:`INPUTS` is data, one line per argument name that transformers models use
+(``input_ids``, ``pixel_values``, ``bbox``, ``past_values``, …). :func:`input_plans` reads
+the model's ``forward`` signature and fills every required argument and the optional
+ones a model needs for its main output (both towers of CLIP, the decoder of an
+encoder-decoder, the image of a vision-language model), with sizes from the config:
+token ids below ``vocab_size``, images of ``image_size`` with ``num_channels``, audio of
+the feature extractor's shape, time series of ``context_length`` plus the lags.
+
+Where a shape cannot be read off the config (audio features are ``(batch, bins, frames)``
+in some models and ``(batch, frames, bins)`` in others), a builder gives candidates and
+the caller keeps the first plan the model's forward accepts.
+
+>>> from transformers import BertConfig, BertModel
+>>> config = BertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
+...                     intermediate_size=32, vocab_size=100)
+>>> plan = input_plans(BertModel(config), seq_len=8)[0]
+>>> {name: tuple(value.shape) for name, value in plan.inputs.items()}
+{'input_ids': (1, 8)}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from analyzer.errors import SpecError
+
+SEQUENCE_LENGTH = 16
+"""Default number of tokens (and time steps) of a synthesised input."""
+
+_SPECIAL_TOKEN_NAMES = {"pad", "bos", "eos", "unk", "sep", "cls", "mask", "decoder_start"}
+
+
+@dataclass
+class InputContext:
+    """What a builder may read: the model, its config, the sizes asked for, and the
+    inputs built so far (a mask is shaped like the ids it masks)."""
+
+    model: nn.Module
+    config: Any
+    parameters: dict[str, inspect.Parameter]
+    batch: int = 1
+    seq_len: int = SEQUENCE_LENGTH
+    image_size: int | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    built: dict[str, Any] = field(default_factory=dict)
+
+    def configs(self, *names: str) -> list[Any]:
+        """The sub-configs called ``names`` that exist, then the top config."""
+        found = [getattr(self.config, n, None) for n in names]
+        return [c for c in found if c is not None and not isinstance(c, dict)] + [self.config]
+
+    def text(self, decoder: bool | None = None) -> Any:
+        try:
+            return self.config.get_text_config(decoder=decoder)
+        except (AttributeError, ValueError):  # several text configs: take the top one
+            return self.config
+
+    def vision(self) -> Any:
+        return self.configs("vision_config", "vision_encoder_config", "backbone_config")[0]
+
+    def audio(self) -> Any:
+        return self.configs("audio_config", "encoder_config", "speech_config")[0]
+
+    def accepts(self, name: str) -> bool:
+        return name in self.parameters
+
+    def value(self, names: str, *configs: Any, default: Any = None) -> Any:
+        """The first of the space-separated field ``names`` set in ``configs`` (default:
+        every config of the model, sub-configs first)."""
+        for config in configs or self.configs(
+            "text_config", "vision_config", "audio_config", "encoder_config"
+        ):
+            for name in names.split():
+                found = getattr(config, name, None)
+                if found is not None and not callable(found):
+                    return found
+        return default
+
+
+Builder = Callable[[InputContext], Any]
+"""Returns a tensor, a list of candidate tensors (``None`` among them: leave it out), a
+plain value, or ``None`` (not applicable to this model: the argument is left out)."""
+
+
+def _int(value: Any, default: int) -> int:
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else default
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _token_high(ctx: InputContext, config: Any) -> int:
+    """Ids are drawn below the vocabulary and below every multimodal placeholder id
+    (image, video, audio tokens), which would otherwise ask for features never given."""
+    vocab = _int(getattr(config, "vocab_size", None), 1000)
+    high = vocab
+    for holder in (ctx.config, config):
+        for name in dir(holder):
+            if not (name.endswith("_token_id") or name.endswith("_token_index")):
+                continue
+            if name.rsplit("_token", 1)[0] in _SPECIAL_TOKEN_NAMES:
+                continue
+            found = getattr(holder, name, None)
+            if isinstance(found, int) and 8 <= found < high:
+                high = found
+    return max(high, 2)
+
+
+def token_ids(ctx: InputContext) -> torch.Tensor:
+    config = ctx.text()
+    return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
+
+
+def decoder_token_ids(ctx: InputContext) -> torch.Tensor:
+    config = ctx.text(decoder=True)
+    return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
+
+
+def _like(name: str, fill: int, dtype: torch.dtype = torch.long) -> Builder:
+    """A tensor shaped like the already-built ``name`` (ids), filled with ``fill``."""
+
+    def build(ctx: InputContext) -> torch.Tensor | None:
+        ids = ctx.built.get(name)
+        if not isinstance(ids, torch.Tensor):
+            return torch.full((ctx.batch, ctx.seq_len), fill, dtype=dtype)
+        return torch.full(tuple(ids.shape[:2]), fill, dtype=dtype)
+
+    return build
+
+
+def _image_size(ctx: InputContext) -> int:
+    if ctx.image_size is not None:
+        return ctx.image_size
+    return _int(ctx.value("image_size img_size input_size", ctx.vision(), ctx.config), 224)
+
+
+def _channels(ctx: InputContext) -> int:
+    return _int(
+        ctx.value("num_channels in_channels in_chans", ctx.vision(), ctx.config, default=3), 3
+    )
+
+
+def _patch_grid(ctx: InputContext) -> tuple[int, int, int, int]:
+    """``(grid side, merge, patch, temporal patch)`` of a model fed flattened patches."""
+    vision = ctx.vision()
+    merge = _int(getattr(vision, "spatial_merge_size", None), 1)
+    patch = _int(ctx.value("patch_size", vision), 14)
+    temporal = _int(getattr(vision, "temporal_patch_size", None), 1)
+    side = max(2, merge) * max(1, min(4, ctx.seq_len // 4 // max(1, merge)))
+    return side, merge, patch, temporal
+
+
+def _flattens_patches(ctx: InputContext) -> bool:
+    return ctx.accepts("image_grid_thw") or ctx.accepts("grid_thw")
+
+
+def _flattened_patches(ctx: InputContext) -> torch.Tensor:
+    side, _, patch, temporal = _patch_grid(ctx)
+    return torch.randn(ctx.batch * side * side, _channels(ctx) * temporal * patch * patch)
+
+
+def pixel_values(ctx: InputContext) -> torch.Tensor | list[torch.Tensor]:
+    if _flattens_patches(ctx):
+        return _flattened_patches(ctx)
+    size, channels = _image_size(ctx), _channels(ctx)
+    image = torch.randn(ctx.batch, channels, size, size)
+    frames = ctx.value("num_frames", ctx.vision(), ctx.config)
+    if isinstance(frames, int) and frames > 1:  # video models take (batch, frames, C, H, W)
+        video = torch.randn(ctx.batch, frames, channels, size, size)
+        return [video, video.transpose(1, 2).contiguous(), image]
+    return image
+
+
+def grid_thw(ctx: InputContext) -> torch.Tensor | None:
+    if "pixel_values" not in ctx.built and "hidden_states" not in ctx.built:
+        return None
+    side, *_ = _patch_grid(ctx)
+    return torch.tensor([[1, side, side]] * ctx.batch)
+
+
+def image_sizes(ctx: InputContext) -> list[torch.Tensor | None] | None:
+    """``(height, width)`` per image, for the models that tile images (LLaVA-NeXT); the
+    others take the argument but fail on it, so leaving it out is the alternative."""
+    if "pixel_values" not in ctx.built:
+        return None
+    size = _image_size(ctx)
+    return [torch.tensor([[size, size]] * ctx.batch), None]
+
+
+def pixel_mask(ctx: InputContext) -> torch.Tensor | None:
+    pixels = ctx.built.get("pixel_values")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4:
+        return None
+    return torch.ones(pixels.shape[0], *pixels.shape[-2:], dtype=torch.long)
+
+
+def bounding_boxes(ctx: InputContext) -> torch.Tensor:
+    """``(x0, y0, x1, y1)`` per token with ``x0 ≤ x1`` and ``y0 ≤ y1``, in LayoutLM's 0–1000."""
+    corners = torch.randint(0, 500, (ctx.batch, ctx.seq_len, 2))
+    return torch.cat([corners, corners + torch.randint(0, 500, corners.shape)], dim=-1)
+
+
+def audio_features(ctx: InputContext) -> list[torch.Tensor]:
+    """Spectrogram-like features: Whisper's fixed ``(batch, mel bins, 2·positions)`` where
+    the config says so, else ``(batch, frames, bins)`` or ``(batch, bins, frames)``."""
+    audio, frames = ctx.audio(), 8 * ctx.seq_len
+    per_channel = ctx.value("input_feat_per_channel", audio, ctx.config)
+    channels = _int(ctx.value("input_channels", audio, ctx.config), 1)
+    bins = _int(
+        per_channel * channels
+        if isinstance(per_channel, int)
+        else ctx.value("num_mel_bins feature_size n_mels input_dim", audio, ctx.config),
+        80,
+    )
+    candidates = []
+    positions = ctx.value("max_source_positions", audio, ctx.config)
+    if isinstance(positions, int) and getattr(audio, "num_mel_bins", None) is not None:
+        candidates.append(torch.randn(ctx.batch, bins, 2 * positions))
+    candidates += [torch.randn(ctx.batch, frames, bins), torch.randn(ctx.batch, bins, frames)]
+    return candidates
+
+
+def audio_values(ctx: InputContext) -> list[torch.Tensor]:
+    """Raw waveforms, one second at 16 kHz: ``(batch, samples)`` or, for codecs,
+    ``(batch, channels, samples)``."""
+    samples = 16000
+    channels = _int(ctx.value("audio_channels", ctx.audio(), ctx.config), 1)
+    mono, multi = torch.randn(ctx.batch, samples), torch.randn(ctx.batch, channels, samples)
+    return [multi, mono] if "audio_channels" in dir(ctx.config) else [mono, multi]
+
+
+def _history(ctx: InputContext) -> int:
+    lags = ctx.value("lags_sequence", ctx.config)
+    context = _int(ctx.value("context_length", ctx.config), ctx.seq_len)
+    return context + (max(lags) if isinstance(lags, (list, tuple)) and lags else 0)
+
+
+def _series_channels(ctx: InputContext) -> tuple[int, ...]:
+    channels = ctx.value("num_input_channels input_size", ctx.config)
+    if channels is None or (getattr(ctx.config, "input_size", None) == 1 and channels == 1):
+        return ()  # univariate series are (batch, time)
+    return (_int(channels, 1),)
+
+
+def past_values(ctx: InputContext) -> torch.Tensor:
+    return torch.randn(ctx.batch, _history(ctx), *_series_channels(ctx))
+
+
+def future_values(ctx: InputContext) -> torch.Tensor | None:
+    if not getattr(ctx.config, "is_encoder_decoder", False):
+        return None  # only a target for the loss
+    horizon = _int(ctx.value("prediction_length", ctx.config), ctx.seq_len)
+    return torch.randn(ctx.batch, horizon, *_series_channels(ctx))
+
+
+def _time_features(past: bool) -> Builder:
+    def build(ctx: InputContext) -> torch.Tensor | None:
+        if not past and "future_values" not in ctx.built:
+            return None
+        width = _int(ctx.value("num_time_features", ctx.config), 1) + _int(
+            ctx.value("num_dynamic_real_features", ctx.config), 0
+        )
+        length = (
+            _history(ctx) if past else _int(ctx.value("prediction_length", ctx.config), ctx.seq_len)
+        )
+        return torch.randn(ctx.batch, length, width)
+
+    return build
+
+
+def observed_mask(ctx: InputContext) -> torch.Tensor:
+    return torch.ones_like(ctx.built["past_values"]) if "past_values" in ctx.built else None
+
+
+def static_categorical(ctx: InputContext) -> torch.Tensor | None:
+    count = _int(ctx.value("num_static_categorical_features", ctx.config), 0)
+    if count == 0:
+        return None
+    cardinality = ctx.value("cardinality", ctx.config, default=[2]) or [2]
+    return torch.stack([torch.randint(0, int(c), (ctx.batch,)) for c in cardinality], dim=1)
+
+
+def static_real(ctx: InputContext) -> torch.Tensor | None:
+    count = _int(ctx.value("num_static_real_features", ctx.config), 0)
+    return torch.randn(ctx.batch, count) if count else None
+
+
+def _hidden(ctx: InputContext) -> int:
+    return _int(ctx.value("hidden_size d_model n_embd embed_dim dim", ctx.config), 64)
+
+
+def embeddings(ctx: InputContext) -> torch.Tensor:
+    """Already embedded inputs ``(batch, tokens, hidden)``; flattened patches for vision
+    towers that take a patch grid."""
+    if _flattens_patches(ctx):
+        return _flattened_patches(ctx)
+    return torch.randn(ctx.batch, ctx.seq_len, _hidden(ctx))
+
+
+def _series(width: str, default: int, integer_below: str | None = None) -> Builder:
+    """``(batch, steps, config.width)`` for decision-transformer-like trajectories."""
+
+    def build(ctx: InputContext) -> torch.Tensor:
+        if integer_below is not None:
+            high = _int(ctx.value(integer_below, ctx.config), 1000)
+            return torch.randint(0, high, (ctx.batch, ctx.seq_len))
+        return torch.randn(ctx.batch, ctx.seq_len, _int(ctx.value(width, ctx.config), default))
+
+    return build
+
+
+# --- the table: forward-argument name → (builder, when to fill) ----------------------
+# "always": filled whenever the forward takes the name (the builder may still decline
+# with None); "required": only when the forward has no default for it. Order matters:
+# later builders read earlier inputs (a mask is shaped like its ids).
+INPUTS: dict[str, tuple[Builder, str]] = {
+    "input_ids": (token_ids, "always"),  # ids below vocab_size and the placeholder ids
+    "pixel_values": (pixel_values, "always"),  # (b, C, H, W); videos 5-D; flattened patches
+    "hidden_states": (embeddings, "required"),  # vision towers fed patches, or embeddings
+    "image_grid_thw": (grid_thw, "always"),  # one (t, h, w) grid per image
+    "grid_thw": (grid_thw, "always"),
+    "image_sizes": (image_sizes, "always"),  # (height, width) per image
+    "input_features": (audio_features, "always"),  # spectrogram frames × bins
+    "input_values": (audio_values, "always"),  # raw waveform
+    "past_values": (past_values, "always"),  # context + lags, channels
+    "past_time_features": (_time_features(past=True), "always"),
+    "past_observed_mask": (observed_mask, "always"),
+    "observed_mask": (observed_mask, "always"),
+    "static_categorical_features": (static_categorical, "always"),
+    "static_real_features": (static_real, "always"),
+    "future_values": (future_values, "always"),  # decoder input of seq2seq forecasters
+    "future_time_features": (_time_features(past=False), "always"),
+    "past_values_padding": (lambda ctx: torch.zeros(ctx.batch, _history(ctx)), "always"),
+    "freq": (lambda ctx: torch.zeros(ctx.batch, 1, dtype=torch.long), "always"),
+    "bbox": (bounding_boxes, "always"),  # LayoutLM boxes per token
+    "decoder_input_ids": (decoder_token_ids, "always"),
+    "qformer_input_ids": (token_ids, "always"),
+    "states": (_series("state_dim", 4), "always"),  # decision transformer trajectories
+    "actions": (_series("act_dim", 2), "always"),
+    "rewards": (_series("", 1), "always"),
+    "returns_to_go": (_series("", 1), "always"),
+    "timesteps": (_series("", 1, integer_below="max_ep_len"), "always"),
+    "inputs": (embeddings, "required"),  # Perceiver without a preprocessor
+    "inputs_embeds": (embeddings, "required"),
+    "attention_mask": (_like("input_ids", 1), "required"),
+    "token_type_ids": (_like("input_ids", 0), "required"),
+    "mm_token_type_ids": (_like("input_ids", 0), "always"),  # 0 text, 1 image (placed below)
+    "decoder_attention_mask": (_like("decoder_input_ids", 1), "required"),
+    "qformer_attention_mask": (_like("qformer_input_ids", 1), "required"),
+    "pixel_mask": (pixel_mask, "required"),
+    "position_ids": (
+        lambda ctx: torch.arange(ctx.seq_len).expand(ctx.batch, ctx.seq_len),
+        "required",
+    ),
+}
+"""Forward-argument name → (builder, ``"always"`` or ``"required"``)."""
+
+
+@dataclass
+class InputPlan:
+    """One set of keyword inputs for the model, with what was chosen and why."""
+
+    inputs: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    degraded: bool = False  # leaves out a modality: tried after every complete plan
+
+
+def forward_parameters(model: nn.Module) -> dict[str, inspect.Parameter]:
+    """The named parameters of ``model.forward`` (no ``self``, ``*args`` or ``**kwargs``)."""
+    try:
+        signature = inspect.signature(model.forward)
+    except (TypeError, ValueError):
+        return {}
+    return {
+        name: p
+        for name, p in signature.parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY, p.POSITIONAL_ONLY)
+    }
+
+
+def input_plans(
+    model: nn.Module,
+    *,
+    batch: int = 1,
+    seq_len: int = SEQUENCE_LENGTH,
+    image_size: int | None = None,
+    overrides: dict[str, torch.Tensor] | None = None,
+    device: str | torch.device = "cpu",
+) -> list[InputPlan]:
+    """Candidate keyword inputs for ``model``, most complete first.
+
+    Every required forward argument is filled (a :class:`SpecError` names one that no
+    builder knows), then the optional ones of :data:`INPUTS` marked ``"always"``.
+    ``overrides`` (from ``--input NAME=SPEC``) replace the named inputs; a name the
+    forward does not take is refused. Later plans vary one input's candidate shape, or
+    leave out an optional image the model could not use.
+    """
+    for name, value in (("batch", batch), ("seq_len", seq_len)):
+        if not isinstance(value, int) or value < 1:
+            raise SpecError(f"--{name.replace('_', '-')} {value!r}: must be a positive integer")
+    if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
+        raise SpecError(f"--image-size {image_size!r}: must be a positive integer")
+    parameters = forward_parameters(model)
+    overrides = dict(overrides or {})
+    for name in overrides:
+        if name not in parameters:
+            raise SpecError(
+                f"--input {name}=…: {type(model).__name__}.forward takes no argument {name!r}"
+                + did_you_mean(name, parameters)
+            )
+    ctx = InputContext(
+        model, getattr(model, "config", None), parameters, batch, seq_len, image_size,
+        torch.device(device),
+    )  # fmt: skip
+    candidates: dict[str, list[Any]] = {}
+    for name, parameter in parameters.items():
+        required = parameter.default is inspect.Parameter.empty
+        if name in overrides:
+            candidates[name] = [overrides[name]]
+        elif name in INPUTS and (required or INPUTS[name][1] == "always"):
+            continue  # built below, in the table's order
+        elif required:
+            raise SpecError(
+                f"cannot synthesise the required input {name!r} of {type(model).__name__}; "
+                f"give it with --input '{name}=DTYPE[d0,d1,…]', or write a factory "
+                "FILE.py:NAME that returns (module, example_args)"
+            )
+    for name, (builder, when) in INPUTS.items():
+        if name not in parameters or name in overrides:
+            continue
+        if when == "required" and parameters[name].default is not inspect.Parameter.empty:
+            continue
+        built = builder(ctx)
+        if built is None:
+            continue
+        candidates[name] = built if isinstance(built, list) else [built]
+        ctx.built[name] = candidates[name][0]
+    ordered = [n for n in parameters if n in candidates]  # the forward's own order
+    first = {n: candidates[n][0] for n in ordered if candidates[n][0] is not None}
+    plans = [InputPlan(_on(first, device))]
+    for name in ordered:
+        for alternative in candidates[name][1:]:
+            varied = {**first, name: alternative}
+            if alternative is None:  # the alternative is to leave the input out
+                del varied[name]
+            shape = "left out" if alternative is None else f"shaped {list(alternative.shape)}"
+            plans.append(InputPlan(_on(varied, device), [f"{name} {shape}"]))
+    optional = {n for n, p in parameters.items() if p.default is not inspect.Parameter.empty}
+    if "pixel_values" in first and "input_ids" in first and "pixel_values" in optional:
+        if "pixel_values" not in overrides:
+            image_free = {n: v for n, v in first.items() if n not in _IMAGE_INPUTS}
+            note = "analysed without an image: the model did not run on the synthesised one"
+            plans.append(InputPlan(_on(image_free, device), [note], degraded=True))
+    return plans
+
+
+_IMAGE_INPUTS = {"pixel_values", "image_grid_thw", "image_sizes", "pixel_mask"}
+
+
+def _on(inputs: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
+    return {n: v.to(device) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
+
+
+def with_placeholder_tokens(plan: InputPlan, model: nn.Module) -> InputPlan:
+    """For a vision-language model that splices image features into the text at
+    placeholder tokens (``image_token_id``), put as many placeholders at the front of
+    every sequence as its vision tower yields features. The count is read by running
+    ``get_image_features`` (on the meta device it costs nothing)."""
+    config = getattr(model, "config", None)
+    token = getattr(config, "image_token_id", None)
+    if token is None:
+        token = getattr(config, "image_token_index", None)
+    ids = plan.inputs.get("input_ids")
+    if not isinstance(token, int) or ids is None or "pixel_values" not in plan.inputs:
+        return plan
+    features = getattr(model, "get_image_features", None)
+    if features is None:
+        return plan
+    accepted = forward_parameters_of(features)
+    arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
+    with torch.no_grad():
+        output = features(**arguments)
+    count = _feature_count(output)
+    if count is None or count % ids.shape[0]:
+        return plan
+    per_sample = count // ids.shape[0]
+    placeholders = torch.full((ids.shape[0], per_sample), token, dtype=ids.dtype, device=ids.device)
+    inputs = {**plan.inputs, "input_ids": torch.cat([placeholders, ids], dim=1)}
+    for name, fill in (("attention_mask", 1), ("token_type_ids", 0), ("mm_token_type_ids", 1)):
+        if isinstance(inputs.get(name), torch.Tensor):
+            pad = torch.full_like(placeholders, fill, dtype=inputs[name].dtype)
+            inputs[name] = torch.cat([pad, inputs[name]], dim=1)
+    return dataclasses.replace(
+        plan, inputs=inputs, notes=[*plan.notes, f"{per_sample} image placeholder tokens"]
+    )
+
+
+def forward_parameters_of(function: Callable[..., Any]) -> set[str]:
+    try:
+        return set(inspect.signature(function).parameters)
+    except (TypeError, ValueError):
+        return set()
+
+
+def _feature_count(output: Any) -> int | None:
+    """How many feature vectors (rows) ``get_image_features`` gave."""
+    if hasattr(output, "pooler_output") and output.pooler_output is not None:
+        output = output.pooler_output
+    elif isinstance(output, dict) or hasattr(output, "last_hidden_state"):
+        output = output[0] if not isinstance(output, dict) else next(iter(output.values()))
+    tensors = output if isinstance(output, (list, tuple)) else [output]
+    if not tensors or not all(isinstance(t, torch.Tensor) and t.dim() for t in tensors):
+        return None
+    return sum(t.numel() // t.shape[-1] for t in tensors)
+
+
+def named_inputs(texts: list[str]) -> dict[str, str]:
+    """``--input NAME=SPEC`` texts of an ``hf:`` model as ``{NAME: SPEC}``.
+
+    An input of an ``hf:`` model must name the forward argument it replaces; a bare
+    spec is refused, not ignored.
+
+    >>> named_inputs(["input_ids=int64[2,32]<100"])
+    {'input_ids': 'int64[2,32]<100'}
+    """
+    named: dict[str, str] = {}
+    for text in texts:
+        name, sep, spec = text.partition("=")
+        name = name.strip()
+        if not sep or not name.isidentifier():
+            raise SpecError(
+                f"--input {text!r}: for an hf: model, name the forward argument it replaces, "
+                "e.g. --input 'input_ids=int64[2,32]<50000' (sizes alone: --seq-len, "
+                "--batch, --image-size)"
+            )
+        if name in named:
+            raise SpecError(f"--input {name}=…: given twice")
+        named[name] = spec.strip()
+    return named
+
+
+def did_you_mean(name: str, choices: Any) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices``, or a list of a few.
+
+    >>> did_you_mean("num_hiden_layers", ["num_hidden_layers", "hidden_size"])
+    "; did you mean 'num_hidden_layers'?"
+    """
+    options = sorted(str(c) for c in choices)
+    close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
+    if close:
+        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
+    if not options:
+        return ""
+    shown = ", ".join(options[:12]) + (", …" if len(options) > 12 else "")
+    return f"; it takes {shown}"
