@@ -102,7 +102,12 @@ def analyse_type(
     the model's own failures). With ``out``, a successful model's report page is written
     to ``out/models/TYPE/index.html``."""
     from analyzer.analysis import analyze_traced
-    from analyzer.frontend.hf import MissingPackageError, TransformersError, build_hf_model
+    from analyzer.frontend.hf import (
+        MissingPackageError,
+        TransformersError,
+        build_hf_model,
+        rebuilt_on_cpu,
+    )
     from analyzer.frontend.tracing import trace
 
     started = time.perf_counter()
@@ -112,7 +117,14 @@ def analyse_type(
             model_type, shrink=options.shrink, seq_len=options.seq_len, batch=options.batch
         )
         stage = "trace"
-        traced = trace(built.module, (), model=f"hf:{model_type}", example_kwargs=built.inputs)
+        try:
+            traced = trace(built.module, (), model=f"hf:{model_type}", example_kwargs=built.inputs)
+        except TraceError as error:  # on meta: one more try on the cpu, when small enough
+            again = rebuilt_on_cpu(built, error)
+            if again is None:
+                raise
+            built = again
+            traced = trace(built.module, (), model=f"hf:{model_type}", example_kwargs=built.inputs)
         traced.warnings[:0] = built.warnings
         stage = "analysis"
         result = analyze_traced(traced)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError, SpecError
+from analyzer.errors import AnalyzerError, SpecError, TraceError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -168,10 +168,20 @@ def _traced(options: argparse.Namespace) -> Any:
     for warning in loaded.warnings:
         _progress(f"note: {warning}")
     _progress(f"tracing {loaded.label} (frontend {options.frontend}) …")
-    traced = trace(
-        loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
-        example_kwargs=loaded.kwargs,
-    )  # fmt: skip
+    try:
+        traced = trace(
+            loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
+            example_kwargs=loaded.kwargs,
+        )  # fmt: skip
+    except TraceError as error:  # hf: models traced on meta get one more try on the cpu
+        loaded = loaded.retry(error) if loaded.retry else None
+        if loaded is None:
+            raise
+        _progress(f"note: {loaded.warnings[-1]}; tracing again …")
+        traced = trace(
+            loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
+            example_kwargs=loaded.kwargs,
+        )  # fmt: skip
     traced.warnings[:0] = loaded.warnings
     return traced
 

@@ -17,7 +17,7 @@ transformers itself cannot build, or a forward that fails on every input plan, i
 from __future__ import annotations
 
 import contextlib
-import copy
+import dataclasses
 import re
 import time
 from collections.abc import Iterator
@@ -35,29 +35,11 @@ from analyzer.frontend.hf_inputs import (
     input_plans,
     with_placeholder_tokens,
 )
+from analyzer.frontend.hf_shrink import SHRINK_LEVELS, shrink_config
 
 CPU_FALLBACK_MAX_PARAMETERS = 300_000_000
 """A model that fails on the meta device is rebuilt on the CPU up to this size (1.2 GB of
 float32 weights); above it the error suggests ``--device cpu`` or a smaller config."""
-
-LAYER_FIELDS = (
-    "num_hidden_layers num_layers n_layer n_layers encoder_layers decoder_layers "
-    "num_encoder_layers num_decoder_layers depth num_blocks num_hidden_blocks "
-    "encoder_num_hidden_layers decoder_num_hidden_layers vision_layers text_layers "
-    "num_text_layers num_vision_layers num_transformer_layers"
-).split()
-"""Config fields that count layers: the census shrinks them (:func:`shrink_config`)."""
-
-SHRUNK_LAYERS = 2
-SHRUNK_HEADS = 2
-SHRINK_LEVELS = ("widths", "layers")
-"""What :func:`shrink_config` may cut: ``"widths"`` (and layers), or ``"layers"`` alone."""
-
-# Configs that derive their layer count from another field: the override that shrinks them.
-SHRINK_SPECIAL: dict[str, dict[str, Any]] = {
-    "gpt_neo": {"attention_types": [[["global", "local"], 1]]},  # 2 layers, one of each kind
-    "funnel": {"block_sizes": [1, 1, 1]},  # one layer per block
-}
 
 
 class MissingPackageError(SpecError):
@@ -88,6 +70,11 @@ class HFModel:
     warnings: list[str] = field(default_factory=list)
     shrunk: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
+    # how to build it again (on the cpu, when tracing fails on meta)
+    model_type: str = ""
+    config: Any = field(default=None, repr=False)
+    sizes: dict[str, Any] = field(default_factory=dict, repr=False)
+    may_fall_back: bool = False
 
 
 def build_hf_model(
@@ -108,7 +95,7 @@ def build_hf_model(
     ``device`` defaults to ``meta``; ``cpu_fallback`` (default: when ``device`` was not
     given) rebuilds a model of up to ``max_cpu_parameters`` on the CPU when its forward
     fails on meta; a plan that leaves out a modality is tried only after that.
-    ``shrink="layers"`` cuts every layer count to :data:`SHRUNK_LAYERS`;
+    ``shrink="layers"`` cuts every layer count to two, one layer of every kind kept;
     ``shrink="widths"`` also narrows the attention to two heads of the same size (and the
     MLP alike), falling back to layers alone when the model does not take it (what the
     census does). ``inputs`` replace synthesised inputs by name.
@@ -141,6 +128,8 @@ def build_hf_model(
             continue
         built.warnings[:0] = warnings + [f"narrower widths failed ({f})" for f in failures]
         built.shrunk, built.seconds = shrunk, time.perf_counter() - started
+        built.model_type, built.config, built.sizes = model_type, config, sizes
+        built.may_fall_back = fallback and max_cpu_parameters >= _size(built.module)
         return built
     raise AssertionError("unreachable: the last shrink level raises")
 
@@ -160,7 +149,7 @@ def _build_and_fit(
     plan, failure, meta_only = _first_running(model, [p for p in plans if not p.degraded])
     warnings: list[str] = []
     if plan is None and device == "meta" and fallback:
-        size = sum(p.numel() for p in model.parameters())
+        size = _size(model)
         if size <= max_cpu_parameters:
             cpu_model = _build_model(model_type, config, "cpu")
             cpu_plans = _plans(cpu_model, sizes, "cpu")
@@ -196,6 +185,38 @@ def _build_and_fit(
             "forward",
         )
     return HFModel(model, plan.inputs, device, warnings + plan.notes)
+
+
+def rebuilt_on_cpu(built: HFModel, error: BaseException) -> HFModel | None:
+    """``built`` again on the CPU, when tracing it on the meta device failed with
+    ``error`` and it is small enough (``None`` otherwise): values the tracer could not
+    know on meta (a mask's ``.all()``, a grid's sizes) are real there.
+
+    >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
+    >>> rebuilt_on_cpu(built, RuntimeError("data-dependent")).device
+    'cpu'
+    """
+    if built.device != "meta" or not built.may_fall_back or built.config is None:
+        return None
+    model = _build_model(built.model_type, built.config, "cpu")
+    plans = _plans(model, built.sizes, "cpu")
+    plan, _, _ = _first_running(model, [p for p in plans if not p.degraded])
+    if plan is None:
+        plan, _, _ = _first_running(model, [p for p in plans if p.degraded])
+    if plan is None:
+        return None
+    note = (
+        f"built on the cpu: tracing on the meta device failed ({type(error).__name__}: "
+        f"{_first_line(error)})"
+    )
+    return dataclasses.replace(
+        built, module=model, inputs=plan.inputs, device="cpu",
+        warnings=[*built.warnings, note, *plan.notes], may_fall_back=False,
+    )  # fmt: skip
+
+
+def _size(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def hf_config(
@@ -249,105 +270,6 @@ def hf_config(
     return config, shrunk, warnings
 
 
-def shrink_config(
-    config: Any,
-    model_type: str,
-    level: str = "layers",
-    keep: set[str] = frozenset(),  # type: ignore[assignment]
-) -> tuple[Any, dict[str, Any]]:
-    """A copy of ``config`` with every layer count (in sub-configs too) cut to
-    :data:`SHRUNK_LAYERS`, lists that had one entry per layer cut alike, and the fields
-    in ``keep`` (the user's overrides) left alone; at ``level="widths"`` the attention
-    also keeps :data:`SHRUNK_HEADS` heads of its own head size (the hidden size follows,
-    the MLP in proportion). Returns it and the changed fields.
-
-    >>> from transformers import LlamaConfig
-    >>> small, changed = shrink_config(LlamaConfig(), "llama", "widths")
-    >>> small.num_hidden_layers, small.hidden_size, small.intermediate_size
-    (2, 256, 688)
-    """
-    document = copy.deepcopy(config.to_dict())
-    changed: dict[str, Any] = {}
-    narrowed: dict[int, int] = {}
-    _shrink_dict(document, "", keep, changed, narrowed if level == "widths" else None)
-    if narrowed:  # sizes that other towers take over (a projector's output = text width)
-        _follow(document, "", keep, changed, narrowed)
-    for key, value in SHRINK_SPECIAL.get(model_type, {}).items():
-        if key not in keep:
-            document[key] = value
-            changed[key] = value
-    if not changed:
-        return config, {}
-    return type(config).from_dict(document), changed
-
-
-def _shrink_dict(
-    document: dict[str, Any],
-    prefix: str,
-    keep: set[str],
-    changed: dict,
-    narrowed: dict[int, int] | None,
-) -> None:
-    for key in LAYER_FIELDS:
-        value = document.get(key)
-        if key in keep or isinstance(value, bool):
-            continue
-        if isinstance(value, int) and value > SHRUNK_LAYERS:
-            document[key] = SHRUNK_LAYERS
-            changed[prefix + key] = SHRUNK_LAYERS
-            for name, other in document.items():  # per-layer lists (layer_types, …)
-                if isinstance(other, list) and len(other) == value and name not in keep:
-                    document[name] = other[:SHRUNK_LAYERS]
-    depths = document.get("depths")
-    if isinstance(depths, list) and depths and "depths" not in keep:
-        if all(isinstance(v, int) for v in depths) and any(v > 1 for v in depths):
-            document["depths"] = [1] * len(depths)  # stages of a hierarchical model
-            changed[prefix + "depths"] = document["depths"]
-    if narrowed is not None:
-        _narrow(document, prefix, keep, changed, narrowed)
-    for key, value in document.items():
-        if isinstance(value, dict) and "model_type" in value:  # a sub-config
-            _shrink_dict(value, f"{prefix}{key}.", set(), changed, narrowed)
-
-
-_HIDDEN = "hidden_size d_model n_embd embed_dim".split()
-_HEADS = "num_attention_heads n_head n_heads num_heads encoder_attention_heads " \
-    "decoder_attention_heads".split()  # fmt: skip
-_KV_HEADS = "num_key_value_heads n_kv_heads num_kv_heads".split()
-_FFN = "intermediate_size d_ff ffn_dim encoder_ffn_dim decoder_ffn_dim n_inner " \
-    "moe_intermediate_size shared_expert_intermediate_size".split()  # fmt: skip
-
-
-def _narrow(
-    document: dict[str, Any], prefix: str, keep: set[str], changed: dict, narrowed: dict
-) -> None:
-    """Two heads of the same head size: ``hidden = 2·head_dim``, the MLP in proportion.
-    Only where one hidden size and one head count are set and divide evenly."""
-    hidden = {document[k] for k in _HIDDEN if isinstance(document.get(k), int)}
-    heads = {document[k] for k in _HEADS if isinstance(document.get(k), int)}
-    if len(hidden) != 1 or len(heads) != 1 or keep & {*_HIDDEN, *_HEADS, *_KV_HEADS, *_FFN}:
-        return
-    (width,), (count,) = hidden, heads
-    if count <= SHRUNK_HEADS or width % count:
-        return
-    narrow = width // count * SHRUNK_HEADS
-    narrowed.setdefault(width, narrow)
-    for key in _HIDDEN:
-        if isinstance(document.get(key), int):
-            document[key] = changed[prefix + key] = narrow
-    for key in _HEADS:
-        if isinstance(document.get(key), int):
-            document[key] = changed[prefix + key] = SHRUNK_HEADS
-    for key in _KV_HEADS:
-        value = document.get(key)
-        if isinstance(value, int) and value > 1:  # grouped or full: keep it grouped or full
-            document[key] = changed[prefix + key] = 1 if value < count else SHRUNK_HEADS
-    for key in _FFN:
-        value = document.get(key)
-        if isinstance(value, int) and value > 0:
-            document[key] = changed[prefix + key] = max(8, -(-value * narrow // width))
-
-
 def _placeholders_in_vocabulary(config: Any) -> list[str]:
     """Some default configs put the image placeholder id just past the text vocabulary
     (LLaVA: ``image_token_id`` 32000, ``vocab_size`` 32000; the checkpoints have 32064):
@@ -369,23 +291,6 @@ def _placeholders_in_vocabulary(config: Any) -> list[str]:
         f"vocab_size {vocab} grown to {text.vocab_size}: the config's placeholder token id "
         f"{max(ids)} lies outside it"
     ]
-
-
-def _follow(
-    document: dict[str, Any], prefix: str, keep: set[str], changed: dict, narrowed: dict
-) -> None:
-    """Width fields left alone that equal a narrowed width follow it: Qwen2-VL's vision
-    ``hidden_size`` is the text model's width, not the tower's own (``embed_dim``)."""
-    for key, value in document.items():
-        if isinstance(value, dict) and "model_type" in value:
-            _follow(value, f"{prefix}{key}.", set(), changed, narrowed)
-        elif (
-            isinstance(value, int) and not isinstance(value, bool) and value in narrowed
-            and prefix + key not in changed and key not in keep
-            and "head" not in key
-            and (key in _HIDDEN or key.endswith(("hidden_size", "_dim")))
-        ):  # fmt: skip
-            document[key] = changed[prefix + key] = narrowed[value]
 
 
 def _without_cache(config: Any) -> None:

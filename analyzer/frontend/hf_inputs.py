@@ -57,7 +57,7 @@ class InputContext:
     def configs(self, *names: str) -> list[Any]:
         """The sub-configs called ``names`` that exist, then the top config."""
         found = [getattr(self.config, n, None) for n in names]
-        return [c for c in found if c is not None and not isinstance(c, dict)] + [self.config]
+        return [c for c in found if _is_config(c)] + [self.config]
 
     def text(self, decoder: bool | None = None) -> Any:
         try:
@@ -76,20 +76,48 @@ class InputContext:
 
     def value(self, names: str, *configs: Any, default: Any = None) -> Any:
         """The first of the space-separated field ``names`` set in ``configs`` (default:
-        every config of the model, sub-configs first)."""
-        for config in configs or self.configs(
-            "text_config", "vision_config", "audio_config", "encoder_config"
-        ):
+        the top config, then its sub-configs, breadth first)."""
+        for config in configs or all_configs(self.config):
             for name in names.split():
                 found = getattr(config, name, None)
                 if found is not None and not callable(found):
                     return found
         return default
 
+    def values(self, names: str) -> list[Any]:
+        """Every distinct value of the fields ``names`` across all configs, in order."""
+        found: list[Any] = []
+        for config in all_configs(self.config):
+            for name in names.split():
+                value = getattr(config, name, None)
+                if value is not None and not callable(value) and value not in found:
+                    found.append(value)
+        return found
+
+
+def _is_config(value: Any) -> bool:
+    return value is not None and hasattr(value, "to_dict") and hasattr(value, "model_type")
+
+
+def all_configs(config: Any) -> list[Any]:
+    """``config`` and its sub-configs (vision, text, audio, backbone, …), breadth first."""
+    found, queue = [], [config]
+    while queue:
+        current = queue.pop(0)
+        if not _is_config(current) or any(current is c for c in found):
+            continue
+        found.append(current)
+        queue += [v for v in vars(current).values() if _is_config(v)]
+    return found
+
 
 Builder = Callable[[InputContext], Any]
 """Returns a tensor, a list of candidate tensors (``None`` among them: leave it out), a
 plain value, or ``None`` (not applicable to this model: the argument is left out)."""
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _int(value: Any, default: int) -> int:
@@ -143,7 +171,8 @@ def _like(name: str, fill: int, dtype: torch.dtype = torch.long) -> Builder:
 def _image_size(ctx: InputContext) -> int:
     if ctx.image_size is not None:
         return ctx.image_size
-    return _int(ctx.value("image_size img_size input_size", ctx.vision(), ctx.config), 224)
+    size = ctx.value("image_size img_size", ctx.vision(), ctx.config)
+    return _int(size if size is not None else ctx.value("image_size img_size"), 224)
 
 
 def _channels(ctx: InputContext) -> int:
@@ -212,33 +241,64 @@ def bounding_boxes(ctx: InputContext) -> torch.Tensor:
     return torch.cat([corners, corners + torch.randint(0, 500, corners.shape)], dim=-1)
 
 
+def _audio_bins(ctx: InputContext) -> list[int]:
+    """Plausible feature widths of a spectrogram input, most specific first."""
+    per_channel = ctx.value("input_feat_per_channel")
+    channels = _int(ctx.value("input_channels"), 1)
+    stacked = [per_channel * channels] if isinstance(per_channel, int) else []
+    widths = stacked + ctx.values(
+        "feature_projection_input_dim num_mel_bins input_feat_size feature_size n_mels input_dim"
+    )
+    return [w for w in dict.fromkeys(widths) if _is_int(w) and w > 0] or [80]
+
+
 def audio_features(ctx: InputContext) -> list[torch.Tensor]:
     """Spectrogram-like features: Whisper's fixed ``(batch, mel bins, 2·positions)`` where
-    the config says so, else ``(batch, frames, bins)`` or ``(batch, bins, frames)``."""
-    audio, frames = ctx.audio(), 8 * ctx.seq_len
-    per_channel = ctx.value("input_feat_per_channel", audio, ctx.config)
-    channels = _int(ctx.value("input_channels", audio, ctx.config), 1)
-    bins = _int(
-        per_channel * channels
-        if isinstance(per_channel, int)
-        else ctx.value("num_mel_bins feature_size n_mels input_dim", audio, ctx.config),
-        80,
-    )
-    candidates = []
-    positions = ctx.value("max_source_positions", audio, ctx.config)
-    if isinstance(positions, int) and getattr(audio, "num_mel_bins", None) is not None:
-        candidates.append(torch.randn(ctx.batch, bins, 2 * positions))
-    candidates += [torch.randn(ctx.batch, frames, bins), torch.randn(ctx.batch, bins, frames)]
+    the config says so, else ``(batch, frames, bins)`` or ``(batch, bins, frames)`` for
+    each plausible width."""
+    frames, candidates = 8 * ctx.seq_len, []
+    positions = ctx.value("max_source_positions")
+    mel = ctx.value("num_mel_bins")
+    if _is_int(positions) and _is_int(mel):
+        candidates.append(torch.randn(ctx.batch, mel, 2 * positions))
+    for bins in _audio_bins(ctx):
+        candidates += [torch.randn(ctx.batch, frames, bins), torch.randn(ctx.batch, bins, frames)]
     return candidates
 
 
 def audio_values(ctx: InputContext) -> list[torch.Tensor]:
-    """Raw waveforms, one second at 16 kHz: ``(batch, samples)`` or, for codecs,
-    ``(batch, channels, samples)``."""
+    """Raw waveforms, one second at 16 kHz: ``(batch, samples)``, ``(batch, channels,
+    samples)`` for codecs; or a spectrogram of ``max_length`` frames where the config
+    says so (the Audio Spectrogram Transformer calls its features ``input_values``)."""
     samples = 16000
-    channels = _int(ctx.value("audio_channels", ctx.audio(), ctx.config), 1)
-    mono, multi = torch.randn(ctx.batch, samples), torch.randn(ctx.batch, channels, samples)
-    return [multi, mono] if "audio_channels" in dir(ctx.config) else [mono, multi]
+    channels = _int(ctx.value("audio_channels"), 1)
+    waves = [torch.randn(ctx.batch, samples), torch.randn(ctx.batch, channels, samples)]
+    if channels == 1:
+        waves.append(torch.randn(ctx.batch, 1, samples))
+    if ctx.value("audio_channels") is not None:
+        waves.reverse()
+    length, mel = ctx.value("max_length"), ctx.value("num_mel_bins")
+    if _is_int(length) and _is_int(mel):
+        return [torch.randn(ctx.batch, length, mel), *waves]
+    return waves
+
+
+def frames_mask(features: str) -> Builder:
+    """Ones over the frames of the already-built ``features`` (the axis that is not the
+    feature width), for the masks audio encoders take beside their features."""
+
+    def build(ctx: InputContext) -> list[torch.Tensor] | None:
+        built = ctx.built.get(features)
+        if not isinstance(built, torch.Tensor) or built.dim() != 3:
+            return None
+        bins = _audio_bins(ctx)
+        axis = 2 if built.shape[1] in bins and built.shape[2] not in bins else 1
+        if built.shape[1] not in bins and built.shape[2] not in bins:
+            axis = 1
+        ones = torch.ones(built.shape[0], built.shape[axis], dtype=torch.long)
+        return [ones, ones.bool(), torch.zeros_like(ones, dtype=torch.bool)]
+
+    return build
 
 
 def _history(ctx: InputContext) -> int:
@@ -309,6 +369,19 @@ def embeddings(ctx: InputContext) -> torch.Tensor:
     return torch.randn(ctx.batch, ctx.seq_len, _hidden(ctx))
 
 
+def query_embeddings(ctx: InputContext) -> torch.Tensor:
+    """Learned queries of a Q-Former: ``(batch, queries, hidden)``."""
+    queries = _int(ctx.value("num_query_tokens"), 32)
+    return torch.randn(ctx.batch, queries, _hidden(ctx))
+
+
+def latents(ctx: InputContext) -> list[torch.Tensor]:
+    """Latent frames of a codec decoder: ``(batch, width, frames)`` or transposed."""
+    width = _int(ctx.value("hidden_size codebook_dim d_model"), 64)
+    frames = torch.randn(ctx.batch, width, ctx.seq_len)
+    return [frames, frames.transpose(1, 2).contiguous()]
+
+
 def _series(width: str, default: int, integer_below: str | None = None) -> Builder:
     """``(batch, steps, config.width)`` for decision-transformer-like trajectories."""
 
@@ -334,6 +407,11 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "image_sizes": (image_sizes, "always"),  # (height, width) per image
     "input_features": (audio_features, "always"),  # spectrogram frames × bins
     "input_values": (audio_values, "always"),  # raw waveform
+    "audio_mel": (audio_features, "always"),
+    "input_features_mask": (frames_mask("input_features"), "always"),
+    "audio_mel_mask": (frames_mask("audio_mel"), "always"),
+    "query_embeds": (query_embeddings, "required"),
+    "latents": (latents, "required"),
     "past_values": (past_values, "always"),  # context + lags, channels
     "past_time_features": (_time_features(past=True), "always"),
     "past_observed_mask": (observed_mask, "always"),
@@ -424,38 +502,20 @@ def input_plans(
         model, getattr(model, "config", None), parameters, batch, seq_len, image_size,
         torch.device(device),
     )  # fmt: skip
-    candidates: dict[str, list[Any]] = {}
     for name, parameter in parameters.items():
         required = parameter.default is inspect.Parameter.empty
-        if name in overrides:
-            candidates[name] = [overrides[name]]
-        elif name in INPUTS and (required or INPUTS[name][1] == "always"):
-            continue  # built below, in the table's order
-        elif required:
+        if required and name not in overrides and name not in INPUTS:
             raise SpecError(
                 f"cannot synthesise the required input {name!r} of {type(model).__name__}; "
                 f"give it with --input '{name}=DTYPE[d0,d1,…]', or write a factory "
                 "FILE.py:NAME that returns (module, example_args)"
             )
-    for name, (builder, when) in INPUTS.items():
-        if name not in parameters or name in overrides:
-            continue
-        if when == "required" and parameters[name].default is not inspect.Parameter.empty:
-            continue
-        built = builder(ctx)
-        if built is None:
-            continue
-        candidates[name] = built if isinstance(built, list) else [built]
-        ctx.built[name] = candidates[name][0]
-    ordered = [n for n in parameters if n in candidates]  # the forward's own order
-    first = {n: candidates[n][0] for n in ordered if candidates[n][0] is not None}
+    first, counts = _build(ctx, overrides, {})
     plans = [InputPlan(_on(first, device))]
-    for name in ordered:
-        for alternative in candidates[name][1:]:
-            varied = {**first, name: alternative}
-            if alternative is None:  # the alternative is to leave the input out
-                del varied[name]
-            shape = "left out" if alternative is None else f"shaped {list(alternative.shape)}"
+    for name, count in counts.items():  # vary one input; those built from it follow
+        for index in range(1, count):
+            varied, _ = _build(ctx, overrides, {name: index})
+            shape = f"shaped {list(varied[name].shape)}" if name in varied else "left out"
             plans.append(InputPlan(_on(varied, device), [f"{name} {shape}"]))
     optional = {n for n, p in parameters.items() if p.default is not inspect.Parameter.empty}
     if "pixel_values" in first and "input_ids" in first and "pixel_values" in optional:
@@ -464,6 +524,34 @@ def input_plans(
             note = "analysed without an image: the model did not run on the synthesised one"
             plans.append(InputPlan(_on(image_free, device), [note], degraded=True))
     return plans
+
+
+def _build(
+    ctx: InputContext, overrides: dict[str, Any], choice: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """One set of inputs, taking candidate ``choice[name]`` (default the first) of each
+    builder, in the table's order so that later builders read earlier inputs; and how
+    many candidates each builder offered. Returned in the forward's own order."""
+    ctx.built = {}
+    counts: dict[str, int] = {}
+    for name in ctx.parameters:
+        if name in overrides:
+            ctx.built[name] = overrides[name]
+    for name, (builder, when) in INPUTS.items():
+        if name not in ctx.parameters or name in overrides:
+            continue
+        if when == "required" and ctx.parameters[name].default is not inspect.Parameter.empty:
+            continue
+        built = builder(ctx)
+        if built is None:
+            continue
+        options = built if isinstance(built, list) else [built]
+        counts[name] = len(options)
+        chosen = options[min(choice.get(name, 0), len(options) - 1)]
+        if chosen is not None:  # None: leave the input out
+            ctx.built[name] = chosen
+    ordered = {n: ctx.built[n] for n in ctx.parameters if n in ctx.built}
+    return ordered, {n: c for n, c in counts.items() if c > 1}
 
 
 _IMAGE_INPUTS = {"pixel_values", "image_grid_thw", "image_sizes", "pixel_mask"}

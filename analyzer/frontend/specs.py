@@ -17,6 +17,7 @@ import importlib.util
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +39,8 @@ class LoadedModel:
     label: str
     kwargs: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # what building decided (hf: fallbacks)
+    # the same model built another way, for a tracing failure (hf: meta → cpu), or None
+    retry: Callable[[BaseException], LoadedModel | None] | None = None
 
 
 def parse_input_spec(text: str, device: str | torch.device = "cpu") -> torch.Tensor:
@@ -115,13 +118,18 @@ def load_model(
                 args = tuple(parse_input_spec(text) for text in inputs)
         return LoadedModel(module, args, spec)
     if spec.startswith("hf:"):
-        from analyzer.frontend.hf import build_hf_model
+        from analyzer.frontend.hf import build_hf_model, rebuilt_on_cpu
         from analyzer.frontend.hf_inputs import named_inputs
 
         named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
         sized = {k: v for k, v in sizes.items() if v is not None}
         built = build_hf_model(spec[3:], parse_config(config), device, inputs=named, **sized)
-        return LoadedModel(built.module, (), spec, built.inputs, built.warnings)
+
+        def on_cpu(error: BaseException) -> LoadedModel | None:
+            again = rebuilt_on_cpu(built, error)
+            return again and LoadedModel(again.module, (), spec, again.inputs, again.warnings)
+
+        return LoadedModel(built.module, (), spec, built.inputs, built.warnings, on_cpu)
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         raise SpecError(
