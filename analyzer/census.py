@@ -39,20 +39,21 @@ CATEGORIES = {
     "clean": "analysed, every op known",
     "unknown ops": "analysed, with ops the registry does not know (worst case assumed)",
     "config": "transformers cannot build the type's default config",
+    "model": "transformers cannot build the model from its default config",
     "missing package": "the model's code needs a package that is not installed",
-    "model": "transformers cannot build the model from its config",
     "inputs": "no builder for a required input",
     "forward": "the forward fails on every synthesised input plan",
     "trace": "no frontend could trace the model",
     "analysis": "the analysis raised (a bug of the tool)",
+    "error": "an unexpected exception while building (a bug of the tool or of transformers)",
     "timeout": "no result within the time limit",
     "crash": "the worker process died (memory, or a crash in native code)",
 }
 """Every result category, in the order the page lists them, with what it means."""
 
-EXCLUDED = ("config", "missing package")
-"""Categories outside the target's denominator: the default config does not build in
-transformers, or the code needs a package this environment lacks."""
+EXCLUDED = ("config", "model", "missing package")
+"""Categories outside the target's denominator: the default config, or the model from
+it, does not build in transformers; or the code needs a package this environment lacks."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +68,7 @@ class CensusOptions:
     workers: int = 2
     reports: bool = True
     memory_gb: float = 8.0  # address-space limit of a worker process
+    max_cpu_parameters: int = 500_000_000  # the largest model rebuilt on the cpu (2 GB)
 
     def key(self) -> dict[str, Any]:
         """The options that change a result (not how many workers ran it)."""
@@ -114,8 +116,9 @@ def analyse_type(
     stage = "build"
     try:
         built = build_hf_model(
-            model_type, shrink=options.shrink, seq_len=options.seq_len, batch=options.batch
-        )
+            model_type, shrink=options.shrink, seq_len=options.seq_len, batch=options.batch,
+            max_cpu_parameters=options.max_cpu_parameters,
+        )  # fmt: skip
         stage = "trace"
         try:
             traced = trace(built.module, (), model=f"hf:{model_type}", example_kwargs=built.inputs)
@@ -142,7 +145,7 @@ def analyse_type(
     except Exception as error:  # a bug of the tool, or of transformers: recorded, not lost
         where = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})"
-        category = "analysis" if stage == "analysis" else ("trace" if stage == "trace" else "model")
+        category = {"analysis": "analysis", "trace": "trace"}.get(stage, "error")
         return failure_record(model_type, category, message, _since(started))
     sites = collections.Counter(site["kind"] for site in document["input_products"])
     record = {
@@ -458,7 +461,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
     for record in analysed:
         text = " ".join(record.get("warnings", []))
         warnings["built on the cpu"] += "built on the cpu" in text
-        warnings["analysed without an image"] += "without an image" in text
+        warnings["analysed without a modality"] += "analysed without" in text
         warnings["fell back to another frontend"] += "fell back to" in text
     return {
         "types": len(records),

@@ -97,8 +97,9 @@ def build_hf_model(
     fails on meta; a plan that leaves out a modality is tried only after that.
     ``shrink="layers"`` cuts every layer count to two, one layer of every kind kept;
     ``shrink="widths"`` also narrows the attention to two heads of the same size (and the
-    MLP alike), falling back to layers alone when the model does not take it (what the
-    census does). ``inputs`` replace synthesised inputs by name.
+    MLP alike, and the experts of a mixture); when a shrunk model fails, the next level
+    is tried, down to the default config (what the census does: a failure is then
+    transformers' own). ``inputs`` replace synthesised inputs by name.
 
     >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
     >>> built.device, {n: tuple(t.shape) for n, t in built.inputs.items()}
@@ -109,24 +110,25 @@ def build_hf_model(
     started = time.perf_counter()
     fallback = device is None if cpu_fallback is None else cpu_fallback
     sizes = {"batch": batch, "seq_len": seq_len, "image_size": image_size, "overrides": inputs}
-    levels = SHRINK_LEVELS[SHRINK_LEVELS.index(shrink) :] if shrink else [None]
+    # the less shrunk, the closer to the default config: the last try is the default itself
+    levels = [*SHRINK_LEVELS[SHRINK_LEVELS.index(shrink) :], None] if shrink else [None]
     failures: list[str] = []
-    for level in levels if shrink else [None]:
+    for level in levels:
         config, shrunk, warnings = hf_config(model_type, overrides or {}, shrink=level)
-        if level is not None and not shrunk and level != levels[-1]:
-            continue  # nothing to narrow: the next level is the same config
+        if level is not None and not shrunk:
+            continue  # nothing to shrink at this level (or the config refused it)
         try:
             built = _build_and_fit(
                 model_type, config, str(device or "meta"), sizes, fallback, max_cpu_parameters
             )
         except TransformersError as error:
-            if level == levels[-1] or error.stage == "config":
+            if level is None or error.stage == "config":
                 if failures:
-                    error.args = (f"{error.args[0]} (with narrower widths: {failures[0]})",)
+                    error.args = (f"{error.args[0]} (shrunk: {failures[0]})",)
                 raise
-            failures.append(_first_line(error))
+            failures.append(f"{level} shrunk: {_first_line(error)}")
             continue
-        built.warnings[:0] = warnings + [f"narrower widths failed ({f})" for f in failures]
+        built.warnings[:0] = warnings + [f"less shrunk: {f}" for f in failures]
         built.shrunk, built.seconds = shrunk, time.perf_counter() - started
         built.model_type, built.config, built.sizes = model_type, config, sizes
         built.may_fall_back = fallback and max_cpu_parameters >= _size(built.module)

@@ -256,7 +256,7 @@ def audio_features(ctx: InputContext) -> list[torch.Tensor]:
     """Spectrogram-like features: Whisper's fixed ``(batch, mel bins, 2·positions)`` where
     the config says so, else ``(batch, frames, bins)`` or ``(batch, bins, frames)`` for
     each plausible width."""
-    frames, candidates = 8 * ctx.seq_len, []
+    frames, candidates = 100 * -(-8 * ctx.seq_len // 100), []  # whole windows of 100
     positions = ctx.value("max_source_positions")
     mel = ctx.value("num_mel_bins")
     if _is_int(positions) and _is_int(mel):
@@ -375,6 +375,15 @@ def query_embeddings(ctx: InputContext) -> torch.Tensor:
     return torch.randn(ctx.batch, queries, _hidden(ctx))
 
 
+def encoder_states(ctx: InputContext) -> torch.Tensor | None:
+    """What a Q-Former cross-attends to: ``(batch, tokens, encoder_hidden_size)``; other
+    models take ``encoder_hidden_states`` only as an option they do not need."""
+    width = getattr(ctx.config, "encoder_hidden_size", None)
+    if not _is_int(width) or not ctx.accepts("query_embeds"):
+        return None
+    return torch.randn(ctx.batch, ctx.seq_len, width)
+
+
 def latents(ctx: InputContext) -> list[torch.Tensor]:
     """Latent frames of a codec decoder: ``(batch, width, frames)`` or transposed."""
     width = _int(ctx.value("hidden_size codebook_dim d_model"), 64)
@@ -411,6 +420,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "input_features_mask": (frames_mask("input_features"), "always"),
     "audio_mel_mask": (frames_mask("audio_mel"), "always"),
     "query_embeds": (query_embeddings, "required"),
+    "encoder_hidden_states": (encoder_states, "always"),
     "latents": (latents, "required"),
     "past_values": (past_values, "always"),  # context + lags, channels
     "past_time_features": (_time_features(past=True), "always"),
@@ -518,12 +528,28 @@ def input_plans(
             shape = f"shaped {list(varied[name].shape)}" if name in varied else "left out"
             plans.append(InputPlan(_on(varied, device), [f"{name} {shape}"]))
     optional = {n for n, p in parameters.items() if p.default is not inspect.Parameter.empty}
-    if "pixel_values" in first and "input_ids" in first and "pixel_values" in optional:
-        if "pixel_values" not in overrides:
-            image_free = {n: v for n, v in first.items() if n not in _IMAGE_INPUTS}
-            note = "analysed without an image: the model did not run on the synthesised one"
-            plans.append(InputPlan(_on(image_free, device), [note], degraded=True))
+    present = [
+        (modality, names & set(first))
+        for modality, names in _MODALITIES.items()
+        if names & set(first) and names & set(first) <= optional and not names & set(overrides)
+    ]
+    if present and any(n not in {x for _, group in present for x in group} for n in first):
+        dropped = [[p] for p in present] + ([present] if len(present) > 1 else [])
+        for groups in dropped:
+            names = {n for _, group in groups for n in group}
+            kept = {n: v for n, v in first.items() if n not in names}
+            what = " and ".join(m for m, _ in groups)
+            note = f"analysed without {what}: the model did not run on the synthesised one"
+            plans.append(InputPlan(_on(kept, device), [note], degraded=True))
     return plans
+
+
+# Optional inputs of one modality, left out together when the model cannot use them.
+_MODALITIES = {
+    "an image": {"pixel_values", "image_grid_thw", "image_sizes", "pixel_mask"},
+    "audio": {"input_features", "input_features_mask", "input_values", "audio_mel"}
+    | {"audio_mel_mask"},
+}
 
 
 def _build(
@@ -552,9 +578,6 @@ def _build(
             ctx.built[name] = chosen
     ordered = {n: ctx.built[n] for n in ctx.parameters if n in ctx.built}
     return ordered, {n: c for n, c in counts.items() if c > 1}
-
-
-_IMAGE_INPUTS = {"pixel_values", "image_grid_thw", "image_sizes", "pixel_mask"}
 
 
 def _on(inputs: dict[str, Any], device: str | torch.device) -> dict[str, Any]:

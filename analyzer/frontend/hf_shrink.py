@@ -7,8 +7,9 @@ keeps a linear and a full layer, a model with a list of MoE layer indices keeps 
 and an MoE layer. Lists with one entry per layer, lists of layer indices, dicts keyed by
 layer index and a backbone's ``out_features``/``out_indices`` follow the kept layers. At
 ``level="widths"`` the attention also keeps :data:`SHRUNK_HEADS` heads of its own head
-size (the hidden size follows, the MLP in proportion), and width fields elsewhere that
-equalled a narrowed width follow it (a projector's output is the text model's width).
+size (the hidden size follows, the MLP in proportion), a mixture of experts keeps four
+experts and routes to two, and width fields elsewhere that equalled a narrowed width
+follow it (a projector's output is the text model's width).
 
 Shrinking never changes *what kind* of circuit a model is (the primitive set, the site
 kinds, the degree), only how many copies of each block there are; the census records
@@ -70,8 +71,11 @@ _HEADS = (
 _KV_HEADS = "num_key_value_heads n_kv_heads num_kv_heads".split()
 _FFN = (
     "intermediate_size d_ff ffn_dim encoder_ffn_dim decoder_ffn_dim n_inner "
-    "moe_intermediate_size shared_expert_intermediate_size"
+    "moe_intermediate_size shared_expert_intermediate_size ffn_hidden_size "
+    "expert_ffn_hidden_size"
 ).split()
+_EXPERTS = "num_local_experts num_experts n_routed_experts moe_num_experts zero_expert_num".split()
+_ROUTED = "num_experts_per_tok moe_topk top_k num_selected_experts moe_k".split()
 
 
 def shrink_config(
@@ -112,6 +116,9 @@ def _shrink(
         kept = kept_layers(document, count, keep)
         document[key] = changed[prefix + key] = len(kept)
         _follow_layers(document, key, count, kept, keep)
+        for dense in ("first_k_dense_replace", "num_dense_layers"):  # dense first, then MoE
+            if _is_int(document.get(dense)) and document[dense] > 1 and dense not in keep:
+                document[dense] = changed[prefix + dense] = 1
     if isinstance(depths, list) and depths and "depths" not in keep:
         if all(_is_int(v) for v in depths) and any(v > 1 for v in depths):
             document["depths"] = changed[prefix + "depths"] = [1] * len(depths)
@@ -205,16 +212,25 @@ def _narrow(
     changed: dict[str, Any],
     narrowed: dict[int, int],
 ) -> None:
-    """Two heads of the same head size: ``hidden = 2·head_dim``, the MLP in proportion.
-    Only where one hidden size and one head count are set and divide evenly."""
+    """Two heads of the same head size: ``hidden = 2·head_dim``, the MLP in proportion;
+    at most four experts, two of them routed to. Only where one hidden size and one head
+    count are set, and the head size is explicit or divides the hidden size."""
+    if keep & {*_HIDDEN, *_HEADS, *_KV_HEADS, *_FFN, *_EXPERTS, *_ROUTED}:
+        return
+    _fewer_experts(document, prefix, changed)
     hidden = {document[k] for k in _HIDDEN if _is_int(document.get(k))}
     heads = {document[k] for k in _HEADS if _is_int(document.get(k))}
-    if len(hidden) != 1 or len(heads) != 1 or keep & {*_HIDDEN, *_HEADS, *_KV_HEADS, *_FFN}:
+    if len(hidden) != 1 or len(heads) != 1:
         return
     (width,), (count,) = hidden, heads
-    if count <= SHRUNK_HEADS or width % count:
+    head = document.get("head_dim")
+    if not _is_int(head) or head <= 0:
+        if width % count:
+            return
+        head = width // count
+    if count <= SHRUNK_HEADS or head * SHRUNK_HEADS >= width:
         return
-    narrow = width // count * SHRUNK_HEADS
+    narrow = head * SHRUNK_HEADS
     narrowed.setdefault(width, narrow)
     for key in _HIDDEN:
         if _is_int(document.get(key)):
@@ -230,6 +246,25 @@ def _narrow(
         value = document.get(key)
         if _is_int(value) and value > 0:
             document[key] = changed[prefix + key] = max(8, -(-value * narrow // width))
+
+
+def _fewer_experts(document: dict[str, Any], prefix: str, changed: dict[str, Any]) -> None:
+    """Four experts, two routed to per token, one group: routing and gating stay."""
+    for key in _EXPERTS:
+        value = document.get(key)
+        if _is_int(value) and value > 4:
+            document[key] = changed[prefix + key] = 4
+    for key in _ROUTED:
+        value = document.get(key)
+        if _is_int(value) and value > 2:
+            document[key] = changed[prefix + key] = 2
+    for key in ("n_group", "topk_group"):
+        if (
+            _is_int(document.get(key))
+            and document[key] > 1
+            and changed.keys() & {prefix + k for k in _EXPERTS}
+        ):
+            document[key] = changed[prefix + key] = 1
 
 
 def _follow(
