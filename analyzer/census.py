@@ -24,7 +24,7 @@ import multiprocessing
 import multiprocessing.connection
 import time
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,12 +207,14 @@ def run_census(
     *,
     resume: bool = False,
     progress: Progress = SILENT,
+    analyse: Callable[[str, CensusOptions, Path], dict[str, Any]] = analyse_type,
 ) -> dict[str, Any]:
     """Analyse ``types`` (default: :func:`census_types`) in worker processes; write
     ``census.json``, ``census.csv`` and ``index.html`` into ``out``; return the document.
 
     Unknown names in ``types`` are refused up front (:class:`SpecError`, with the
-    closest known types).
+    closest known types). ``analyse`` is what a worker runs per type (a module-level
+    function, so that worker processes can import it).
     """
     options = options or CensusOptions()
     if options.workers < 1:
@@ -238,7 +240,7 @@ def run_census(
     if records:
         progress.note(f"resuming: {len(records)} of {len(wanted)} types already done")
     with progress.task("census", total=len(todo)) as task:
-        for record in _pool(todo, options, folder, progress, task):
+        for record in _pool(todo, options, folder, progress, task, analyse):
             record["options"] = options.key()
             write_json_atomic(results / f"{_file_name(record['type'])}.json", record)
             records[record["type"]] = record
@@ -274,10 +276,10 @@ def _stored(path: Path, options: CensusOptions) -> dict[str, Any] | None:
 class _Worker:
     """One worker process and the type it is working on."""
 
-    def __init__(self, context: Any, options: CensusOptions, out: Path) -> None:
+    def __init__(self, context: Any, options: CensusOptions, out: Path, analyse: Any) -> None:
         self.connection, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, options, str(out)), daemon=True
+            target=_worker_main, args=(child, options, str(out), analyse), daemon=True
         )
         self.process.start()
         child.close()
@@ -296,7 +298,7 @@ class _Worker:
         self.connection.close()
 
 
-def _worker_main(connection: Any, options: CensusOptions, out: str) -> None:
+def _worker_main(connection: Any, options: CensusOptions, out: str, analyse: Any) -> None:
     """A worker: import the heavy modules once, then analyse types until told to stop."""
     import resource
     import warnings
@@ -319,21 +321,28 @@ def _worker_main(connection: Any, options: CensusOptions, out: str) -> None:
         if model_type is None:
             return
         try:
-            record = analyse_type(model_type, options, Path(out))
+            record = analyse(model_type, options, Path(out))
         except MemoryError as error:
             record = failure_record(model_type, "crash", f"MemoryError: {error}", 0.0)
         connection.send(("done", record))
 
 
 def _pool(
-    todo: list[str], options: CensusOptions, out: Path, progress: Progress, task: Any
+    todo: list[str],
+    options: CensusOptions,
+    out: Path,
+    progress: Progress,
+    task: Any,
+    analyse: Any,
 ) -> Iterable[dict[str, Any]]:
     """Run ``todo`` in ``options.workers`` processes; yield each record as it arrives."""
     if not todo:
         return
     context = multiprocessing.get_context("spawn")  # no torch state forked into children
     pending = collections.deque(todo)
-    workers = [_Worker(context, options, out) for _ in range(min(options.workers, len(todo)))]
+    workers = [
+        _Worker(context, options, out, analyse) for _ in range(min(options.workers, len(todo)))
+    ]
     started, failures, done = time.perf_counter(), 0, 0
 
     def report(record: dict[str, Any]) -> None:
@@ -363,7 +372,7 @@ def _pool(
                     yield record
                 if replace:
                     worker.stop()
-                    workers[index] = _Worker(context, options, out)
+                    workers[index] = _Worker(context, options, out, analyse)
     finally:
         for worker in workers:
             if worker.process.is_alive():

@@ -267,6 +267,11 @@ def hf_config(
                 f"{_first_line(error)})"
             )
     _without_cache(config)
+    config._analyzer_described = (  # for messages: whose config failed
+        "its config with " + " ".join(f"--config {k}={v!r}" for k, v in overrides.items())
+        if overrides
+        else ("its shrunk config" if shrunk else "its default config")
+    )
     if "vocab_size" not in overrides:
         warnings += _placeholders_in_vocabulary(config)
     return config, shrunk, warnings
@@ -302,6 +307,11 @@ def _without_cache(config: Any) -> None:
             holder.use_cache = False
 
 
+def _described(config: Any) -> str:
+    """How a config came about, for messages: ``its default config`` and the like."""
+    return getattr(config, "_analyzer_described", "its config")
+
+
 def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
     transformers = _transformers()
     try:
@@ -311,7 +321,7 @@ def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
         raise _missing_package(model_type, error) from error
     except Exception as error:
         raise TransformersError(
-            f"transformers cannot build hf:{model_type} from its config: "
+            f"transformers cannot build hf:{model_type} from {_described(config)}: "
             f"{type(error).__name__}: {_first_line(error)}",
             "model",
         ) from error

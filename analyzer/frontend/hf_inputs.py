@@ -228,6 +228,15 @@ def image_sizes(ctx: InputContext) -> list[torch.Tensor | None] | None:
     return [torch.tensor([[size, size]] * ctx.batch), None]
 
 
+def _resized(ctx: InputContext) -> bool | None:
+    """Position embeddings are interpolated when the image size asked for is not the
+    config's (a ViT trained at 224 analysed at 384)."""
+    if ctx.image_size is None or "pixel_values" not in ctx.built:
+        return None
+    configured = ctx.value("image_size img_size", ctx.vision(), ctx.config)
+    return True if _int(configured, ctx.image_size) != ctx.image_size else None
+
+
 def pixel_mask(ctx: InputContext) -> torch.Tensor | None:
     pixels = ctx.built.get("pixel_values")
     if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4:
@@ -414,6 +423,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "image_grid_thw": (grid_thw, "always"),  # one (t, h, w) grid per image
     "grid_thw": (grid_thw, "always"),
     "image_sizes": (image_sizes, "always"),  # (height, width) per image
+    "interpolate_pos_encoding": (_resized, "always"),  # True when --image-size differs
     "input_features": (audio_features, "always"),  # spectrogram frames × bins
     "input_values": (audio_values, "always"),  # raw waveform
     "audio_mel": (audio_features, "always"),
