@@ -40,6 +40,7 @@ CATEGORIES = {
     "unknown ops": "analysed, with ops the registry does not know (worst case assumed)",
     "config": "transformers cannot build the type's default config",
     "model": "transformers cannot build the model from its default config",
+    "no forward": "the AutoModel class has no forward to trace (generation only)",
     "missing package": "the model's code needs a package that is not installed",
     "inputs": "no builder for a required input",
     "forward": "the forward fails on every synthesised input plan",
@@ -51,9 +52,10 @@ CATEGORIES = {
 }
 """Every result category, in the order the page lists them, with what it means."""
 
-EXCLUDED = ("config", "model", "missing package")
+EXCLUDED = ("config", "model", "no forward", "missing package")
 """Categories outside the target's denominator: the default config, or the model from
-it, does not build in transformers; or the code needs a package this environment lacks."""
+it, does not build in transformers, or has no forward; or the code needs a package this
+environment lacks."""
 
 
 @dataclass(frozen=True)
@@ -404,6 +406,7 @@ def _collect(worker: _Worker, options: CensusOptions) -> tuple[dict[str, Any] | 
                 )  # fmt: skip
                 return record, True
             return None, False
+    worker.process.join(timeout=5)
     code = worker.process.exitcode
     if worker.task is None:
         if worker.ready:

@@ -52,8 +52,8 @@ class MissingPackageError(SpecError):
 
 class TransformersError(TraceError):
     """transformers itself failed: ``stage`` is ``"config"`` (the default config does not
-    build), ``"model"`` (the model does not build from it) or ``"forward"`` (the forward
-    fails on every input plan). Exit code 3."""
+    build), ``"model"`` (the model does not build from it), ``"no forward"`` (the model
+    class has none) or ``"forward"`` (the forward fails on every input plan). Exit 3."""
 
     def __init__(self, message: str, stage: str) -> None:
         super().__init__(message)
@@ -144,49 +144,54 @@ def _build_and_fit(
     fallback: bool,
     max_cpu_parameters: int,
 ) -> HFModel:
-    """Build on ``device`` and keep the first input plan the forward runs on; rebuild on
-    the CPU when the forward fails on meta and the model is small enough."""
+    """Build on ``device`` and keep the first input plan the forward runs on.
+
+    Complete plans come before those that leave out a modality. A plan that failed on
+    the meta device only for want of values (not for its shapes) is tried again on the
+    CPU when the model is small enough; a bigger one is handed to the tracer on meta."""
     model = _build_model(model_type, config, device)
     plans = _plans(model, sizes, device)
-    plan, failure, meta_only = _first_running(model, [p for p in plans if not p.degraded])
-    warnings: list[str] = []
-    if plan is None and device == "meta" and fallback:
-        size = _size(model)
-        if size <= max_cpu_parameters:
-            cpu_model = _build_model(model_type, config, "cpu")
-            cpu_plans = _plans(cpu_model, sizes, "cpu")
-            plan, cpu_failure, _ = _first_running(
-                cpu_model, [p for p in cpu_plans if not p.degraded]
-            )
-            if plan is None:
-                plan, _, _ = _first_running(cpu_model, [p for p in cpu_plans if p.degraded])
-            if plan is not None:
-                model, device = cpu_model, "cpu"
-                warnings.append(
-                    f"built on the cpu: the forward fails on the meta device ({failure}); "
-                    f"the model has {size:,} parameters"
-                )
-            else:
-                failure = f"on meta: {failure}; on cpu: {cpu_failure}"
-        elif meta_only is not None:  # too big for the cpu: let the tracer try on meta
-            plan = meta_only
-            warnings.append(
-                f"the forward fails when run on the meta device ({failure}), and with "
+    fallback = fallback and device == "meta"
+    size = _size(model) if fallback else 0
+    cpu: list[Any] = []  # the model and its plans on the cpu, built when first needed
+    failure = ""
+    for degraded in (False, True):
+        indices = [i for i, p in enumerate(plans) if p.degraded == degraded]
+        found, error, meta_only = _first_running(model, [plans[i] for i in indices])
+        failure = failure or error
+        if found is not None:
+            return HFModel(model, found.inputs, device, found.notes)
+        retry = [indices[i] for i in meta_only]
+        if not (fallback and retry):
+            continue
+        if size > max_cpu_parameters:
+            if degraded:
+                continue
+            note = (
+                f"the forward fails when run on the meta device ({error}), and with "
                 f"{size:,} parameters the model is too big to fall back to the cpu: traced "
                 "on meta as it is (or use --device cpu)"
             )
-    if plan is None:
-        plan, _, _ = _first_running(model, [p for p in plans if p.degraded])
-    if plan is None:
-        names = ", ".join(
-            f"{n} {list(v.shape)}" for n, v in plans[0].inputs.items() if hasattr(v, "shape")
-        )
-        raise TransformersError(
-            f"hf:{model_type}: the model's forward fails on the synthesised inputs ({names}): "
-            f"{failure}. Give inputs with --input NAME=SPEC, or a factory FILE.py:NAME",
-            "forward",
-        )
-    return HFModel(model, plan.inputs, device, warnings + plan.notes)
+            return HFModel(model, plans[retry[0]].inputs, device, [note, *plans[retry[0]].notes])
+        if not cpu:
+            cpu_model = _build_model(model_type, config, "cpu")
+            cpu += [cpu_model, _plans(cpu_model, sizes, "cpu")]
+        found, cpu_error, _ = _first_running(cpu[0], [cpu[1][i] for i in retry])
+        if found is not None:
+            note = (
+                f"built on the cpu: the forward fails on the meta device ({error}); the "
+                f"model has {size:,} parameters"
+            )
+            return HFModel(cpu[0], found.inputs, "cpu", [note, *found.notes])
+        failure = f"on meta: {failure}; on cpu: {cpu_error}"
+    names = ", ".join(
+        f"{n} {list(v.shape)}" for n, v in plans[0].inputs.items() if hasattr(v, "shape")
+    )
+    raise TransformersError(
+        f"hf:{model_type}: the model's forward fails on the synthesised inputs ({names}): "
+        f"{failure}. Give inputs with --input NAME=SPEC, or a factory FILE.py:NAME",
+        "forward",
+    )
 
 
 def rebuilt_on_cpu(built: HFModel, error: BaseException) -> HFModel | None:
@@ -203,8 +208,7 @@ def rebuilt_on_cpu(built: HFModel, error: BaseException) -> HFModel | None:
     model = _build_model(built.model_type, built.config, "cpu")
     plans = _plans(model, built.sizes, "cpu")
     plan, _, _ = _first_running(model, [p for p in plans if not p.degraded])
-    if plan is None:
-        plan, _, _ = _first_running(model, [p for p in plans if p.degraded])
+    plan = plan or _first_running(model, [p for p in plans if p.degraded])[0]
     if plan is None:
         return None
     note = (
@@ -325,6 +329,12 @@ def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
             f"{type(error).__name__}: {_first_line(error)}",
             "model",
         ) from error
+    if type(model).forward is nn.Module.forward:  # nothing to trace (Bark only generates)
+        raise TransformersError(
+            f"hf:{model_type}: {type(model).__name__} has no forward (transformers gives it "
+            "generation only); analyse one of its sub-models with a factory FILE.py:NAME",
+            "no forward",
+        )
     return model.eval()
 
 
@@ -334,10 +344,10 @@ def _plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPl
         model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],
         overrides=overrides, device=device,
     )  # fmt: skip
-    placed = []
+    placed, counts = [], {}  # type: ignore[var-annotated]
     for plan in plans:
         try:
-            placed.append(with_placeholder_tokens(plan, model))
+            placed.append(with_placeholder_tokens(plan, model, counts))
         except Exception:  # the vision tower fails here: the forward will say why
             placed.append(plan)
     return placed
@@ -345,12 +355,12 @@ def _plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPl
 
 def _first_running(
     model: nn.Module, plans: list[InputPlan]
-) -> tuple[InputPlan | None, str, InputPlan | None]:
+) -> tuple[InputPlan | None, str, list[int]]:
     """The first plan the forward runs on (or ``None``), the first plan's error, and the
-    first plan that failed only for want of values on the meta device."""
-    first_error, meta_only = "", None
+    positions of the plans that failed only for want of values on the meta device."""
+    first_error, meta_only = "", []
     on_meta = any(p.device.type == "meta" for p in model.parameters())
-    for plan in plans:
+    for index, plan in enumerate(plans):
         try:
             with _as_export_runs_it(on_meta), torch.no_grad():
                 model(**plan.inputs)
@@ -358,10 +368,10 @@ def _first_running(
             raise _missing_package(type(model).__name__, error) from error
         except Exception as error:
             first_error = first_error or f"{type(error).__name__}: {_first_line(error)}"
-            if meta_only is None and _META_ONLY.search(f"{type(error).__name__}: {error}"):
-                meta_only = plan
+            if _META_ONLY.search(f"{type(error).__name__}: {error}"):
+                meta_only.append(index)
             continue
-        return plan, "", None
+        return plan, "", []
     return None, first_error, meta_only
 
 

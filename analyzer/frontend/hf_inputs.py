@@ -594,11 +594,14 @@ def _on(inputs: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
     return {n: v.to(device) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
 
 
-def with_placeholder_tokens(plan: InputPlan, model: nn.Module) -> InputPlan:
+def with_placeholder_tokens(
+    plan: InputPlan, model: nn.Module, counts: dict[Any, int | None] | None = None
+) -> InputPlan:
     """For a vision-language model that splices image features into the text at
     placeholder tokens (``image_token_id``), put as many placeholders at the front of
     every sequence as its vision tower yields features. The count is read by running
-    ``get_image_features`` (on the meta device it costs nothing)."""
+    ``get_image_features`` (on the meta device it costs nothing), once per image shape
+    when ``counts`` keeps them."""
     config = getattr(model, "config", None)
     token = getattr(config, "image_token_id", None)
     if token is None:
@@ -611,9 +614,16 @@ def with_placeholder_tokens(plan: InputPlan, model: nn.Module) -> InputPlan:
         return plan
     accepted = forward_parameters_of(features)
     arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
-    with torch.no_grad():
-        output = features(**arguments)
-    count = _feature_count(output)
+    key = tuple(
+        (n, tuple(v.shape), v.tolist() if v.device.type != "meta" and v.numel() < 64 else None)
+        if isinstance(v, torch.Tensor) else (n, v)
+        for n, v in sorted(arguments.items())
+    )  # fmt: skip
+    counts = {} if counts is None else counts
+    if key not in counts:
+        with torch.no_grad():
+            counts[key] = _feature_count(features(**arguments))
+    count = counts[key]
     if count is None or count % ids.shape[0]:
         return plan
     per_sample = count // ids.shape[0]
