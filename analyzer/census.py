@@ -302,6 +302,7 @@ class _Worker:
 
 def _worker_main(connection: Any, options: CensusOptions, out: str, analyse: Any) -> None:
     """A worker: import the heavy modules once, then analyse types until told to stop."""
+    import logging
     import resource
     import warnings
 
@@ -311,6 +312,7 @@ def _worker_main(connection: Any, options: CensusOptions, out: str, analyse: Any
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     torch.set_num_threads(1)  # one core per worker
     warnings.simplefilter("ignore")
+    logging.disable(logging.ERROR)  # torch logs every failed trace: the record says it
     import transformers  # imported once, before the clock of the first type starts
 
     transformers.logging.set_verbosity_error()
