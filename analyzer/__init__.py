@@ -20,6 +20,7 @@ from analyzer.errors import AnalyzerError, MissingToolError, SpecError, TraceErr
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis, analyze
+    from analyzer.census import CensusOptions, run_census
     from analyzer.empirical.validate import ValidationReport, validate
     from analyzer.frontend.dialect import TracedModel
     from analyzer.frontend.storage import load_trace, save_trace
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Analysis",
     "AnalyzerError",
+    "CensusOptions",
     "MissingToolError",
     "SpecError",
     "TraceError",
@@ -35,6 +37,7 @@ __all__ = [
     "ValidationReport",
     "analyze",
     "load_trace",
+    "run_census",
     "save_trace",
     "trace",
     "validate",
@@ -50,6 +53,8 @@ _LAZY = {
     "load_trace": "analyzer.frontend.storage",
     "validate": "analyzer.empirical.validate",
     "ValidationReport": "analyzer.empirical.validate",
+    "run_census": "analyzer.census",
+    "CensusOptions": "analyzer.census",
 }
 
 
