@@ -151,9 +151,16 @@ def token_ids(ctx: InputContext) -> torch.Tensor:
     return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
 
 
-def decoder_token_ids(ctx: InputContext) -> torch.Tensor:
+def decoder_token_ids(ctx: InputContext) -> list[torch.Tensor]:
+    """Decoder ids ``(batch, tokens)``, or one id per codebook channel for audio decoders
+    ``(batch, tokens, channels)``."""
     config = ctx.text(decoder=True)
-    return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
+    high = _token_high(ctx, config)
+    ids = [torch.randint(0, high, (ctx.batch, ctx.seq_len))]
+    channels = ctx.value("num_channels num_codebooks", config, ctx.config)
+    if _is_int(channels) and channels > 1:
+        ids.append(torch.randint(0, high, (ctx.batch, ctx.seq_len, channels)))
+    return ids
 
 
 def _like(name: str, fill: int, dtype: torch.dtype = torch.long) -> Builder:
@@ -200,16 +207,29 @@ def _flattened_patches(ctx: InputContext) -> torch.Tensor:
     return torch.randn(ctx.batch * side * side, _channels(ctx) * temporal * patch * patch)
 
 
-def pixel_values(ctx: InputContext) -> torch.Tensor | list[torch.Tensor]:
-    if _flattens_patches(ctx):
-        return _flattened_patches(ctx)
+def pixel_values(ctx: InputContext) -> list[torch.Tensor]:
+    """Images ``(batch, C, H, W)`` of the config's size; video models' frames first
+    ``(batch, frames, C, H, W)``; flattened patches for towers fed a patch grid. Then the
+    other layouts models use: one image per sample as a 5-D stack, image pairs (matchers),
+    an image four times the size (models that cut an image into scaled crops)."""
     size, channels = _image_size(ctx), _channels(ctx)
+    if _flattens_patches(ctx):
+        patches = _flattened_patches(ctx)
+        _, _, patch, temporal = _patch_grid(ctx)
+        square = patches.reshape(patches.shape[0], channels * temporal, patch, patch)
+        return [patches, square]
     image = torch.randn(ctx.batch, channels, size, size)
+    layouts = [
+        image,
+        torch.randn(ctx.batch, 1, channels, size, size),
+        torch.randn(ctx.batch, 2, channels, size, size),
+        torch.randn(ctx.batch, channels, 4 * size, 4 * size),
+    ]
     frames = ctx.value("num_frames", ctx.vision(), ctx.config)
     if isinstance(frames, int) and frames > 1:  # video models take (batch, frames, C, H, W)
         video = torch.randn(ctx.batch, frames, channels, size, size)
-        return [video, video.transpose(1, 2).contiguous(), image]
-    return image
+        return [video, video.transpose(1, 2).contiguous(), *layouts]
+    return layouts
 
 
 def grid_thw(ctx: InputContext) -> torch.Tensor | None:
@@ -272,7 +292,8 @@ def audio_features(ctx: InputContext) -> list[torch.Tensor]:
         candidates.append(torch.randn(ctx.batch, mel, 2 * positions))
     for bins in _audio_bins(ctx):
         candidates += [torch.randn(ctx.batch, frames, bins), torch.randn(ctx.batch, bins, frames)]
-    return candidates
+    bins = _audio_bins(ctx)[0]  # one channel of a spectrogram image (CLAP's audio tower)
+    return [*candidates, torch.randn(ctx.batch, 1, frames, bins)]
 
 
 def audio_values(ctx: InputContext) -> list[torch.Tensor]:

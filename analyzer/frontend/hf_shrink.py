@@ -214,7 +214,7 @@ def _narrow(
 ) -> None:
     """Two heads of the same head size: ``hidden = 2·head_dim``, the MLP in proportion;
     at most four experts, two of them routed to. Only where one hidden size and one head
-    count are set, and the head size is explicit or divides the hidden size."""
+    count are set."""
     if keep & {*_HIDDEN, *_HEADS, *_KV_HEADS, *_FFN, *_EXPERTS, *_ROUTED}:
         return
     _fewer_experts(document, prefix, changed)
@@ -225,9 +225,7 @@ def _narrow(
     (width,), (count,) = hidden, heads
     head = document.get("head_dim")
     if not _is_int(head) or head <= 0:
-        if width % count:
-            return
-        head = width // count
+        head = width // count  # as transformers derives it, remainder or not
     if count <= SHRUNK_HEADS or head * SHRUNK_HEADS >= width:
         return
     narrow = head * SHRUNK_HEADS
