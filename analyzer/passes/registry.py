@@ -264,3 +264,23 @@ register("aten.zeros aten.ones aten.full aten.empty aten.arange aten.zeros_like 
          "torch.sym_min torch.sym_not torch.sym_sum math.ceil math.floor math.sqrt "
          "torch._C._set_grad_enabled torch._functorch.predispatch._add_batch_dim "
          "torch.autograd.grad_mode._enter_autocast", "structural", Rule.STATIC)  # fmt: skip
+
+# --- ops found by the census ----------------------------------------------------------
+# all(x) spelled by torch.export: a boolean of the data, piecewise constant (like aten.all)
+register("aten._is_all_true", "sparsity", Rule.COMPARE)
+# if-then-else on symbolic sizes: shape arithmetic, never a function of tensor values
+register("torch.sym_ite operator.and_ operator.or_", "structural", Rule.STATIC)
+# vmap as traced before dispatch: unwrapping a batched value moves data, d(out) = d(x)
+register("torch._functorch.predispatch._remove_batch_dim", "structural", Rule.STRUCTURAL)
+# vmap's level bookkeeping and decomposition loading: integers and None, no tensor data
+register("torch._functorch.predispatch._vmap_increment_nesting "
+         "torch._functorch.predispatch._vmap_decrement_nesting "
+         "torch._functorch.predispatch.lazy_load_decompositions",
+         "structural", Rule.STATIC)  # fmt: skip
+# erfinv(x), atanh(x): smooth pointwise functions, degree inf
+register("aten.erfinv aten.atanh", "nonlinearity", Rule.SMOOTH, **_p)
+# mse_loss(a, b) = mean((a − b)²): a square of one value (no site), degree 2·max(d(a), d(b))
+register("aten.mse_loss", "nonlinearity", Rule.SQUARE_REDUCTION)
+# distinct entries of x, a data-dependent selection: values keep d(x), piecewise; the
+# inverse indices and counts share that fact (an over-approximation: they are discrete)
+register("aten.unique_consecutive aten._unique2", "sparsity", Rule.RELU)
