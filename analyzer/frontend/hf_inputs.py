@@ -176,10 +176,19 @@ def _like(name: str, fill: int, dtype: torch.dtype = torch.long) -> Builder:
 
 
 def _image_size(ctx: InputContext) -> int:
+    return _image_shape(ctx)[0]
+
+
+def _image_shape(ctx: InputContext) -> tuple[int, int]:
+    """``(height, width)``: ``--image-size``, else the config's (MGP-STR's is 32×128)."""
     if ctx.image_size is not None:
-        return ctx.image_size
+        return ctx.image_size, ctx.image_size
     size = ctx.value("image_size img_size", ctx.vision(), ctx.config)
-    return _int(size if size is not None else ctx.value("image_size img_size"), 224)
+    size = size if size is not None else ctx.value("image_size img_size")
+    if isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) for v in size):
+        return int(size[0]), int(size[1])
+    side = _int(size, 224)
+    return side, side
 
 
 def _channels(ctx: InputContext) -> int:
@@ -209,27 +218,74 @@ def _flattened_patches(ctx: InputContext) -> torch.Tensor:
 
 def pixel_values(ctx: InputContext) -> list[torch.Tensor]:
     """Images ``(batch, C, H, W)`` of the config's size; video models' frames first
-    ``(batch, frames, C, H, W)``; flattened patches for towers fed a patch grid. Then the
-    other layouts models use: one image per sample as a 5-D stack, image pairs (matchers),
-    an image four times the size (models that cut an image into scaled crops)."""
-    size, channels = _image_size(ctx), _channels(ctx)
+    ``(batch, frames, C, H, W)``; flattened patches for towers fed a patch grid, patch
+    sequences for those told the patch layout (``spatial_shapes``). Then the other
+    layouts models use: one image per sample as a 5-D stack, image pairs (matchers), an
+    image four times the size (models that cut an image into scaled crops)."""
+    (height, width), channels = _image_shape(ctx), _channels(ctx)
     if _flattens_patches(ctx):
         patches = _flattened_patches(ctx)
         _, _, patch, temporal = _patch_grid(ctx)
         square = patches.reshape(patches.shape[0], channels * temporal, patch, patch)
         return [patches, square]
-    image = torch.randn(ctx.batch, channels, size, size)
+    image = torch.randn(ctx.batch, channels, height, width)
     layouts = [
         image,
-        torch.randn(ctx.batch, 1, channels, size, size),
-        torch.randn(ctx.batch, 2, channels, size, size),
-        torch.randn(ctx.batch, channels, 4 * size, 4 * size),
+        torch.randn(ctx.batch, 1, channels, height, width),
+        torch.randn(ctx.batch, 2, channels, height, width),
+        torch.randn(ctx.batch, channels, 4 * height, 4 * width),
     ]
+    if ctx.accepts("spatial_shapes"):  # Siglip2: a sequence of flattened patches
+        patch = _int(ctx.value("patch_size", ctx.vision()), 16)
+        count = (height // patch) * (width // patch)
+        layouts.insert(0, torch.randn(ctx.batch, count, channels * patch * patch))
     frames = ctx.value("num_frames", ctx.vision(), ctx.config)
     if isinstance(frames, int) and frames > 1:  # video models take (batch, frames, C, H, W)
-        video = torch.randn(ctx.batch, frames, channels, size, size)
+        video = torch.randn(ctx.batch, frames, channels, height, width)
         return [video, video.transpose(1, 2).contiguous(), *layouts]
     return layouts
+
+
+def video_values(ctx: InputContext) -> list[torch.Tensor] | None:
+    """Frames ``(batch, frames, C, H, W)`` for models that take only video (V-JEPA 2,
+    VideoPrism); a model that takes images too is given the image."""
+    if ctx.accepts("pixel_values") and "pixel_values_videos" not in _required(ctx):
+        return None
+    (height, width), channels = _image_shape(ctx), _channels(ctx)
+    frames = _int(ctx.value("num_frames frames_per_clip", ctx.vision(), ctx.config), 8)
+    video = torch.randn(ctx.batch, frames, channels, height, width)
+    return [video, video.transpose(1, 2).contiguous()]
+
+
+def _required(ctx: InputContext) -> set[str]:
+    return {n for n, p in ctx.parameters.items() if p.default is inspect.Parameter.empty}
+
+
+def patch_layout(ctx: InputContext) -> torch.Tensor | None:
+    """``(rows, columns)`` of patches per image, for a patch sequence (Siglip2)."""
+    pixels = ctx.built.get("pixel_values")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 3:
+        return None
+    (height, width), patch = _image_shape(ctx), _int(ctx.value("patch_size", ctx.vision()), 16)
+    return torch.tensor([[height // patch, width // patch]] * pixels.shape[0])
+
+
+def patch_mask(ctx: InputContext) -> torch.Tensor | None:
+    pixels = ctx.built.get("pixel_values")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 3:
+        return None
+    return torch.ones(pixels.shape[:2], dtype=torch.long)
+
+
+def visual_features(ctx: InputContext) -> torch.Tensor | None:
+    """Region features of a detector (LXMERT): ``(batch, boxes, visual_feat_dim)``."""
+    width = ctx.value("visual_feat_dim")
+    return torch.randn(ctx.batch, ctx.seq_len, width) if _is_int(width) else None
+
+
+def visual_positions(ctx: InputContext) -> torch.Tensor | None:
+    width = ctx.value("visual_pos_dim")
+    return torch.rand(ctx.batch, ctx.seq_len, width) if _is_int(width) else None
 
 
 def grid_thw(ctx: InputContext) -> torch.Tensor | None:
@@ -391,12 +447,18 @@ def _hidden(ctx: InputContext) -> int:
     return _int(ctx.value("hidden_size d_model n_embd embed_dim dim", ctx.config), 64)
 
 
-def embeddings(ctx: InputContext) -> torch.Tensor:
-    """Already embedded inputs ``(batch, tokens, hidden)``; flattened patches for vision
-    towers that take a patch grid."""
+def embeddings(ctx: InputContext) -> torch.Tensor | list[torch.Tensor]:
+    """Already embedded inputs ``(batch, tokens, hidden)`` or channels first; flattened
+    patches for vision towers that take a patch grid; a waveform for audio tokenizers."""
     if _flattens_patches(ctx):
         return _flattened_patches(ctx)
-    return torch.randn(ctx.batch, ctx.seq_len, _hidden(ctx))
+    states = torch.randn(ctx.batch, ctx.seq_len, _hidden(ctx))
+    return [states, states.transpose(1, 2).contiguous(), torch.randn(ctx.batch, 1, 16000)]
+
+
+def _languages(ctx: InputContext) -> torch.Tensor | None:
+    languages = ctx.value("languages")
+    return torch.zeros(ctx.batch, dtype=torch.long) if languages else None
 
 
 def query_embeddings(ctx: InputContext) -> torch.Tensor:
@@ -444,6 +506,13 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "image_grid_thw": (grid_thw, "always"),  # one (t, h, w) grid per image
     "grid_thw": (grid_thw, "always"),
     "image_sizes": (image_sizes, "always"),  # (height, width) per image
+    "spatial_shapes": (patch_layout, "always"),  # patch rows and columns (Siglip2)
+    "pixel_attention_mask": (patch_mask, "always"),
+    "pixel_values_videos": (video_values, "always"),  # video-only models
+    "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT
+    "prompt_masks": (lambda ctx: pixel_values(ctx)[0], "required"),
+    "visual_feats": (visual_features, "always"),  # detector regions (LXMERT)
+    "visual_pos": (visual_positions, "always"),
     "interpolate_pos_encoding": (_resized, "always"),  # True when --image-size differs
     "input_features": (audio_features, "always"),  # spectrogram frames × bins
     "input_values": (audio_values, "always"),  # raw waveform
@@ -466,6 +535,8 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "bbox": (bounding_boxes, "always"),  # LayoutLM boxes per token
     "decoder_input_ids": (decoder_token_ids, "always"),
     "qformer_input_ids": (token_ids, "always"),
+    "task_inputs": (token_ids, "required"),  # OneFormer's task prompt
+    "lang_ids": (_languages, "always"),  # X-MOD's language adapters
     "states": (_series("state_dim", 4), "always"),  # decision transformer trajectories
     "actions": (_series("act_dim", 2), "always"),
     "rewards": (_series("", 1), "always"),
