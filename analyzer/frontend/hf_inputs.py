@@ -706,11 +706,7 @@ def with_placeholder_tokens(
         return plan
     accepted = forward_parameters_of(features)
     arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
-    key = tuple(
-        (n, tuple(v.shape), v.tolist() if v.device.type != "meta" and v.numel() < 64 else None)
-        if isinstance(v, torch.Tensor) else (n, v)
-        for n, v in sorted(arguments.items())
-    )  # fmt: skip
+    key = tuple((n, _key(v)) for n, v in sorted(arguments.items()))
     counts = {} if counts is None else counts
     if key not in counts:
         with torch.no_grad():
@@ -735,6 +731,15 @@ def forward_parameters_of(function: Callable[..., Any]) -> set[str]:
         return set(inspect.signature(function).parameters)
     except (TypeError, ValueError):
         return set()
+
+
+def _key(value: Any) -> Any:
+    """A hashable stand-in for an argument: a tensor's shape, and its values when small
+    and real (a grid's sizes decide the feature count)."""
+    if not isinstance(value, torch.Tensor):
+        return repr(value)
+    small = value.device.type != "meta" and value.numel() < 64
+    return tuple(value.shape), tuple(value.flatten().tolist()) if small else None
 
 
 def _feature_count(output: Any) -> int | None:
