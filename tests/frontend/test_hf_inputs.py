@@ -151,3 +151,22 @@ def test_synthesised_inputs_run_through_the_real_model(model_type: str) -> None:
     with torch.no_grad():
         built.module(**built.inputs)  # the oracle: the real forward accepts them
     assert not any("analysed without" in w for w in built.warnings)
+
+
+def test_image_placeholders_match_the_features_of_a_patch_grid() -> None:
+    """Qwen2-VL on the CPU: a 4×4 grid merged 2×2 gives 4 features, so 4 placeholder
+    tokens (typed as image tokens) lead the text, and the real forward accepts them."""
+    from analyzer.frontend.hf import build_hf_model
+
+    text = {"hidden_size": 64, "intermediate_size": 64, "num_hidden_layers": 1,
+            "num_attention_heads": 2, "num_key_value_heads": 1, "vocab_size": 160000,
+            "rope_parameters": {"rope_type": "default", "mrope_section": [4, 6, 6],
+                                "rope_theta": 10000.0}}  # fmt: skip
+    vision = {"depth": 1, "embed_dim": 32, "num_heads": 2, "hidden_size": 64}
+    built = build_hf_model("qwen2_vl", {"text_config": text, "vision_config": vision}, "cpu")
+    ids = built.inputs["input_ids"]
+    image = ids == built.module.config.image_token_id
+    assert int(image.sum()) == 4 and bool(image[0, :4].all())
+    assert built.inputs["mm_token_type_ids"][0].tolist()[:5] == [1, 1, 1, 1, 0]
+    with torch.no_grad():
+        built.module(**built.inputs)
