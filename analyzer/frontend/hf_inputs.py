@@ -270,6 +270,23 @@ def patch_layout(ctx: InputContext) -> torch.Tensor | None:
     return torch.tensor([[height // patch, width // patch]] * pixels.shape[0])
 
 
+def patch_counts(ctx: InputContext) -> torch.Tensor | None:
+    """Patches per side of each image (MiniCPM-V's ``target_sizes``)."""
+    pixels = ctx.built.get("pixel_values")
+    if not isinstance(pixels, torch.Tensor) or pixels.dim() != 4:
+        return None
+    patch = _int(ctx.value("patch_size", ctx.vision()), 14)
+    return torch.tensor([[pixels.shape[-2] // patch, pixels.shape[-1] // patch]] * ctx.batch)
+
+
+def merge_sizes(ctx: InputContext) -> torch.Tensor | None:
+    """The merger's pooling per image, beside a patch grid (VideoLLaMA 3)."""
+    if "grid_thw" not in ctx.built and "image_grid_thw" not in ctx.built:
+        return None
+    _, merge, *_ = _patch_grid(ctx)
+    return torch.tensor([merge] * ctx.batch)
+
+
 def patch_mask(ctx: InputContext) -> torch.Tensor | None:
     pixels = ctx.built.get("pixel_values")
     if not isinstance(pixels, torch.Tensor) or pixels.dim() != 3:
@@ -507,6 +524,8 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "grid_thw": (grid_thw, "always"),
     "image_sizes": (image_sizes, "always"),  # (height, width) per image
     "spatial_shapes": (patch_layout, "always"),  # patch rows and columns (Siglip2)
+    "target_sizes": (patch_counts, "always"),  # MiniCPM-V: patches per side
+    "merge_sizes": (merge_sizes, "always"),
     "pixel_attention_mask": (patch_mask, "always"),
     "pixel_values_videos": (video_values, "always"),  # video-only models
     "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT
