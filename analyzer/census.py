@@ -22,6 +22,7 @@ import io
 import json
 import multiprocessing
 import multiprocessing.connection
+import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -308,6 +309,9 @@ def _worker_main(connection: Any, options: CensusOptions, out: str, analyse: Any
 
     import torch
 
+    quiet = os.open(os.devnull, os.O_WRONLY)  # torch prints graphs of failed traces
+    os.dup2(quiet, 1)
+    os.dup2(quiet, 2)
     limit = int(options.memory_gb * 2**30)
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     torch.set_num_threads(1)  # one core per worker
