@@ -162,7 +162,8 @@ def _build_and_fit(
         failure = failure or error
         if found is not None:
             return HFModel(model, found.inputs, device, found.notes)
-        retry = [indices[i] for i in meta_only]
+        # the first plan, and those that failed for want of values (not for their shapes)
+        retry = sorted({indices[0], *(indices[i] for i in meta_only)}) if indices else []
         if not (fallback and retry):
             continue
         if size > max_cpu_parameters:
@@ -407,7 +408,8 @@ def _as_export_runs_it(on_meta: bool) -> Iterator[None]:
 # Errors of a forward that needs real values (or makes CPU tensors), not other shapes.
 _META_ONLY = re.compile(
     r"meta tensor|'Meta' backend|meta device|device meta|same device|DeviceMismatch|"
-    r"data-dependent|DataDependent|unallocated storage|unbacked"
+    r"data-dependent|DataDependent|unallocated storage|unbacked|concrete integer|"
+    r"[Gg]uard on|specialized integer"
 )
 
 
