@@ -255,7 +255,7 @@ def run_census(
 def _check_types(wanted: list[str]) -> None:
     from transformers import CONFIG_MAPPING
 
-    from analyzer.frontend.hf_inputs import did_you_mean
+    from analyzer.frontend.hf_plans import did_you_mean
 
     for model_type in wanted:
         if model_type not in CONFIG_MAPPING:

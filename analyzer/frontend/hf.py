@@ -2,7 +2,7 @@
 
 ``hf:llama --config num_hidden_layers=2`` becomes ``AutoConfig.for_model("llama",
 num_hidden_layers=2)`` and ``AutoModel.from_config`` on the meta device. Inputs come from
-the model's ``forward`` signature and config (:mod:`analyzer.frontend.hf_inputs`); the
+the model's ``forward`` signature and config (:mod:`analyzer.frontend.hf_plans`); the
 first plan of inputs that the forward accepts is kept. A model whose forward fails on
 the meta device (it reads a tensor's value, or makes CPU tensors) is rebuilt on the CPU
 when it is small enough, and the warnings say so. Nothing is downloaded; transformers is
@@ -29,8 +29,8 @@ import torch
 from torch import nn
 
 from analyzer.errors import SpecError, TraceError
-from analyzer.frontend.hf_inputs import (
-    SEQUENCE_LENGTH,
+from analyzer.frontend.hf_inputs import SEQUENCE_LENGTH
+from analyzer.frontend.hf_plans import (
     InputPlan,
     did_you_mean,
     input_plans,

@@ -119,7 +119,7 @@ def load_model(
         return LoadedModel(module, args, spec)
     if spec.startswith("hf:"):
         from analyzer.frontend.hf import build_hf_model, rebuilt_on_cpu
-        from analyzer.frontend.hf_inputs import named_inputs
+        from analyzer.frontend.hf_plans import named_inputs
 
         named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
         sized = {k: v for k, v in sizes.items() if v is not None}

@@ -11,15 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analyzer.errors import SpecError
-from analyzer.frontend.hf_inputs import (
-    INPUTS,
-    InputContext,
-    _token_high,
-    bounding_boxes,
-    did_you_mean,
-    input_plans,
-    named_inputs,
-)
+from analyzer.frontend.hf_inputs import INPUTS, InputContext, _token_high, bounding_boxes
+from analyzer.frontend.hf_plans import did_you_mean, input_plans, named_inputs
 
 transformers = pytest.importorskip("transformers")
 
