@@ -124,10 +124,12 @@ def build_hf_model(
             )
         except TransformersError as error:
             if level is None or error.stage == "config":
-                if failures:
-                    error.args = (f"{error.args[0]} (shrunk: {failures[0]})",)
+                cause = str(error).split(": ", 1)[-1]
+                other = [f for f in failures if f.split(": ", 1)[-1] != cause]
+                if other:  # the shrunk model failed differently: say how
+                    error.args = (f"{error.args[0]} (shrunk: {other[0]})",)
                 raise
-            failures.append(f"{level} shrunk: {_first_line(error)}")
+            failures.append(f"{level} shrunk: {_reason(error)}")
             continue
         built.warnings[:0] = warnings + [f"less shrunk: {f}" for f in failures]
         built.shrunk, built.seconds = shrunk, time.perf_counter() - started
@@ -436,6 +438,11 @@ def _transformers() -> Any:
             "transformers",
         ) from error
     return transformers
+
+
+def _reason(error: BaseException) -> str:
+    """The cause in a message, without whose config it was (to compare two failures)."""
+    return _first_line(error).split(": ", 1)[-1]
 
 
 def _first_line(error: BaseException) -> str:

@@ -38,6 +38,7 @@ details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
 #models td:nth-child(3) { min-width: 38rem; }
 #models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
 #models .chip { font-size: .78rem; padding: .05rem .45rem; }
+.fail td:first-child { white-space: nowrap; }
 """
 
 SCRIPT = """
