@@ -461,7 +461,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
     >>> summary = summarise([{"type": "a", "status": "analysed", "category": "clean",
     ...     "circuit_class": ["matmul"], "sites": {"contraction": 0}, "unknown_ops": [],
-    ...     "warnings": []}])
+    ...     "warnings": [], "seconds": 1.0}])
     >>> summary["clean_share_of_eligible"], summary["no_input_products"]
     (1.0, ['a'])
     """
