@@ -157,20 +157,21 @@ def _build_and_fit(
     fallback = fallback and device == "meta"
     size = _size(model) if fallback else 0
     cpu: list[Any] = []  # the model and its plans on the cpu, built when first needed
-    failure = ""
+    failure, cpu_failure = "", ""
     for degraded in (False, True):
         indices = [i for i, p in enumerate(plans) if p.degraded == degraded]
         found, error, meta_only = _first_running(model, [plans[i] for i in indices])
         failure = failure or error
         if found is not None:
             return HFModel(model, found.inputs, device, found.notes)
-        # the first plan, and those that failed for want of values (not for their shapes)
-        retry = sorted({indices[0], *(indices[i] for i in meta_only)}) if indices else []
+        valueless = [indices[i] for i in meta_only]  # failed for want of values, not shapes
+        retry = sorted({indices[0], *valueless}) if indices else []  # and the first plan
         if not (fallback and retry):
             continue
         if size > max_cpu_parameters:
-            if degraded:
+            if degraded or not valueless:
                 continue
+            retry = valueless
             note = (
                 f"the forward fails when run on the meta device ({error}), and with "
                 f"{size:,} parameters the model is too big to fall back to the cpu: traced "
@@ -187,7 +188,9 @@ def _build_and_fit(
                 f"model has {size:,} parameters"
             )
             return HFModel(cpu[0], found.inputs, "cpu", [note, *found.notes])
-        failure = f"on meta: {failure}; on cpu: {cpu_error}"
+        cpu_failure = cpu_failure or cpu_error
+    if cpu_failure:
+        failure = f"on meta: {failure}; on cpu: {cpu_failure}"
     names = ", ".join(
         f"{n} {list(v.shape)}" for n, v in plans[0].inputs.items() if hasattr(v, "shape")
     )

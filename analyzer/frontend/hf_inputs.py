@@ -177,7 +177,7 @@ def _image_shape(ctx: InputContext) -> tuple[int, int]:
     if ctx.image_size is not None:
         return ctx.image_size, ctx.image_size
     size = ctx.value("image_size img_size", ctx.vision(), ctx.config)
-    size = size if size is not None else ctx.value("image_size img_size")
+    size = size if size is not None else ctx.value("image_size img_size max_img_size")
     if isinstance(size, (list, tuple)) and len(size) == 2 and all(_is_int(v) for v in size):
         return int(size[0]), int(size[1])
     side = _int(size, 224)
@@ -364,16 +364,20 @@ def audio_features(ctx: InputContext) -> list[torch.Tensor]:
 
 
 def audio_values(ctx: InputContext) -> list[torch.Tensor]:
-    """Raw waveforms, one second at 16 kHz: ``(batch, samples)``, ``(batch, channels,
-    samples)`` for codecs; or a spectrogram of ``max_length`` frames where the config
-    says so (the Audio Spectrogram Transformer calls its features ``input_values``)."""
-    samples = 16000
+    """Raw waveforms of 15360 samples (about a second at 16 kHz, a whole number of the
+    hops codecs use: 320, 480, 512, 640, 960, 1024, 1920): ``(batch, samples)``,
+    ``(batch, channels, samples)`` for codecs; a spectrogram of ``max_length`` frames
+    where the config says so (the Audio Spectrogram Transformer calls its features
+    ``input_values``); last, embedded frames ``(batch, tokens, hidden)`` for models whose
+    speech encoder expects its pre-net's output (SpeechT5)."""
+    samples = 15360
     channels = _int(ctx.value("audio_channels"), 1)
     waves = [torch.randn(ctx.batch, samples), torch.randn(ctx.batch, channels, samples)]
     if channels == 1:
         waves.append(torch.randn(ctx.batch, 1, samples))
     if ctx.value("audio_channels") is not None:
         waves.reverse()
+    waves += [torch.randn(ctx.batch, 16000), torch.randn(ctx.batch, ctx.seq_len, _hidden(ctx))]
     length, mel = ctx.value("max_length"), ctx.value("num_mel_bins")
     if _is_int(length) and _is_int(mel):
         return [torch.randn(ctx.batch, length, mel), *waves]
