@@ -425,11 +425,19 @@ def _missing_package(model_type: str, error: ImportError) -> MissingPackageError
     found = _REQUIRES.search(str(error))
     package = getattr(error, "name", None) or (found.group(1) if found else None)
     package = (package or "an uninstalled package").split(".")[0]
+    distribution = _DISTRIBUTIONS.get(package, package)
+    said = _first_line(error)
+    if said.endswith(":"):  # "… You can install it with pip:" and the command on the next line
+        said = said.rsplit(". ", 1)[0] + "."
     return MissingPackageError(
         f"hf:{model_type} needs the Python package {package!r}, which is not installed "
-        f"(pip install {package}): {_first_line(error)}",
+        f"(pip install {distribution}): {said}",
         package,
     )
+
+
+# import names whose pip distribution is called otherwise
+_DISTRIBUTIONS = {"PIL": "Pillow", "sklearn": "scikit-learn", "cv2": "opencv-python"}
 
 
 def _transformers() -> Any:
