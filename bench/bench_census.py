@@ -2,8 +2,8 @@
 types one after another in one process gets, imports paid once), and the whole census
 against its target of 30 minutes on a 2-core machine.
 
-    .venv/bin/python bench/bench_census.py                # a sample of 24 types, 2 vs 1 worker
-    .venv/bin/python bench/bench_census.py --sample 60
+    .venv/bin/python bench/bench_census.py                # a sample of 60 types, 2 vs 1 worker
+    .venv/bin/python bench/bench_census.py --sample 120
     .venv/bin/python bench/bench_census.py --full --out reports/census   # every type
 
 The machine's load average is printed first: on a shared machine the figures are
@@ -39,7 +39,7 @@ def figures(document: dict) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sample", type=int, default=24, help="types in the sample (spread)")
+    parser.add_argument("--sample", type=int, default=60, help="types in the sample (spread)")
     parser.add_argument("--full", action="store_true", help="run every AutoModel type")
     parser.add_argument("--out", help="keep the census here (default: a temporary folder)")
     options = parser.parse_args()
