@@ -495,7 +495,11 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
             kind: sum(r["sites"].get(kind, 0) > 0 for r in analysed)
             for kind in ("contraction", "gating", "normalization")
         },
-        "no_input_products": sorted(r["type"] for r in analysed if not any(r["sites"].values())),
+        # only where every op is known: an unknown op may hide a product (Reformer's
+        # layers inside wrap_with_set_grad_enabled)
+        "no_input_products": sorted(
+            r["type"] for r in analysed if r["category"] == "clean" and not any(r["sites"].values())
+        ),
         "unknown_ops": {op: sorted(types) for op, types in sorted(unknown.items())},
         "warnings": dict(warnings),
         "seconds_per_type": round(sum(r["seconds"] for r in records) / len(records), 2)

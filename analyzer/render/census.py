@@ -143,7 +143,9 @@ def _summary(summary: dict[str, Any]) -> str:
     out.append("</table>")
     none = summary["no_input_products"]
     out.append(
-        f"<h2>No input-by-input product at all ({len(none)})</h2><p>"
+        f"<h2>No input-by-input product at all ({len(none)})</h2>"
+        '<p class="meta">Among the architectures whose every op is known (an unknown op '
+        "may hide a product).</p><p>"
         + (", ".join(f"<code>{escape(t)}</code>" for t in none) or "none")
         + "</p>"
     )
