@@ -21,6 +21,7 @@ from analyzer.errors import AnalyzerError, MissingToolError, SpecError, TraceErr
 
 if TYPE_CHECKING:
     from analyzer.analysis import Analysis, analyze
+    from analyzer.census import CensusOptions, run_census
     from analyzer.claims import claim, run_claims
     from analyzer.empirical.validate import ValidationReport, validate
     from analyzer.frontend.dialect import TracedModel
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Analysis",
     "AnalyzerError",
+    "CensusOptions",
     "CostReport",
     "Expansion",
     "MissingToolError",
@@ -46,6 +48,7 @@ __all__ = [
     "cost",
     "expand",
     "load_trace",
+    "run_census",
     "run_claims",
     "save_trace",
     "trace",
@@ -69,6 +72,8 @@ _LAZY = {
     "CostReport": "analyzer.symbolic.cost",
     "expand": "analyzer.symbolic.expand",
     "Expansion": "analyzer.symbolic.expand",
+    "run_census": "analyzer.census",
+    "CensusOptions": "analyzer.census",
 }
 
 

@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError, SpecError
+from analyzer.errors import AnalyzerError, SpecError, TraceError
 
 INTERNAL_ERROR = 5  # an exception that is not an AnalyzerError: a bug, or an unsupported case
 # Loggers whose warnings (symbolic-shape graph dumps, export notices) are torch's business,
@@ -200,6 +200,16 @@ def _add_model_options(
         "--mode", choices=["train", "eval"], default=None,
         help="analyse the model in train() or eval() mode (default: as the spec builds it)",
     )  # fmt: skip
+    sizes = parser.add_argument_group(
+        "hf: inputs (built from the config; --input NAME=SPEC or --kwarg replaces one by name)"
+    )
+    sizes.add_argument(
+        "--seq-len", type=int, metavar="N", help="tokens or time steps (default: 16)"
+    )
+    sizes.add_argument("--batch", type=int, metavar="N", help="batch size (default: 1)")
+    sizes.add_argument(
+        "--image-size", type=int, metavar="N", help="image side (default: the config's)"
+    )
     _add_training_options(parser)
 
 
@@ -293,18 +303,38 @@ def _traced(options: argparse.Namespace) -> Any:
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
-            kwargs=options.kwarg,
+            kwargs=options.kwarg, **_hf_sizes(options),
         )  # fmt: skip
+    for warning in loaded.warnings:
+        progress.note(f"note: {warning}")
     step = training_step(options)
     what = "a training step of " if step else ""
-    with progress.task(f"tracing {what}{loaded.label} (frontend {options.frontend})"):
-        traced = trace(
-            loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
-            example_kwargs=loaded.kwargs, mode=options.mode, training=step,
-        )  # fmt: skip
+
+    def traced_model(loaded: Any) -> Any:
+        with progress.task(f"tracing {what}{loaded.label} (frontend {options.frontend})"):
+            return trace(
+                loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
+                example_kwargs=loaded.kwargs, mode=options.mode, training=step,
+            )  # fmt: skip
+
+    try:
+        traced = traced_model(loaded)
+    except TraceError as error:  # hf: models traced on meta get one more try on the cpu
+        again = loaded.retry(error) if loaded.retry else None
+        if again is None:
+            raise
+        loaded = again
+        progress.note(f"note: {loaded.warnings[-1]}; tracing again")
+        traced = traced_model(loaded)
+    traced.warnings[:0] = loaded.warnings
     traced.metadata.update(_provenance(options, loaded))
     options.loaded = loaded  # for commands that need the module itself (explore)
     return traced
+
+
+def _hf_sizes(options: argparse.Namespace) -> dict[str, Any]:
+    """--seq-len, --batch and --image-size as given (load_model refuses them off hf:)."""
+    return {"seq_len": options.seq_len, "batch": options.batch, "image_size": options.image_size}
 
 
 def _analysed(options: argparse.Namespace) -> Any:
@@ -518,12 +548,14 @@ def _run_validate(options: argparse.Namespace) -> int:
     with progress.task(f"building {options.spec} on {build_on}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=build_on,
-            kwargs=options.kwarg,
+            kwargs=options.kwarg, **_hf_sizes(options),
         )  # fmt: skip
+    for warning in loaded.warnings:
+        progress.note(f"note: {warning}")
     if streamed:
-        from analyzer.frontend.hf import synthesize_inputs
+        from analyzer.frontend.hf import inputs_on
 
-        loaded.kwargs = synthesize_inputs(loaded.module, loaded.module.config, device)
+        loaded.kwargs = inputs_on(loaded.module, loaded.kwargs, device)
     step = training_step(options)
     common = {
         "example_kwargs": loaded.kwargs, "model": loaded.label, "device": device,
@@ -856,6 +888,86 @@ def _run_expand(options: argparse.Namespace) -> int:
     return 0
 
 
+# --- census ------------------------------------------------------------------------
+
+
+def _add_census_parser(commands: Any) -> None:
+    census = commands.add_parser(
+        "census", help="analyse every transformers architecture (AutoModel type) in parallel",
+        description="Build every AutoModel type of the installed transformers with a shrunk "
+        "config on the meta device, analyse each in a worker process, and write census.json, "
+        "census.csv and a sortable index.html (resumable).",
+    )  # fmt: skip
+    _add_common_options(census)
+    census.add_argument("--out", required=True, metavar="DIR", help="the census folder")
+    census.add_argument(
+        "--types", metavar="A,B,…", help="only these model types (default: every AutoModel type)"
+    )
+    census.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default: %(default)s)"
+    )
+    census.add_argument(
+        "--timeout", type=float, default=180.0, metavar="S",
+        help="seconds per model before its worker is replaced (default: %(default)s)",
+    )  # fmt: skip
+    census.add_argument(
+        "--resume", action="store_true", help="keep the stored results of types already done"
+    )
+    census.add_argument(
+        "--shrink", default="widths", choices=["widths", "layers", "none"],
+        help="cut layers and widths (default), layers only, or analyse default configs",
+    )  # fmt: skip
+    census.add_argument(
+        "--seq-len", type=int, default=16, metavar="N", help="tokens (default: %(default)s)"
+    )
+    census.add_argument(
+        "--no-reports", action="store_true", help="no report page per model (faster)"
+    )
+    census.add_argument(
+        "--memory", type=float, default=8.0, metavar="GB",
+        help="address-space limit of each worker (default: %(default)s)",
+    )  # fmt: skip
+    census.set_defaults(run=_run_census)
+
+
+def _run_census(options: argparse.Namespace) -> int:
+    from analyzer.census import CensusOptions, run_census
+    from analyzer.output import check_writable_folder
+
+    if options.seq_len < 1:
+        raise SpecError(f"--seq-len {options.seq_len}: must be at least 1")
+    if options.memory <= 0:
+        raise SpecError(f"--memory {options.memory}: must be positive (GB)")
+    if options.workers < 1:
+        raise SpecError(f"--workers {options.workers}: must be at least 1")
+    if options.timeout <= 0:
+        raise SpecError(f"--timeout {options.timeout}: must be positive (seconds)")
+    check_writable_folder(options.out, "--out")
+    types = [t.strip() for t in options.types.split(",") if t.strip()] if options.types else None
+    settings = CensusOptions(
+        shrink=None if options.shrink == "none" else options.shrink, seq_len=options.seq_len,
+        timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
+        memory_gb=options.memory,
+    )  # fmt: skip
+    document = run_census(
+        options.out, types, settings, resume=options.resume, progress=options.progress
+    )
+    summary = document["summary"]
+    if not options.quiet:
+        print(
+            f"{summary['analysed']} of {summary['types']} types analysed, {summary['clean']} "
+            f"with every op known: {100 * summary['clean_share_of_eligible']:.1f}% of the "
+            f"{summary['eligible']} whose default config builds and whose packages are installed"
+        )
+        print("by category: " + ", ".join(f"{c} {n}" for c, n in summary["by_category"].items()))
+        if summary["unknown_ops"]:
+            print("unknown ops: " + ", ".join(
+                f"{op} ({len(found)})" for op, found in summary["unknown_ops"].items()
+            ))  # fmt: skip
+    _done(options, f"wrote {options.out}/index.html, census.json and census.csv")
+    return 0
+
+
 # --- the parser ------------------------------------------------------------------
 
 COMMANDS: list[Callable[[Any], None]] = [
@@ -868,6 +980,7 @@ COMMANDS: list[Callable[[Any], None]] = [
     _add_claims_parser,
     _add_cost_parser,
     _add_expand_parser,
+    _add_census_parser,
 ]
 
 

@@ -23,7 +23,7 @@ import os
 import platform
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,9 @@ class LoadedModel:
     args: tuple[Any, ...]
     label: str
     kwargs: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # what building decided (hf: fallbacks)
+    # the same model built another way, for a tracing failure (hf: meta → cpu), or None
+    retry: Callable[[BaseException], LoadedModel | None] | None = None
 
     def parameter_counts(self, depth: int = 3) -> dict[str, int]:
         """Parameters per submodule path (see :func:`parameter_counts`)."""
@@ -192,17 +195,27 @@ def load_model(
     config: list[str] | None = None,
     device: str | None = None,
     kwargs: list[str] | None = None,
+    seq_len: int | None = None,
+    batch: int | None = None,
+    image_size: int | None = None,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
     Models the tool builds (``zoo:``, ``hf:``) default to the ``meta`` device, so no
     memory is spent on weights; user models stay where their factory puts them unless
-    ``device`` is given. ``kwargs`` (``name=DTYPE[…]``) add or replace keyword inputs.
+    ``device`` is given. ``kwargs`` (``name=DTYPE[…]``) add or replace keyword inputs;
+    for ``hf:`` models, whose inputs are built from their config, ``inputs`` name the
+    argument they replace too (``NAME=SPEC``), and ``seq_len``, ``batch`` and
+    ``image_size`` size the rest.
     """
     inputs, config, kwargs = inputs or [], config or [], kwargs or []
     check_device(device)
     if config and not spec.startswith("hf:"):
         raise SpecError(f"--config applies to hf: models only, not to {spec!r}")
+    sizes = {"seq_len": seq_len, "batch": batch, "image_size": image_size}
+    given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
+    if given and not spec.startswith("hf:"):
+        raise SpecError(f"{', '.join(given)} apply to hf: models only, not to {spec!r}")
     if spec.startswith("zoo:"):
         from analyzer.frontend.zoo import ZOO, build_zoo_model
 
@@ -219,17 +232,22 @@ def load_model(
             extra = parse_kwargs(kwargs)
         return LoadedModel(module, args, spec, extra)
     if spec.startswith("hf:"):
-        from analyzer.frontend.hf import build_hf_model
+        from analyzer.frontend.hf import build_hf_model, rebuilt_on_cpu
+        from analyzer.frontend.hf_plans import named_inputs
 
-        if inputs:
-            raise SpecError(
-                "--input does not apply to hf: models, whose inputs come from their config: "
-                "give keyword inputs instead, e.g. --kwarg input_ids='int64[1,128]<32000'"
-            )
-        module, synthesized = build_hf_model(spec[3:], parse_config(config), device or "meta")
-        return LoadedModel(
-            module, (), spec, {**synthesized, **parse_kwargs(kwargs, device or "meta")}
-        )
+        named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
+        for name, value in parse_kwargs(kwargs).items():
+            if name in named:
+                raise SpecError(f"input {name!r} is given by both --input and --kwarg")
+            named[name] = value
+        sized = {k: v for k, v in sizes.items() if v is not None}
+        built = build_hf_model(spec[3:], parse_config(config), device, inputs=named, **sized)
+
+        def on_cpu(error: BaseException) -> LoadedModel | None:
+            again = rebuilt_on_cpu(built, error)
+            return again and LoadedModel(again.module, (), spec, again.inputs, again.warnings)
+
+        return LoadedModel(built.module, (), spec, built.inputs, built.warnings, on_cpu)
     target, sep, name = spec.rpartition(":")
     if not sep or not target or not name:
         raise SpecError(

@@ -153,7 +153,7 @@ def _trace_frontends(
     dynamic_shapes: Sequence[Any] | None = None,
 ) -> TracedModel:
     if example_kwargs:
-        module = _KeywordsAsPositions(module, len(example_args), list(example_kwargs))
+        module = _keywords_as_positions(module, len(example_args), list(example_kwargs))
         example_args = (*example_args, *example_kwargs.values())
     order = FRONTENDS if frontend == "auto" else (frontend,)
     tracers = dict(_TRACERS)
@@ -185,16 +185,32 @@ def _trace_frontends(
 
 
 class _KeywordsAsPositions(nn.Module):
-    """Takes keyword inputs positionally, so that every frontend sees them as inputs."""
+    """Takes keyword inputs positionally, so that every frontend sees them as inputs.
+
+    Built by :func:`_keywords_as_positions` with a ``forward`` of one named parameter per
+    input: ``fx.symbolic_trace`` gives a ``*args`` forward one proxy, which cannot be
+    iterated, so the wrapper must not take ``*args``."""
 
     def __init__(self, model: Any, positional: int, names: list[str]) -> None:
         super().__init__()
         self.model = model
         self._positional, self._names = positional, names
 
-    def forward(self, *args: Any) -> Any:
+    def _call(self, args: tuple[Any, ...]) -> Any:
         keywords = dict(zip(self._names, args[self._positional :], strict=True))
         return self.model(*args[: self._positional], **keywords)
+
+
+def _keywords_as_positions(model: Any, positional: int, names: list[str]) -> _KeywordsAsPositions:
+    """A :class:`_KeywordsAsPositions` whose ``forward(self, input_0, …, input_n)`` fx
+    can trace (fx reads the class's forward and its code's argument names)."""
+    parameters = ", ".join(f"input_{i}" for i in range(positional + len(names)))
+    source = f"def forward(self, {parameters}):\n    return self._call(({parameters},))\n"
+    namespace: dict[str, Any] = {}
+    exec(source, namespace)  # a generated signature: the names are ours, never user text
+    forward = namespace["forward"]
+    wrapper = type("_KeywordsAsPositions", (_KeywordsAsPositions,), {"forward": forward})
+    return wrapper(model, positional, names)
 
 
 class _Flattened(nn.Module):

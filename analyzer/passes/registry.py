@@ -461,3 +461,12 @@ register("aten.zeros aten.ones aten.empty aten.zero aten.zero_ aten.zeros_like "
          "torch.amp.autocast_mode._exit_autocast torch._C._nn._parse_to "
          "torch._check torch._check_is_size builtins.len",
          "structural", Rule.STATIC)  # fmt: skip
+
+# --- ops found by the census ----------------------------------------------------------
+# boolean arithmetic on symbolic sizes (and conditions read with .item()): piecewise constant
+register("operator.and_ operator.or_", "sparsity", Rule.COMPARE)
+# vmap's level bookkeeping and decomposition loading: integers and None, no tensor data
+register("torch._functorch.predispatch._vmap_increment_nesting "
+         "torch._functorch.predispatch._vmap_decrement_nesting "
+         "torch._functorch.predispatch.lazy_load_decompositions",
+         "structural", Rule.STATIC)  # fmt: skip

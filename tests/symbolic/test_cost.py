@@ -182,7 +182,8 @@ def test_tiny_hf_formulas_equal_flop_counter_at_three_sizes(model_type: str) -> 
     from analyzer.frontend.hf import build_hf_model
 
     torch.manual_seed(0)
-    module, kwargs = build_hf_model(model_type, TINY_HF[model_type], "cpu")
+    built = build_hf_model(model_type, TINY_HF[model_type], "cpu")
+    module, kwargs = built.module, built.inputs
     report = check_against_flop_counter(module, (), HF_DIMS[model_type], kwargs, hf=True)
     n = symbol("N")
     layers, width = 2, 32
@@ -195,6 +196,7 @@ def test_hf_gpt2_crossover_is_six_widths() -> None:
     pytest.importorskip("transformers")
     from analyzer.frontend.hf import build_hf_model
 
-    module, kwargs = build_hf_model("gpt2", TINY_HF["gpt2"] | {"n_positions": 1024}, "meta")
+    built = build_hf_model("gpt2", TINY_HF["gpt2"] | {"n_positions": 1024}, "meta")
+    module, kwargs = built.module, built.inputs
     report = cost(module, (), ["seq=N"], example_kwargs=kwargs, hf=True, solve=True)
     assert report.crossover == {"seq": [6 * 32]}

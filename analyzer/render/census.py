@@ -1,0 +1,252 @@
+"""The census page: one self-contained ``index.html`` over an ``analyzer.census/1`` document.
+
+The summary comes first (how many types analysed, how many architectures use each
+primitive, which have no input-by-input product), then one row per architecture with
+its primitive-set chips, sortable by any column and filterable by name, class, site
+kind and category (a few lines of inline script, no network), each row linking to the
+model's report; then the failures grouped by category with their first line of error.
+The look (CSS, chips) is that of the single-model report.
+
+>>> page = census_page({"schema": "analyzer.census/1", "transformers": "5", "seconds": 1,
+...     "options": {}, "categories": {"clean": "ok"}, "models": {}, "summary": {
+...     "types": 0, "analysed": 0, "clean": 0, "eligible": 0, "clean_share_of_eligible": 0,
+...     "by_category": {}, "primitives": {}, "site_kinds": {}, "no_input_products": [],
+...     "unknown_ops": {}, "warnings": {}}})
+>>> page.startswith("<!DOCTYPE html>") and "</html>" in page
+True
+"""
+
+from __future__ import annotations
+
+from html import escape
+from typing import Any
+
+from analyzer.passes.registry import CIRCUIT_CLASSES
+from analyzer.passes.sites import SITE_KINDS
+from analyzer.render.html import STYLE, class_chip
+
+CENSUS_STYLE = """
+.filters { display: flex; gap: 1rem; flex-wrap: wrap; margin: .8rem 0; align-items: center; }
+.filters label { font-size: .85rem; color: #444; }
+th.sortable { cursor: pointer; user-select: none; white-space: nowrap; }
+th.sortable::after { content: " ⇅"; color: #aaa; }
+td.num { text-align: right; }
+.bar { display: inline-block; height: .7rem; background: #8da0cb; vertical-align: middle; }
+.fail td:first-child { border-left: 4px solid #d62728; }
+.summary td { vertical-align: middle; }
+details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
+#models td:nth-child(3) { min-width: 38rem; }
+#models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
+#models .chip { font-size: .78rem; padding: .05rem .45rem; }
+.fail td:first-child { white-space: nowrap; }
+"""
+
+SCRIPT = """
+const rows = () => Array.from(document.querySelectorAll('#models tbody tr'));
+function applyFilters() {
+  const text = document.getElementById('f-name').value.toLowerCase();
+  const cls = document.getElementById('f-class').value;
+  const site = document.getElementById('f-site').value;
+  const cat = document.getElementById('f-category').value;
+  let shown = 0;
+  for (const row of rows()) {
+    const ok = (!text || row.dataset.name.includes(text))
+      && (!cls || (cls.startsWith('!') ? !row.dataset.classes.split(' ').includes(cls.slice(1))
+                                        : row.dataset.classes.split(' ').includes(cls)))
+      && (!site || (site === 'none' ? row.dataset.sites === '' :
+                    row.dataset.sites.split(' ').includes(site)))
+      && (!cat || row.dataset.category === cat);
+    row.style.display = ok ? '' : 'none';
+    shown += ok;
+  }
+  document.getElementById('shown').textContent = shown;
+}
+function sortBy(index, numeric) {
+  const body = document.querySelector('#models tbody');
+  const header = document.querySelectorAll('#models th')[index];
+  const dir = header.dataset.dir === 'asc' ? -1 : 1;
+  header.dataset.dir = dir === 1 ? 'asc' : 'desc';
+  const key = r => r.children[index].dataset.sort ?? r.children[index].textContent;
+  const sorted = rows().sort((a, b) => {
+    const x = key(a), y = key(b);
+    return dir * (numeric ? (parseFloat(x) || 0) - (parseFloat(y) || 0) : x.localeCompare(y));
+  });
+  sorted.forEach(r => body.appendChild(r));
+}
+document.querySelectorAll('.filters select, .filters input')
+  .forEach(e => e.addEventListener('input', applyFilters));
+"""
+
+_COLUMNS = (  # header, numeric sort
+    ("type", False), ("model class", False), ("primitive set", False),
+    ("contraction", True), ("gating", True), ("normalization", True), ("degree", True),
+    ("device", False), ("nodes", True), ("seconds", True), ("category", False),
+)  # fmt: skip
+
+
+def census_page(document: dict[str, Any]) -> str:
+    """The whole page of a census document."""
+    summary = document["summary"]
+    meta = (
+        f"transformers {escape(str(document['transformers']))} · "
+        f"options {escape(_options(document['options']))} · "
+        f"{document['seconds']:.0f} s wall clock"
+    )
+    parts = [
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>analyzer: the transformers census</title><style>{STYLE}{CENSUS_STYLE}</style>"
+        "</head><body><h1>Every transformers architecture, analysed</h1>"
+        f'<div class="meta">{meta}</div>',
+        _summary(summary),
+        _table(document),
+        _failures(document),
+        _unknown_ops(summary),
+        f"<script>{SCRIPT}</script></body></html>\n",
+    ]
+    return "\n".join(parts)
+
+
+def _options(options: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in options.items()) or "defaults"
+
+
+def _summary(summary: dict[str, Any]) -> str:
+    analysed, total = summary["analysed"], summary["types"]
+    share = summary["clean_share_of_eligible"]
+    out = [
+        '<div class="verdict">'
+        f'<div><div class="meta">types</div><span class="big">{total}</span></div>'
+        f'<div><div class="meta">analysed</div><span class="big">{analysed}</span></div>'
+        f'<div><div class="meta">analysed with every op known</div><span class="big">'
+        f"{summary['clean']}</span></div>"
+        f'<div><div class="meta">of the {summary["eligible"]} whose default config builds '
+        f'and whose packages are installed (target 95%)</div><span class="big">'
+        f"{100 * share:.1f}%</span></div></div>"
+    ]
+    out.append(
+        "<h2>How many architectures use each primitive</h2>"
+        '<table class="summary"><tr><th>primitive</th><th>architectures</th><th></th></tr>'
+    )
+    for cls, count in sorted(summary["primitives"].items(), key=lambda kv: -kv[1]):
+        width = 240 * count / analysed if analysed else 0
+        out.append(
+            f'<tr><td>{class_chip(cls)}</td><td class="num">{count}</td>'
+            f'<td><span class="bar" style="width:{width:.0f}px"></span> '
+            f"{100 * count / analysed if analysed else 0:.0f}%</td></tr>"
+        )
+    for kind, count in summary["site_kinds"].items():
+        out.append(
+            f'<tr><td>{escape(kind)} sites</td><td class="num">{count}</td>'
+            f'<td><span class="bar" style="width:{240 * count / analysed if analysed else 0:.0f}'
+            f'px"></span> {100 * count / analysed if analysed else 0:.0f}%</td></tr>'
+        )
+    out.append("</table>")
+    none = summary["no_input_products"]
+    out.append(
+        f"<h2>No input-by-input product at all ({len(none)})</h2>"
+        '<p class="meta">Among the architectures whose every op is known (an unknown op '
+        "may hide a product).</p><p>"
+        + (", ".join(f"<code>{escape(t)}</code>" for t in none) or "none")
+        + "</p>"
+    )
+    by_category = summary["by_category"]
+    out.append(
+        "<h2>Results by category</h2><p>"
+        + " · ".join(f"{escape(c)}: {n}" for c, n in by_category.items())
+        + "</p>"
+    )
+    if summary.get("warnings"):
+        out.append(
+            '<p class="meta">'
+            + " · ".join(f"{escape(k)}: {v}" for k, v in summary["warnings"].items() if v)
+            + "</p>"
+        )
+    return "\n".join(out)
+
+
+def _table(document: dict[str, Any]) -> str:
+    analysed = [r for r in document["models"].values() if r["status"] == "analysed"]
+    classes = "".join(
+        f'<option value="{c}">has {c}</option><option value="!{c}">lacks {c}</option>'
+        for c in sorted(CIRCUIT_CLASSES)
+    )
+    sites = "".join(f'<option value="{k}">{k}</option>' for k in SITE_KINDS)
+    categories = "".join(
+        f'<option value="{escape(c)}">{escape(c)}</option>'
+        for c in sorted({r["category"] for r in analysed})
+    )
+    out = [
+        f"<h2>Architectures analysed (<span id=shown>{len(analysed)}</span> shown)</h2>",
+        '<div class="filters">'
+        '<label>type <input id="f-name" type="search" placeholder="llama"></label>'
+        f'<label>primitive <select id="f-class"><option value="">any</option>{classes}'
+        "</select></label>"
+        f'<label>site kind <select id="f-site"><option value="">any</option>{sites}'
+        '<option value="none">no site at all</option></select></label>'
+        f'<label>category <select id="f-category"><option value="">any</option>{categories}'
+        "</select></label></div>",
+        '<table id="models"><thead><tr>'
+        + "".join(
+            f'<th class="sortable" onclick="sortBy({i}, {str(numeric).lower()})">{escape(h)}</th>'
+            for i, (h, numeric) in enumerate(_COLUMNS)
+        )
+        + "</tr></thead><tbody>",
+    ]
+    for record in sorted(analysed, key=lambda r: r["type"]):
+        counts = record["sites"]
+        name = escape(record["type"])
+        link = f'<a href="{escape(record["report"])}">{name}</a>' if record.get("report") else name
+        degree = record["degree"]
+        out.append(
+            f'<tr data-name="{name.lower()}" data-classes="{" ".join(record["circuit_class"])}" '
+            f'data-sites="{" ".join(k for k in SITE_KINDS if counts.get(k))}" '
+            f'data-category="{escape(record["category"])}">'
+            f"<td>{link}</td><td><code>{escape(record.get('class', ''))}</code></td>"
+            f"<td>{''.join(class_chip(c) for c in record['circuit_class']) or '(none)'}</td>"
+            + "".join(f'<td class="num">{counts.get(k, 0)}</td>' for k in SITE_KINDS)
+            + f'<td data-sort="{1e9 if degree == "inf" else degree}">{escape(degree)}</td>'
+            f"<td>{escape(record['device'])}</td><td class=num>{record['nodes']}</td>"
+            f'<td class="num">{record["seconds"]:.1f}</td>'
+            f"<td>{escape(record['category'])}</td></tr>"
+        )
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _failures(document: dict[str, Any]) -> str:
+    failed = [r for r in document["models"].values() if r["status"] == "failed"]
+    out = [f"<h2>Failures ({len(failed)})</h2>"]
+    if not failed:
+        out.append("<p>None.</p>")
+    for category, meaning in document["categories"].items():
+        group = sorted((r for r in failed if r["category"] == category), key=lambda r: r["type"])
+        if not group:
+            continue
+        out.append(
+            f"<details open><summary>{escape(category)} ({len(group)}): {escape(meaning)}"
+            "</summary><table>"
+        )
+        for record in group:
+            first = (record.get("error") or "").strip().splitlines()
+            out.append(
+                f'<tr class="fail"><td><code>{escape(record["type"])}</code></td>'
+                f"<td>{escape(first[0] if first else '')}</td></tr>"
+            )
+        out.append("</table></details>")
+    return "\n".join(out)
+
+
+def _unknown_ops(summary: dict[str, Any]) -> str:
+    unknown = summary["unknown_ops"]
+    out = [f"<h2>Unknown ops ({len(unknown)})</h2>"]
+    if not unknown:
+        return out[0] + "<p>None: every op of every analysed model is in the registry.</p>"
+    out.append("<table><tr><th>op</th><th>architectures</th></tr>")
+    for op, types in unknown.items():
+        out.append(
+            f"<tr><td><code>{escape(op)}</code></td><td>{len(types)}: "
+            + ", ".join(escape(t) for t in types)
+            + "</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
