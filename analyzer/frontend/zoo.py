@@ -118,6 +118,22 @@ class SwiGluMlp(nn.Module):
         return self.down(F.silu(self.gate(x)) * self.up(x))
 
 
+def route_top_k(x: torch.Tensor, router: nn.Module, experts: nn.ModuleList, k: int) -> torch.Tensor:
+    """Each expert's output scaled by a softmax over the ``k`` top router logits (zero for
+    the experts not chosen), summed: a mixture of experts combined densely, so its shapes
+    do not depend on the data.
+
+    >>> experts = nn.ModuleList(nn.Linear(3, 2) for _ in range(4))
+    >>> route_top_k(torch.ones(5, 3), nn.Linear(3, 4), experts, 2).shape
+    torch.Size([5, 2])
+    """
+    logits = router(x)
+    top, chosen = logits.topk(k, dim=-1)
+    gates = torch.zeros_like(logits).scatter(-1, chosen, torch.softmax(top, dim=-1))
+    outputs = torch.stack([expert(x) for expert in experts], dim=-1)
+    return (outputs * gates.unsqueeze(-2)).sum(-1)
+
+
 class TopKMoE(nn.Module):
     """Top-2 routing over 4 ReLU experts, combined densely (no data-dependent shapes)."""
 
@@ -130,11 +146,7 @@ class TopKMoE(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.router(x)
-        top, chosen = logits.topk(self.k, dim=-1)
-        gates = torch.zeros_like(logits).scatter(-1, chosen, torch.softmax(top, dim=-1))
-        outputs = torch.stack([expert(x) for expert in self.experts], dim=-1)
-        return (outputs * gates.unsqueeze(-2)).sum(-1)
+        return route_top_k(x, self.router, self.experts, self.k)
 
 
 class BilinearLayer(nn.Module):

@@ -157,7 +157,8 @@ register("aten.scaled_dot_product_attention aten._scaled_dot_product_flash_atten
 register("aten._transformer_encoder_layer_fwd", "matmul", Rule.ATTENTION,
          implies=frozenset({"normalization", "relu", "nonlinearity"}), transposes=0)  # fmt: skip
 # ‖x1ᵢ − x2ⱼ‖: for p = 2, ‖a‖² − 2·a·b + ‖b‖², a contraction of x1 and x2 inside a sqrt
-register("aten.cdist aten._cdist_forward", "matmul", Rule.CDIST, multiplied=(0, 1))
+register("aten.cdist aten._cdist_forward aten._euclidean_dist", "matmul", Rule.CDIST,
+         multiplied=(0, 1))  # fmt: skip
 # x·y / (‖x‖·‖y‖): a contraction of x and y, normalised
 register("aten.cosine_similarity", "matmul", Rule.SMOOTH, multiplied=(0, 1),
          site_kind="contraction", implies=frozenset({"normalization"}))  # fmt: skip
@@ -276,6 +277,9 @@ register("aten.eq aten.ne aten.gt aten.ge aten.lt aten.le aten.greater aten.less
          "aten.isfinite aten.isposinf aten.isneginf aten.signbit "
          "aten.logical_not aten.logical_and aten.logical_or aten.logical_xor "
          "aten.__and__ aten.__or__ aten.__xor__ aten.bitwise_and aten.bitwise_or "
+         "aten.bitwise_and_ aten.bitwise_or_ aten.bitwise_xor_ aten.bitwise_not_ "
+         "aten.logical_and_ aten.logical_or_ aten.logical_xor_ aten.logical_not_ "
+         "aten.__iand__ aten.__ior__ aten.__ixor__ "
          "aten.bitwise_not aten.bitwise_xor aten.floor aten.ceil aten.round aten.trunc "
          "aten.frac aten.fix aten.heaviside "
          "aten.searchsorted aten.bucketize aten.nonzero aten.nonzero_static aten.any aten.all "
@@ -363,8 +367,9 @@ register("aten.select_backward aten.slice_backward aten.index_select_backward "
          "aten.permute_backward", "structural", Rule.STRUCTURAL)  # fmt: skip
 
 # --- fused recurrent cells: matmuls with static weights, gates, tanh ---------------
+# mkldnn_rnn_layer: one layer of the CPU's fused LSTM (the only cell oneDNN runs)
 register("aten.lstm aten.gru aten.lstm_cell aten.gru_cell aten._thnn_fused_lstm_cell "
-         "aten._thnn_fused_gru_cell", "gating", Rule.RECURRENT,
+         "aten._thnn_fused_gru_cell aten.mkldnn_rnn_layer", "gating", Rule.RECURRENT,
          implies=frozenset({"matmul", "nonlinearity", "gating"}), gating_site=True)  # fmt: skip
 register("aten.rnn_tanh aten.rnn_tanh_cell", "nonlinearity", Rule.RECURRENT,
          implies=frozenset({"matmul", "nonlinearity"}))  # fmt: skip

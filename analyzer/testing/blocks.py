@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from analyzer.frontend.zoo import BilinearLayer, Hopfield
+from analyzer.frontend.zoo import BilinearLayer, Hopfield, route_top_k
 
 INF = math.inf
 
@@ -138,11 +138,7 @@ class _TopKMoE(nn.Module):
         self.experts = nn.ModuleList(nn.Linear(d_in, d_out) for _ in range(experts))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        logits = self.router(x)
-        top, chosen = logits.topk(self.k, dim=-1)
-        gates = torch.zeros_like(logits).scatter(-1, chosen, torch.softmax(top, dim=-1))
-        outputs = torch.stack([expert(x) for expert in self.experts], dim=-1)
-        return (outputs * gates.unsqueeze(-2)).sum(-1)
+        return route_top_k(x, self.router, self.experts, self.k)
 
 
 class _SequenceLayerNorm(nn.Module):

@@ -90,3 +90,39 @@ def test_a_value_escaping_into_a_python_number_reaches_later_literals() -> None:
     frozen = traced_graph(build, {"x": (4,)}, frontend="real")
     assert frozen.degree == "inf" and [s.kind for s in frozen.sites] == ["gating"]
     assert "a Python number here" in frozen.to_json()["input_products"][0]["operands"][1]
+
+
+def test_census_ops_have_precise_rules() -> None:
+    """Ops the transformers census met in the `real` frontend's recordings: the CPU's
+    fused LSTM layer gates, the euclidean distance contracts its two inputs, and an
+    in-place ``|=`` on masks stays a selection (the mask's product with x is no site)."""
+
+    def lstm_layer(graph, n):
+        weights = [graph.placeholder(f"w{i}") for i in range(4)]
+        for weight in weights:
+            weight.meta["val"] = torch.empty(16, 4, device="meta")
+        call = graph.call_function(
+            aten.mkldnn_rnn_layer.default,
+            (n["x"], *weights, n["h"], n["c"], False, [], 2, 4, 1, True, False, True, False),
+        )
+        return graph.call_function(operator.getitem, (call, 0))
+
+    lstm = traced_graph(lstm_layer, {"x": (3, 2, 4), "h": (2, 4), "c": (2, 4)})
+    assert lstm.unknown_ops == [] and lstm.degree == "inf"
+    assert [s.kind for s in lstm.sites] == ["gating"]
+
+    def distance(graph, n):
+        return graph.call_function(aten._euclidean_dist.default, (n["x"], n["y"]))
+
+    dist = traced_graph(distance, {"x": (3, 4), "y": (5, 4)})
+    assert dist.unknown_ops == [] and [s.kind for s in dist.sites] == ["contraction"]
+    assert not dist.output_fact.piecewise
+
+    def masked(graph, n):
+        mask = graph.call_function(aten.gt.Scalar, (n["x"], 0.0))
+        more = graph.call_function(aten.lt.Scalar, (n["x"], -1.0))
+        merged = graph.call_function(aten.__ior__.Tensor, (mask, more))
+        return graph.call_function(aten.mul.Tensor, (n["x"], merged))
+
+    mask = traced_graph(masked, {"x": (3, 4)})
+    assert mask.unknown_ops == [] and mask.sites == [] and mask.degree == "1"
