@@ -103,6 +103,8 @@ def test_csv_and_page(census) -> None:
         report = out / record["report"]
         assert report.is_file() and model_type in report.read_text()
     assert "<script>" in page and "sortBy" in page and 'id="f-class"' in page
+    # the report's style sheet is scoped: the page's body must sit inside that scope
+    assert '<body class="analyzer-page"><div class="analyzer-report">' in page
 
 
 def test_progress_counts_failures_and_time_left(census) -> None:

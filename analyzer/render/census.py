@@ -26,6 +26,8 @@ from analyzer.passes.sites import SITE_KINDS
 from analyzer.render.html import STYLE, class_chip
 
 CENSUS_STYLE = """
+.analyzer-report table#models, .analyzer-report table.summary { table-layout: auto; width: auto; }
+.analyzer-report table.failures col.type-column { width: 16rem; }
 .filters { display: flex; gap: 1rem; flex-wrap: wrap; margin: .8rem 0; align-items: center; }
 .filters label { font-size: .85rem; color: #444; }
 th.sortable { cursor: pointer; user-select: none; white-space: nowrap; }
@@ -35,7 +37,7 @@ td.num { text-align: right; }
 .fail td:first-child { border-left: 4px solid #d62728; }
 .summary td { vertical-align: middle; }
 details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
-#models td:nth-child(3) { min-width: 38rem; }
+#models td:nth-child(3) { min-width: 30rem; }
 #models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
 #models .chip { font-size: .78rem; padding: .05rem .45rem; }
 .fail td:first-child { white-space: nowrap; }
@@ -95,13 +97,14 @@ def census_page(document: dict[str, Any]) -> str:
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>analyzer: the transformers census</title><style>{STYLE}{CENSUS_STYLE}</style>"
-        "</head><body><h1>Every transformers architecture, analysed</h1>"
+        '</head><body class="analyzer-page"><div class="analyzer-report">'
+        "<h1>Every transformers architecture, analysed</h1>"
         f'<div class="meta">{meta}</div>',
         _summary(summary),
         _table(document),
         _failures(document),
         _unknown_ops(summary),
-        f"<script>{SCRIPT}</script></body></html>\n",
+        f"</div><script>{SCRIPT}</script></body></html>\n",
     ]
     return "\n".join(parts)
 
@@ -224,7 +227,7 @@ def _failures(document: dict[str, Any]) -> str:
             continue
         out.append(
             f"<details open><summary>{escape(category)} ({len(group)}): {escape(meaning)}"
-            "</summary><table>"
+            '</summary><table class="failures"><col class="type-column"><col>'
         )
         for record in group:
             first = (record.get("error") or "").strip().splitlines()
@@ -241,7 +244,10 @@ def _unknown_ops(summary: dict[str, Any]) -> str:
     out = [f"<h2>Unknown ops ({len(unknown)})</h2>"]
     if not unknown:
         return out[0] + "<p>None: every op of every analysed model is in the registry.</p>"
-    out.append("<table><tr><th>op</th><th>architectures</th></tr>")
+    out.append(
+        '<table class="failures"><col class="type-column"><col>'
+        "<tr><th>op</th><th>architectures</th></tr>"
+    )
     for op, types in unknown.items():
         out.append(
             f"<tr><td><code>{escape(op)}</code></td><td>{len(types)}: "

@@ -250,12 +250,13 @@ def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>analyzer: {escape(title)}</title><style>{STYLE}{EXTRA_STYLE}</style></head><body>"
+        f"<title>analyzer: {escape(title)}</title><style>{STYLE}{EXTRA_STYLE}</style></head>"
+        '<body class="analyzer-page"><div class="analyzer-report">'
         f'<h1>{escape(title)}</h1><div class="meta">{meta}</div>\n'
         + "\n".join(rows)
         + "\n"
         + "\n".join(_claim_section(r) for r in report.results)
-        + "\n</body></html>\n"
+        + "\n</div></body></html>\n"
     )
 
 

@@ -41,6 +41,8 @@ def test_the_page_is_self_contained_and_escaped(report) -> None:
     assert HOSTILE not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert not re.search(r"(src|href)=\"https?:", page) and "<script" not in page
     assert page.count('class="chip"') >= 3  # verdict chips (and the analysis' class chips)
+    # the report's style sheet is scoped: the page's body must sit inside that scope
+    assert '<body class="analyzer-page"><div class="analyzer-report">' in page
 
 
 def test_the_page_shows_verdicts_counterexamples_and_measurements(report) -> None:
