@@ -216,6 +216,9 @@ def pixel_values(ctx: InputContext) -> list[torch.Tensor]:
     layouts models use: one image per sample as a 5-D stack, image pairs (matchers), an
     image four times the size (models that cut an image into scaled crops)."""
     (height, width), channels = _image_shape(ctx), _channels(ctx)
+    if ctx.accepts("prompt_pixel_values") and ctx.image_size is None:
+        # SegGPT stacks the prompt above the image: the config's size is the pair's
+        return [torch.randn(ctx.batch, channels, height // 2, width)]
     if _flattens_patches(ctx):
         patches = _flattened_patches(ctx)
         _, _, patch, temporal = _patch_grid(ctx)
@@ -549,7 +552,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "merge_sizes": (merge_sizes, "always"),
     "pixel_attention_mask": (patch_mask, "always"),
     "pixel_values_videos": (video_values, "always"),  # video-only models
-    "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT
+    "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT: half high
     "prompt_masks": (lambda ctx: pixel_values(ctx)[0], "required"),
     "visual_feats": (visual_features, "always"),  # detector regions (LXMERT)
     "visual_pos": (visual_positions, "always"),

@@ -180,3 +180,17 @@ def test_q_former_models_get_one_placeholder_per_query() -> None:
     placeholders = built.inputs["input_ids"] == config.image_token_index
     assert int(placeholders.sum()) == config.num_query_tokens == 32
     assert bool(placeholders[0, :32].all())
+
+
+def test_segmentation_prompts_are_stacked_on_the_image() -> None:
+    """SegGPT concatenates the prompt above the image along the height, and its config's
+    image size is the pair's: each image is half as high (the model refuses the rest)."""
+    import inspect
+
+    from analyzer.frontend.hf_inputs import pixel_values
+
+    config = transformers.SegGptConfig()
+    parameter = inspect.Parameter("prompt_pixel_values", inspect.Parameter.KEYWORD_ONLY)
+    ctx = InputContext(None, config, {"prompt_pixel_values": parameter})
+    (image,) = pixel_values(ctx)
+    assert tuple(image.shape) == (1, 3, config.image_size[0] // 2, config.image_size[1])
