@@ -216,6 +216,9 @@ def pixel_values(ctx: InputContext) -> list[torch.Tensor]:
     layouts models use: one image per sample as a 5-D stack, image pairs (matchers), an
     image four times the size (models that cut an image into scaled crops)."""
     (height, width), channels = _image_shape(ctx), _channels(ctx)
+    if ctx.accepts("prompt_pixel_values") and ctx.image_size is None:
+        # SegGPT stacks the prompt above the image: the config's size is the pair's
+        return [torch.randn(ctx.batch, channels, height // 2, width)]
     if _flattens_patches(ctx):
         patches = _flattened_patches(ctx)
         _, _, patch, temporal = _patch_grid(ctx)
@@ -342,10 +345,30 @@ def _audio_bins(ctx: InputContext) -> list[int]:
     per_channel = ctx.value("input_feat_per_channel")
     channels = _int(ctx.value("input_channels"), 1)
     stacked = [per_channel * channels] if isinstance(per_channel, int) else []
+    mel, frames = ctx.value("num_mel_bins"), ctx.value("num_stacked_frames")
+    if _is_int(mel) and _is_int(frames):  # low-frame-rate stacking (FunASR): frames × mels
+        stacked.append(mel * frames)
     widths = stacked + ctx.values(
         "feature_projection_input_dim num_mel_bins input_feat_size feature_size n_mels input_dim"
     )
-    return [w for w in dict.fromkeys(widths) if _is_int(w) and w > 0] or [80]
+    widths += [_entry_width(ctx.model), *_MEL_BANKS]
+    return [w for w in dict.fromkeys(widths) if _is_int(w) and w > 1]
+
+
+_MEL_BANKS = (80, 128)
+"""The common mel filter-bank sizes: the last guesses where no config field names one."""
+
+
+def _entry_width(model: nn.Module | None) -> int | None:
+    """The input width of the model's first linear or 1-D convolution: the layer an audio
+    encoder's features enter, where the config names only the mel count of a width the
+    encoder derives from it (Granite Speech: mels × 2 deltas × 2 stacked frames)."""
+    for module in model.modules() if isinstance(model, nn.Module) else ():
+        if isinstance(module, nn.Linear):
+            return module.in_features
+        if isinstance(module, nn.Conv1d):
+            return module.in_channels
+    return None
 
 
 def audio_features(ctx: InputContext) -> list[torch.Tensor]:
@@ -353,6 +376,9 @@ def audio_features(ctx: InputContext) -> list[torch.Tensor]:
     the config says so, else ``(batch, frames, bins)`` or ``(batch, bins, frames)`` for
     each plausible width."""
     frames, candidates = 100 * -(-8 * ctx.seq_len // 100), []  # whole windows of 100
+    per_token = ctx.value("audio_length_per_tok")
+    if _is_int(per_token):  # audio frames added to the text token by token (Voxtral Realtime)
+        frames = per_token * ctx.seq_len
     positions = ctx.value("max_source_positions")
     mel = ctx.value("num_mel_bins")
     if _is_int(positions) and _is_int(mel):
@@ -526,7 +552,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "merge_sizes": (merge_sizes, "always"),
     "pixel_attention_mask": (patch_mask, "always"),
     "pixel_values_videos": (video_values, "always"),  # video-only models
-    "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT
+    "prompt_pixel_values": (lambda ctx: pixel_values(ctx)[0], "required"),  # SegGPT: half high
     "prompt_masks": (lambda ctx: pixel_values(ctx)[0], "required"),
     "visual_feats": (visual_features, "always"),  # detector regions (LXMERT)
     "visual_pos": (visual_positions, "always"),

@@ -169,23 +169,32 @@ def with_placeholder_tokens(
     ``get_image_features`` (on the meta device it costs nothing), once per image shape
     when ``counts`` keeps them."""
     config = getattr(model, "config", None)
-    token = getattr(config, "image_token_id", None)
-    if token is None:
-        token = getattr(config, "image_token_index", None)
+    token = next(
+        (t for t in (getattr(config, n, None) for n in _PLACEHOLDER_IDS) if isinstance(t, int)),
+        None,
+    )
     ids = plan.inputs.get("input_ids")
-    if not isinstance(token, int) or ids is None or "pixel_values" not in plan.inputs:
+    pixels = plan.inputs.get("pixel_values")
+    if token is None or ids is None or pixels is None:
         return plan
+    queries = getattr(config, "num_query_tokens", None)
     features = getattr(model, "get_image_features", None)
-    if features is None:
+    if isinstance(queries, int) and isinstance(pixels, torch.Tensor):
+        # a Q-Former yields its learned queries per image (per frame of a video),
+        # whatever get_image_features returns (BLIP-2's gives the vision tower's)
+        frames = pixels.shape[1] if pixels.dim() == 5 else 1
+        count: int | None = queries * frames * pixels.shape[0]
+    elif features is None:
         return plan
-    accepted = forward_parameters_of(features)
-    arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
-    key = tuple((n, _key(v)) for n, v in sorted(arguments.items()))
-    counts = {} if counts is None else counts
-    if key not in counts:
-        with torch.no_grad():
-            counts[key] = _feature_count(features(**arguments))
-    count = counts[key]
+    else:
+        accepted = forward_parameters_of(features)
+        arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
+        key = tuple((n, _key(v)) for n, v in sorted(arguments.items()))
+        counts = {} if counts is None else counts
+        if key not in counts:
+            with torch.no_grad():
+                counts[key] = _feature_count(features(**arguments))
+        count = counts[key]
     if count is None or count % ids.shape[0]:
         return plan
     per_sample = count // ids.shape[0]
@@ -198,6 +207,9 @@ def with_placeholder_tokens(
     return dataclasses.replace(
         plan, inputs=inputs, notes=[*plan.notes, f"{per_sample} image placeholder tokens"]
     )
+
+
+_PLACEHOLDER_IDS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
 
 
 def forward_parameters_of(function: Callable[..., Any]) -> set[str]:

@@ -63,6 +63,18 @@ SHRINK_SPECIAL: dict[str, dict[str, Any]] = {
     },
 }
 
+# Default configs whose forward fails in transformers itself, with the setting of the
+# checkpoint the config class documents (its auto_docstring) that makes it run.
+_HALF_ROTARY = {"rope_theta": 10000.0, "rope_type": "default", "partial_rotary_factor": 0.5}
+CHECKPOINT_SETTINGS: dict[str, dict[str, Any]] = {
+    # the rotary's mrope_section [8, 12, 12] covers half of the 128-wide heads: the
+    # checkpoints rotate half (GLM-4.1V-9B-Thinking, GLM-Image: partial_rotary_factor 0.5)
+    "glm4v_text": {"rope_parameters": _HALF_ROTARY},
+    "glm_image_text": {"rope_parameters": _HALF_ROTARY},
+    # 96 heads of 128 over a 4096 residual (GLM-4.5V: head_dim 128), not 4096 // 96
+    "glm4v_moe_text": {"head_dim": 128},
+}
+
 _INDEX_NAMES = ("indices", "idx", "idxs", "layers", "layer_ids", "layer_index")
 _HIDDEN = "hidden_size d_model n_embd embed_dim".split()
 _HEADS = (
@@ -88,16 +100,38 @@ def shrink_config(
     fields in ``keep`` (the user's overrides) alone; and the changed fields."""
     document = copy.deepcopy(config.to_dict())
     changed: dict[str, Any] = {}
+    for key, value in CHECKPOINT_SETTINGS.get(model_type, {}).items():
+        if key not in keep:  # before narrowing, which keeps a set head_dim
+            document[key] = changed[key] = copy.deepcopy(value)
     narrowed: dict[int, int] = {}
     _shrink(document, "", keep, changed, narrowed if level == "widths" else None)
     if narrowed:
         _follow(document, "", keep, changed, narrowed)
+    _placeholder_ids(document, keep, changed)
     for key, value in SHRINK_SPECIAL.get(model_type, {}).items():
         if key not in keep:
             document[key] = changed[key] = value
     if not changed:
         return config, {}
     return type(config).from_dict(document), changed
+
+
+_PLACEHOLDERS = ("image_token_index", "image_token_id", "video_token_index", "video_token_id")
+
+
+def _placeholder_ids(document: dict[str, Any], keep: set[str], changed: dict[str, Any]) -> None:
+    """A placeholder token id the default config leaves unset (BLIP-2's
+    ``image_token_index`` is None, so its forward compares the ids with None and fails)
+    becomes the last id of the text vocabulary, as the checkpoints add it there
+    (blip2-opt-2.7b: 50265 of 50272): the image is then spliced into the text as it is
+    in every real use."""
+    text = next((v for k, v in document.items() if k == "text_config" and isinstance(v, dict)), {})
+    vocab = text.get("vocab_size", document.get("vocab_size"))
+    if not _is_int(vocab) or vocab < 2:
+        return
+    for key in _PLACEHOLDERS:
+        if key in document and document[key] is None and key not in keep:
+            document[key] = changed[key] = vocab - 1
 
 
 def _shrink(
@@ -252,9 +286,14 @@ def _fewer_experts(document: dict[str, Any], prefix: str, changed: dict[str, Any
         value = document.get(key)
         if _is_int(value) and value > 4:
             document[key] = changed[prefix + key] = 4
+    experts = any(_is_int(document.get(k)) and document[k] > 1 for k in _EXPERTS)
     for key in _ROUTED:
         value = document.get(key)
         if _is_int(value) and value > 2:
+            document[key] = changed[prefix + key] = 2
+        elif key in document and value is None and experts:
+            # unset though experts are configured (DeepSeek-V2's default routes to
+            # None): route to two, as every checkpoint routes to some (V2-Lite: 6 of 64)
             document[key] = changed[prefix + key] = 2
     for key in ("n_group", "topk_group"):
         if (

@@ -132,6 +132,11 @@ FAMILIES = {
     "decision_transformer": {},  # trajectories
     "llava": {},  # image placeholder tokens spliced into the text
     "videomae": {},  # video frames
+    "granite_speech5_encoder": {},  # features as wide as the first layer: mels × 4
+    "fun_asr_nano_encoder": {},  # stacked low-frame-rate features: mels × 7
+    "voxtral_realtime": {},  # audio frames added token by token to the text
+    "gemma4_audio": {},  # no width in the config: the common 128-bin mel bank
+    "blip-2": {},  # one placeholder per Q-Former query
 }
 
 
@@ -163,3 +168,29 @@ def test_image_placeholders_match_the_features_of_a_patch_grid() -> None:
     assert built.inputs["mm_token_type_ids"][0].tolist()[:5] == [1, 1, 1, 1, 0]
     with torch.no_grad():
         built.module(**built.inputs)
+
+
+def test_q_former_models_get_one_placeholder_per_query() -> None:
+    """BLIP-2 splices its 32 query outputs into the text: 32 placeholders lead the text
+    (not the one pooled vector its get_image_features gives), so every query is used."""
+    from analyzer.frontend.hf import build_hf_model
+
+    built = build_hf_model("blip-2", {}, "cpu", shrink="widths", seq_len=8)
+    config = built.module.config
+    placeholders = built.inputs["input_ids"] == config.image_token_index
+    assert int(placeholders.sum()) == config.num_query_tokens == 32
+    assert bool(placeholders[0, :32].all())
+
+
+def test_segmentation_prompts_are_stacked_on_the_image() -> None:
+    """SegGPT concatenates the prompt above the image along the height, and its config's
+    image size is the pair's: each image is half as high (the model refuses the rest)."""
+    import inspect
+
+    from analyzer.frontend.hf_inputs import pixel_values
+
+    config = transformers.SegGptConfig()
+    parameter = inspect.Parameter("prompt_pixel_values", inspect.Parameter.KEYWORD_ONLY)
+    ctx = InputContext(None, config, {"prompt_pixel_values": parameter})
+    (image,) = pixel_values(ctx)
+    assert tuple(image.shape) == (1, 3, config.image_size[0] // 2, config.image_size[1])

@@ -102,3 +102,42 @@ def test_shrinking_does_not_change_the_kind_of_circuit(model_type: str) -> None:
     wide_kinds = Counter(s.kind for s in wide.sites)
     assert set(small_kinds) == set(wide_kinds)
     assert small.degree == wide.degree
+
+
+def test_an_unset_routing_count_routes_to_two_when_experts_are_configured() -> None:
+    """DeepSeek-V2's default config routes to None (its forward calls topk(k=None)): the
+    shrunk config routes to two of its four experts; a dense config is left dense."""
+    config = transformers.AutoConfig.for_model("deepseek_v2")
+    assert config.num_experts_per_tok is None
+    small, changed = shrink_config(config, "deepseek_v2", "widths")
+    assert small.num_experts_per_tok == 2 and small.n_routed_experts == 4
+    assert changed["num_experts_per_tok"] == 2
+    _dense, changed = shrink_config(transformers.LlamaConfig(), "llama", "widths")
+    assert "num_experts_per_tok" not in changed
+
+
+def test_an_unset_placeholder_id_becomes_the_last_text_id() -> None:
+    """BLIP-2's default image_token_index is None (its forward compares ids with None):
+    the shrunk config puts it at the end of the text vocabulary, as the checkpoints do."""
+    config = transformers.AutoConfig.for_model("blip-2")
+    small, changed = shrink_config(config, "blip-2", "layers")
+    vocab = small.text_config.vocab_size
+    assert small.image_token_index == vocab - 1 == changed["image_token_index"]
+    kept, _ = shrink_config(config, "blip-2", "layers", keep={"image_token_index"})
+    assert kept.image_token_index is None
+
+
+@pytest.mark.parametrize("model_type", ["glm4v_text", "glm4v_moe_text", "glm_image_text"])
+def test_checkpoint_settings_make_the_rotary_cover_its_sections(model_type: str) -> None:
+    """Oracle: the rotary's mrope sections must sum to half the rotated width, which the
+    default config misses (transformers' own forward fails); the documented checkpoint
+    setting makes it so, and the real forward runs."""
+    import torch
+
+    small, _ = shrink_config(transformers.AutoConfig.for_model(model_type), model_type, "widths")
+    head = getattr(small, "head_dim", None) or small.hidden_size // small.num_attention_heads
+    rotated = int(head * small.rope_parameters.get("partial_rotary_factor", 1.0))
+    assert rotated // 2 == sum(small.rope_parameters.get("mrope_section", [8, 12, 12]))
+    model = transformers.AutoModel.from_config(small).eval()
+    with torch.no_grad():
+        model(input_ids=torch.randint(0, 100, (1, 4)))
