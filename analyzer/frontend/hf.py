@@ -36,7 +36,7 @@ from analyzer.frontend.hf_plans import (
     input_plans,
     with_placeholder_tokens,
 )
-from analyzer.frontend.hf_shrink import SHRINK_LEVELS, shrink_config
+from analyzer.frontend.hf_shrink import SHRINK_LEVELS, repaired_config, shrink_config
 
 CPU_FALLBACK_MAX_PARAMETERS = 300_000_000
 """A model that fails on the meta device is rebuilt on the CPU up to this size (1.2 GB of
@@ -278,6 +278,13 @@ def hf_config(
             warnings.append(
                 f"{shrink} not shrunk: the config rejects it ({type(error).__name__}: "
                 f"{_first_line(error)})"
+            )
+    else:
+        config, repaired = repaired_config(config, model_type, keep=set(overrides))
+        if repaired:
+            warnings.append(
+                "set as the checkpoints do, since transformers' own forward fails on the "
+                "default: " + ", ".join(f"{k}={v!r}" for k, v in repaired.items())
             )
     _without_cache(config)
     config._analyzer_described = (  # for messages: whose config failed

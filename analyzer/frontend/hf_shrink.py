@@ -100,9 +100,7 @@ def shrink_config(
     fields in ``keep`` (the user's overrides) alone; and the changed fields."""
     document = copy.deepcopy(config.to_dict())
     changed: dict[str, Any] = {}
-    for key, value in CHECKPOINT_SETTINGS.get(model_type, {}).items():
-        if key not in keep:  # before narrowing, which keeps a set head_dim
-            document[key] = changed[key] = copy.deepcopy(value)
+    _checkpoint_settings(document, model_type, "", keep, changed)  # before narrowing
     narrowed: dict[int, int] = {}
     _shrink(document, "", keep, changed, narrowed if level == "widths" else None)
     if narrowed:
@@ -114,6 +112,42 @@ def shrink_config(
     if not changed:
         return config, {}
     return type(config).from_dict(document), changed
+
+
+def repaired_config(
+    config: Any,
+    model_type: str,
+    keep: set[str] = frozenset(),  # type: ignore[assignment]
+) -> tuple[Any, dict[str, Any]]:
+    """``config`` with only the repairs of :func:`shrink_config` (the
+    :data:`CHECKPOINT_SETTINGS`, unset placeholder ids), for a model built at full size:
+    without them transformers' own forward fails. Returns the config and the fields set.
+
+    >>> from transformers import AutoConfig
+    >>> _, changed = repaired_config(AutoConfig.for_model("glm4v_text"), "glm4v_text")
+    >>> changed["rope_parameters"]["partial_rotary_factor"]
+    0.5
+    """
+    document = copy.deepcopy(config.to_dict())
+    changed: dict[str, Any] = {}
+    _checkpoint_settings(document, model_type, "", keep, changed)
+    _placeholder_ids(document, keep, changed)
+    if not changed:
+        return config, {}
+    return type(config).from_dict(document), changed
+
+
+def _checkpoint_settings(
+    document: dict[str, Any], model_type: str, prefix: str, keep: set[str], changed: dict[str, Any]
+) -> None:
+    """The :data:`CHECKPOINT_SETTINGS` of the config and of each sub-config, by the
+    sub-config's own type: GLM-4.1V's ``text_config`` is a ``glm4v_text`` config."""
+    for key, value in CHECKPOINT_SETTINGS.get(model_type, {}).items():
+        if prefix + key not in keep:
+            document[key] = changed[prefix + key] = copy.deepcopy(value)
+    for key, sub in document.items():
+        if isinstance(sub, dict) and isinstance(sub.get("model_type"), str):
+            _checkpoint_settings(sub, sub["model_type"], f"{prefix}{key}.", keep, changed)
 
 
 _PLACEHOLDERS = ("image_token_index", "image_token_id", "video_token_index", "video_token_id")

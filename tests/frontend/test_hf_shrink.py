@@ -141,3 +141,16 @@ def test_checkpoint_settings_make_the_rotary_cover_its_sections(model_type: str)
     model = transformers.AutoModel.from_config(small).eval()
     with torch.no_grad():
         model(input_ids=torch.randint(0, 100, (1, 4)))
+
+
+def test_checkpoint_settings_reach_sub_configs_by_their_own_type() -> None:
+    """GLM-4.1V's text tower is a ``glm4v_text`` config: it gets that type's setting, and
+    the whole vision-language model then builds small enough to run on the cpu."""
+    small, changed = shrink_config(transformers.AutoConfig.for_model("glm4v"), "glm4v", "widths")
+    assert small.text_config.rope_parameters["partial_rotary_factor"] == 0.5
+    assert "text_config.rope_parameters" in changed
+    untouched, _ = shrink_config(
+        transformers.AutoConfig.for_model("glm4v"), "glm4v", "widths",
+        keep={"text_config.rope_parameters"},
+    )  # fmt: skip
+    assert "partial_rotary_factor" not in untouched.text_config.rope_parameters
