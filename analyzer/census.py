@@ -381,13 +381,16 @@ def _pool(
                 if replace:
                     worker.stop()
                     workers[index] = _Worker(context, options, out, analyse)
-    finally:
-        for worker in workers:
+    finally:  # ask each worker to stop and give it time to exit cleanly: a killed one
+        for worker in workers:  # leaves its semaphores to the resource tracker's warning
             if worker.process.is_alive():
                 try:
                     worker.connection.send(None)
                 except OSError:
                     pass
+        for worker in workers:
+            if worker.task is None:
+                worker.process.join(timeout=10)
             worker.stop()
 
 
