@@ -28,9 +28,14 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError, SpecError, TraceError
+from analyzer.errors import AnalyzerError, MissingToolError, SpecError, TraceError
 
 INTERNAL_ERROR = 5  # an exception that is not an AnalyzerError: a bug, or an unsupported case
+PACKAGES = {  # modules the tool imports -> the package pip installs them from (exit 4 if absent)
+    "hypothesis": "hypothesis", "transformers": "transformers", "sympy": "sympy",
+    "networkx": "networkx", "tqdm": "tqdm", "model_explorer": "ai-edge-model-explorer",
+    "playwright": "playwright",
+}  # fmt: skip
 # Loggers whose warnings (symbolic-shape graph dumps, export notices) are torch's business,
 # not the user's: raised to ERROR unless --debug. torch sets levels on some children itself.
 QUIET_LOGGERS = (
@@ -70,6 +75,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as error:  # a bug or an unsupported case: one paragraph, no traceback
         if options.debug:
             raise
+        package = PACKAGES.get((getattr(error, "name", None) or "").split(".")[0])
+        if isinstance(error, ModuleNotFoundError) and package:
+            _fail(
+                f"`analyzer {options.command}` needs the Python package {package!r}, which "
+                f"is not installed here: pip install '{package}' (or set up with "
+                "`bash scripts/bootstrap.sh run`)"
+            )
+            return MissingToolError.exit_code
         _fail(
             f"internal error in `analyzer {options.command}`: {type(error).__name__}: "
             f"{_first_line(error)}. This is a bug in analyzer or a case it does not support "

@@ -385,3 +385,26 @@ def test_zoo_out_writes_reports(run_cli, tmp_path: Path) -> None:
     assert 'href="lstm/index.html"' in (out / "index.html").read_text()
     lstm = json.loads((out / "lstm" / "analysis.json").read_text())
     assert lstm["circuit_class"] == ["gating", "matmul", "nonlinearity"]
+
+
+def test_a_missing_python_package_is_named_with_its_install_command(
+    run_cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A package the command needs but the environment lacks (here hypothesis, which the
+    claims draw their families with) is exit 4 with the pip command, not an internal error;
+    a missing module the tool does not know of stays an internal error (exit 5)."""
+    import analyzer.claims.loading
+
+    def missing(name: str):
+        def load(path):
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+
+        return load
+
+    monkeypatch.setattr(analyzer.claims.loading, "load_claims", missing("hypothesis"))
+    code, _, err = run_cli("claims", "some_claims.py")
+    assert code == 4, err
+    assert "needs the Python package 'hypothesis'" in err and "pip install" in err
+    monkeypatch.setattr(analyzer.claims.loading, "load_claims", missing("left_pad"))
+    code, _, err = run_cli("claims", "some_claims.py")
+    assert code == 5 and "internal error" in err
