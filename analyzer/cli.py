@@ -62,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if "torch" not in sys.modules:  # seconds on a cold start: say so
                 with options.progress.task("loading torch"):
                     import torch  # noqa: F401
+            if not options.debug:  # vmap's note that an op runs unbatched is torch's concern
+                sys.modules["torch"]._C._functorch._set_vmap_fallback_warning_enabled(False)
             _check_common(options)
             return int(options.run(options) or 0)
     except AnalyzerError as error:

@@ -119,7 +119,9 @@ def _measurements_table(result: ClaimResult) -> str:
     if not result.measurements:
         return ""
     out = [
-        "<table><tr><th></th><th>measurement</th><th>value</th><th>expected</th>"
+        '<table><col style="width:2rem"><col style="width:30%"><col style="width:8rem">'
+        '<col style="width:8rem"><col style="width:7rem"><col style="width:9rem"><col>'
+        "<tr><th></th><th>measurement</th><th>value</th><th>expected</th>"
         "<th>tolerance</th><th>status</th><th>note</th></tr>"
     ]
     for m in result.measurements:
@@ -232,7 +234,9 @@ def _claim_section(result: ClaimResult, label: str = "") -> str:
 def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
     """The whole self-contained page for ``report``."""
     rows = [
-        "<table><tr><th>claim</th><th>statement</th><th>verdict</th><th>as expected</th>"
+        '<table><col style="width:4rem"><col><col style="width:11rem"><col style="width:7rem">'
+        '<col style="width:6rem"><col style="width:6rem">'
+        "<tr><th>claim</th><th>statement</th><th>verdict</th><th>as expected</th>"
         "<th>examples</th><th>seconds</th></tr>"
     ]
     for result in report.results:
