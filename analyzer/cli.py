@@ -95,7 +95,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _fail(message: str) -> None:
     print(
-        textwrap.fill(f"analyzer: error: {message}", width=100, break_long_words=False),
+        textwrap.fill(  # paths and names stay whole, the first one on the prefix's line
+            message,
+            width=100,
+            initial_indent="analyzer: error: ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        ),
         file=sys.stderr,
     )
 

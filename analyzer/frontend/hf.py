@@ -253,16 +253,14 @@ def hf_config(
             f"{type(error).__name__}: {_first_line(error)}",
             "config",
         ) from error
-    for key in overrides:
-        if not hasattr(defaults, key):
-            raise SpecError(
-                f"--config {key}=…: the {model_type} config has no field {key!r}"
-                + did_you_mean(key, [k for k in defaults.to_dict() if not k.startswith("_")])
-            )
     for key, value in overrides.items():
-        _check_type(model_type, key, value, getattr(defaults, key))
+        owner, field = _field_owner(model_type, defaults, key)
+        _check_type(model_type, key, value, getattr(owner, field))
+    top = {k: v for k, v in overrides.items() if "." not in k}
     try:
-        config = transformers.AutoConfig.for_model(model_type, **overrides)
+        config = transformers.AutoConfig.for_model(model_type, **top)
+        if len(top) < len(overrides):
+            config = _with_sub_config_fields(config, overrides)
     except Exception as error:
         given = " ".join(f"{k}={v!r}" for k, v in overrides.items())
         raise SpecError(
@@ -295,6 +293,46 @@ def hf_config(
     if "vocab_size" not in overrides:
         warnings += _placeholders_in_vocabulary(config)
     return config, shrunk, warnings
+
+
+def _field_owner(model_type: str, defaults: Any, key: str) -> tuple[Any, str]:
+    """The (sub-)config that holds ``key``'s field (``text_config.num_hidden_layers``: the
+    text config) and the field's name; a :class:`SpecError` naming the closest fields when
+    there is no such field."""
+    *path, field = key.split(".")
+    owner, walked = defaults, []
+    for name in path:
+        sub = getattr(owner, name, None)
+        if sub is None or not hasattr(sub, "to_dict"):
+            where = ".".join(walked) or model_type
+            subs = [k for k, v in vars(owner).items() if hasattr(v, "to_dict")]
+            raise SpecError(
+                f"--config {key}=…: the {where} config has no sub-config {name!r}"
+                + (did_you_mean(name, subs) if subs else " (it has no sub-configs)")
+            )
+        owner, walked = sub, [*walked, name]
+    if not hasattr(owner, field):
+        where = ".".join(walked) or model_type
+        raise SpecError(
+            f"--config {key}=…: the {where} config has no field {field!r}"
+            + did_you_mean(field, [k for k in owner.to_dict() if not k.startswith("_")])
+        )
+    return owner, field
+
+
+def _with_sub_config_fields(config: Any, overrides: dict[str, Any]) -> Any:
+    """``config`` with the dotted overrides set in its sub-configs, rebuilt by its class so
+    that derived fields follow (as ``from_dict`` of the changed document)."""
+    document = config.to_dict()
+    for key, value in overrides.items():
+        *path, field = key.split(".")
+        if not path:
+            continue
+        target = document
+        for name in path:
+            target = target[name]
+        target[field] = value
+    return type(config).from_dict(document)
 
 
 def _check_type(model_type: str, key: str, value: Any, default: Any) -> None:

@@ -173,13 +173,20 @@ def parse_kwargs(items: list[str], device: str | torch.device = "cpu") -> dict[s
 
 
 def parse_config(items: list[str]) -> dict[str, Any]:
-    """``key=value`` overrides; values are read as JSON when they parse, else as text."""
+    """``key=value`` overrides; values are read as JSON when they parse, else as text. A
+    key may name a sub-config's field: ``text_config.num_hidden_layers=1``.
+
+    >>> parse_config(["n_layer=2", "text_config.num_hidden_layers=1", "act=gelu"])
+    {'n_layer': 2, 'text_config.num_hidden_layers': 1, 'act': 'gelu'}
+    """
     config: dict[str, Any] = {}
     for item in items:
         key, sep, value = item.partition("=")
-        if not sep or not key.strip() or not key.strip().isidentifier():
+        parts = key.strip().split(".")
+        if not sep or not all(part.isidentifier() for part in parts):
             raise SpecError(
-                f"malformed --config {item!r}: expected key=value, e.g. num_hidden_layers=2"
+                f"malformed --config {item!r}: expected key=value with a field name as key, "
+                "e.g. num_hidden_layers=2 or text_config.num_hidden_layers=1"
             )
         try:
             config[key.strip()] = json.loads(value)

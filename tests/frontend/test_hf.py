@@ -111,6 +111,19 @@ def test_hf_models_are_built_on_meta() -> None:
         (["hf:bert", "--input", "int64[1,16]<100"], 2, "name the forward argument"),
         (["hf:bert", "--input", "input_id=int64[1,16]<100"], 2, "did you mean 'input_ids'"),
         (["zoo:mlp", "--seq-len", "8"], 2, "--seq-len apply to hf: models only"),
+        (
+            ["hf:clip", "--config", "txt_config.num_hidden_layers=1"],
+            2,
+            "did you mean 'text_config'",
+        ),
+        (
+            ["hf:clip", "--config", "text_config.num_hiden_layers=1"],
+            2,
+            "the text_config config has no field 'num_hiden_layers'; did you mean "
+            "'num_hidden_layers'",
+        ),
+        (["hf:clip", "--config", "text_config.num_hidden_layers=abc"], 2, "num_hidden_layers"),
+        (["hf:gpt2", "--config", "n_layer.x=1"], 2, "it has no sub-configs"),
     ],
 )
 def test_clear_errors_with_their_exit_codes(run_cli, argv, code, message) -> None:
@@ -131,6 +144,20 @@ def test_sizes_and_named_inputs_reach_the_trace(run_cli, tmp_path) -> None:
 
     inputs = {i["name"]: i["shape"] for i in json.loads(out.read_text())["metadata"]["inputs"]}
     assert inputs == {"input_ids": [3, 7], "token_type_ids": [3, 7]}
+
+
+def test_sub_config_fields_are_overridden_by_a_dotted_key() -> None:
+    """``text_config.num_hidden_layers=1`` cuts CLIP's text tower to one layer and leaves
+    the vision tower and the other text fields alone."""
+    loaded = load_model(
+        "hf:clip",
+        config=["text_config.num_hidden_layers=1", "text_config.hidden_size=64",
+                "text_config.num_attention_heads=2", "vision_config.num_hidden_layers=1"],
+    )  # fmt: skip
+    text, vision = loaded.module.config.text_config, loaded.module.config.vision_config
+    assert (text.num_hidden_layers, text.hidden_size, vision.num_hidden_layers) == (1, 64, 1)
+    assert len(loaded.module.text_model.encoder.layers) == 1
+    assert vision.hidden_size == type(vision)().hidden_size  # untouched
 
 
 def test_image_size_reaches_the_pixels() -> None:
