@@ -665,3 +665,144 @@ def complex_product_of_two_inputs():
         torch.randn(3, dtype=torch.complex64),
         torch.randn(3, dtype=torch.complex64),
     )
+
+
+# --- entries marked pointwise that are not: the site pass takes them for x's own function ---
+@attack(
+    truth(math.inf, ANY_SITE),
+    found=(
+        "analyze: no site (aten.logcumsumexp is marked pointwise, so x·logcumsumexp(x) is "
+        "taken for a pointwise self-product)"
+    ),
+)
+def logcumsumexp_times_input():
+    """x · logcumsumexp(x, -1): entry j times a function of entries 0..j, not a pointwise op."""
+    return Fn(lambda m, x: x * torch.logcumsumexp(x, -1)), _x()
+
+
+@attack(
+    truth(math.inf, ANY_SITE),
+    found=(
+        "analyze: no site (aten.pairwise_distance is marked pointwise, so x/‖x‖ is taken "
+        "for a pointwise function of x)"
+    ),
+)
+def divided_by_pairwise_distance():
+    """x / pairwise_distance(x, 0, keepdim=True): each row divided by its own norm."""
+    return Fn(lambda m, x: x / F.pairwise_distance(x, torch.zeros_like(x), keepdim=True)), _x()
+
+
+# --- selections by input-derived indices, scatters and resampling: controls ----------------
+@attack(truth(2, GATING))
+def gather_by_input_order_times_input():
+    """x · gather(y, argsort(x)): y read at x's order, times x."""
+    return Fn(lambda m, x, y: x * y.gather(-1, x.argsort(-1))), _xy()
+
+
+@attack(truth(1))
+def index_add_at_input_argmax():
+    """zeros(4, 4).index_add(0, argmax(x), y): rows of y added where x peaks: linear in y."""
+
+    def forward(m, x, y):
+        return torch.zeros(4, 4).index_add(0, x.argmax(-1), y)
+
+    return Fn(forward), _xy()
+
+
+@attack(truth(2, GATING))
+def scatter_add_input_index_product():
+    """zeros(2, 4).scatter_add(1, argsort(x), x·y): products scattered by x's own order."""
+
+    def forward(m, x, y):
+        return torch.zeros(2, 4).scatter_add(1, x.argsort(-1), x * y)
+
+    return Fn(forward), _xy()
+
+
+@attack(truth(1))
+def masked_scatter_by_sign():
+    """x.masked_scatter(x > 0, y): y's entries poured into x's positive places."""
+    return Fn(lambda m, x, y: x.masked_scatter(x > 0, y)), _xy()
+
+
+@attack(truth(2, CONTRACTION))
+def diag_embed_contraction():
+    """diag_embed(x) @ y: a contraction with a diagonal matrix built from the input."""
+    return Fn(lambda m, x, y: torch.diag_embed(x) @ y), (torch.randn(3), torch.randn(3, 2))
+
+
+@attack(truth(2, CONTRACTION))
+def conv_transpose_input_kernel():
+    """conv_transpose1d(x, weight=y): the kernel is an input."""
+
+    def forward(m, x, y):
+        return F.conv_transpose1d(x, y.view(1, 1, 3))
+
+    return Fn(forward), (torch.randn(1, 1, 5), torch.randn(3))
+
+
+@attack(truth(1))
+def fold_of_unfold():
+    """fold(unfold(x)): overlapping patches summed back: linear."""
+
+    def forward(m, x):
+        return F.fold(F.unfold(x, 2), (3, 3), 2)
+
+    return Fn(forward), (torch.randn(1, 1, 3, 3),)
+
+
+@attack(truth(1))
+def interpolate_bicubic_and_area():
+    """interpolate(x, bicubic) + interpolate(x, area) back to size: fixed linear maps."""
+
+    def forward(m, x):
+        up = F.interpolate(x, size=(4, 4), mode="bicubic", align_corners=False)
+        return F.interpolate(up, size=(2, 2), mode="area")
+
+    return Fn(forward), (torch.randn(1, 1, 2, 2),)
+
+
+@attack(truth(1))
+def pixel_shuffle_roll_flip():
+    """roll(flip(pixel_shuffle(x))): data movement only."""
+
+    def forward(m, x):
+        return torch.roll(torch.flip(F.pixel_shuffle(x, 2), (-1,)), 1, -2)
+
+    return Fn(forward), (torch.randn(1, 4, 2, 2),)
+
+
+@attack(truth(1))
+def bucketize_gate():
+    """y · bucketize(x, edges): y scaled by the bucket x falls in: a piecewise gate."""
+
+    def forward(m, x, y):
+        return y * torch.bucketize(x, m.edges).float()
+
+    return Fn(forward, edges=torch.tensor([-1.0, 0.0, 1.0])), _xy()
+
+
+@attack(truth(0, dependence="discrete"))
+def straight_through_round():
+    """x + (round(x) − x).detach(): the straight-through trick's value is round(x)."""
+    return Fn(lambda m, x: x + (torch.round(3 * x) - x).detach()), _x()
+
+
+@attack(truth(1))
+def kthvalue_median_mode_values():
+    """kthvalue + median + mode values along the last axis: selections, piecewise linear."""
+
+    def forward(m, x):
+        return x.kthvalue(2, -1).values + x.median(-1).values + x.mode(-1).values
+
+    return Fn(forward), _x()
+
+
+@attack(truth(0, dependence="discrete"))
+def embedding_max_norm_renormalises_table():
+    """embedding(ids, weight, max_norm=1): rows renormalised in place, read by integer ids."""
+
+    def forward(m, ids):
+        return F.embedding(ids, m.table, max_norm=1.0)
+
+    return Fn(forward, table=nn.Parameter(3 * torch.randn(5, 3))), (torch.tensor([0, 3, 1]),)
