@@ -40,10 +40,21 @@ CLASSES = {
     "precise": "8 ops with known algebra (kron, det, grid_sample, fft, ...)",
     "attack": "9 other attacks (where, pow, division, loops, cond, ...)",
     "io": "10 inputs and outputs (integers, embeddings, dicts, keywords, unused)",
+    "redteam": "11 a red team's attacks (scalar arguments, rare ops, views, hooks, dtypes)",
 }
 _MODULES = [
     f"tests.adversarial.cases_{name}"
-    for name in ("inplace", "hidden", "registry", "attention", "mode", "precise", "attack", "io")
+    for name in (
+        "inplace",
+        "hidden",
+        "registry",
+        "attention",
+        "mode",
+        "precise",
+        "attack",
+        "io",
+        "redteam",
+    )
 ]
 
 Check = Callable[[dict[str, Any]], list[str]]

@@ -1,0 +1,42 @@
+"""The red team's open findings (``cases_redteam.FOUND_FALSE_CLAIMS``): the oracle confirms
+each hand-written truth, and the tool still gets each one wrong. The second test is a strict
+``xfail``: once the passes or ``validate`` are fixed for a case it passes, the xfail turns into
+a failure, and the case moves into the catalogue (drop its ``found=``)."""
+
+from __future__ import annotations
+
+import warnings
+
+import pytest
+
+from tests.adversarial.cases_redteam import FOUND_FALSE_CLAIMS
+from tests.adversarial.judge import analyze_case, validate_case
+from tests.adversarial.oracle import Oracle
+
+NAMES = sorted(FOUND_FALSE_CLAIMS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_oracle_confirms_the_truth_of_a_finding(name: str) -> None:
+    case, _ = FOUND_FALSE_CLAIMS[name]
+    module, args, kwargs = case.build()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        measured = Oracle(module, args, kwargs, sources=case.sources, step=case.step).measure()
+    truth = case.truth
+    assert measured.dependence == truth.dependence, measured
+    assert measured.degree_consistent_with(truth.degree), measured
+    if truth.expects_cross is not None:
+        assert measured.cross == truth.expects_cross, measured
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=FOUND_FALSE_CLAIMS[n][1]))
+             for n in NAMES]
+)  # fmt: skip
+def test_the_tool_is_right_on_a_finding(name: str) -> None:
+    case, _ = FOUND_FALSE_CLAIMS[name]
+    analysis, validation = analyze_case(case), validate_case(case)
+    assert not analysis.crashed, analysis.error
+    assert analysis.false_claims == [] and analysis.broken == [], analysis.false_claims
+    assert validation.problems(analysis) == [], validation.problems(analysis)
