@@ -186,7 +186,7 @@ register("aten.add aten.sub aten.rsub aten.neg aten.add_ aten.sub_ aten.subtract
          "operator.add operator.sub operator.neg torch.sym_sum",
          "elementwise", Rule.AFFINE, **_p)  # fmt: skip
 register("aten.sum aten.mean aten.cumsum aten.nansum aten.trace aten.diff aten.cumsum_ "
-         "aten.nanmean aten.trapezoid aten.cumulative_trapezoid", "reduction",
+         "aten.nanmean", "reduction",
          Rule.AFFINE)  # fmt: skip
 register("aten.var aten.var_mean", "nonlinearity", Rule.SQUARE_REDUCTION)
 register("aten.avg_pool1d aten.avg_pool2d aten.avg_pool3d aten.adaptive_avg_pool1d "
@@ -215,7 +215,10 @@ register("aten.max_pool1d aten.max_pool2d aten.max_pool3d aten.max_pool2d_with_i
          "aten.max_pool3d_with_indices aten.adaptive_max_pool1d aten.adaptive_max_pool2d "
          "aten.adaptive_max_pool3d aten.amax aten.amin aten.max.other aten.min.other "
          "aten.max.default aten.min.default aten.median.default aten.nanmedian.default "
-         "aten.fractional_max_pool2d aten.aminmax", "relu", Rule.RELU)  # fmt: skip
+         "aten.fractional_max_pool2d aten.aminmax aten.frac aten.histogram", "relu",
+         Rule.RELU)  # fmt: skip
+# heaviside(x, values): 0 or 1 by the sign of x, and `values` copied where x = 0
+register("aten.heaviside", "sparsity", Rule.WHERE, selector=(0,))
 # a learned slope (a parameter) is ReLU-like; a slope computed from the input multiplies
 register("aten.prelu aten._prelu_kernel", "relu", Rule.PRELU, **_p)
 
@@ -226,20 +229,31 @@ register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.ex
          "aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid aten.logsigmoid "
          "aten.log_sigmoid aten.log_sigmoid_forward aten.atan aten.asin aten.acos "
          "aten.sinh aten.cosh aten.asinh aten.acosh aten.atanh aten.softsign aten.tanh_ "
-         "aten.sigmoid_ aten.gelu_ aten.atan2 aten.fmod aten.remainder aten.std "
+         "aten.sigmoid_ aten.gelu_ aten.fmod aten.remainder aten.std "
          "aten.std_mean aten.logsumexp aten.logaddexp aten.logaddexp2 aten.square_root "
-         "aten.exp_ aten.sqrt_ aten.rsqrt_ aten.sin_ aten.cos_ aten.log_ aten.xlogy "
-         "aten.special_xlog1py aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
+         "aten.exp_ aten.sqrt_ aten.rsqrt_ aten.sin_ aten.cos_ aten.log_ "
+         "aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
          "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
          "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
-         "aten.logit aten.angle aten.float_power aten.copysign aten.hypot aten.nan_to_num "
-         "aten.logcumsumexp aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ "
-         "aten.hardsigmoid_ aten.pairwise_distance "
+         "aten.logit aten.angle aten.copysign aten.hypot aten.nan_to_num "
+         "aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ aten.hardsigmoid_ "
          "math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
 register("aten.pow aten.square aten.pow_", "nonlinearity", Rule.POW, **_p)
+# x·log(y), y/x inside atan2, exp(y·log x): a product of the two operands inside
+register("aten.xlogy aten.special_xlog1py aten.special_xlogy aten.atan2 aten.float_power",
+         "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating", **_p)  # fmt: skip
+# Σ (x₍ᵢ₊₁₎ − xᵢ)·(yᵢ + y₍ᵢ₊₁₎)/2: the samples times the spacing, when x is given
+register("aten.trapezoid aten.cumulative_trapezoid", "reduction", Rule.PRODUCT,
+         multiplied=(0, 1))  # fmt: skip
+# Aⁿ and (x − μ)(x − μ)ᵀ: contractions of a tensor with itself
+register("aten.linalg_matrix_power aten.matrix_power", "matmul", Rule.POW)
+register("aten.cov", "matmul", Rule.SQUARE_REDUCTION)
+register("aten.corrcoef", "matmul", Rule.SMOOTH)
+# log Σ exp along an axis: mixes the entries it accumulates, so not pointwise
+register("aten.logcumsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
-         "aten.nuclear_norm aten.linalg_matrix_norm aten.renorm", "nonlinearity",
+         "aten.nuclear_norm aten.linalg_matrix_norm aten.pairwise_distance", "nonlinearity",
          Rule.NORM)  # fmt: skip
 # glu(x) = a · sigmoid(b): a gating site over the two halves of one tensor
 register("aten.glu", "gating", Rule.SPLIT_GATE)
@@ -263,7 +277,8 @@ register("aten.softmax aten._softmax aten.log_softmax aten._log_softmax aten.lay
          "aten.native_layer_norm aten.rms_norm aten._fused_rms_norm aten.group_norm "
          "aten.native_group_norm aten.instance_norm aten.normalize "
          "aten._weight_norm aten._weight_norm_interface aten._safe_softmax "
-         "aten.local_response_norm", "normalization", Rule.NORMALIZATION)  # fmt: skip
+         "aten.local_response_norm aten.renorm", "normalization",
+         Rule.NORMALIZATION)  # fmt: skip
 # batch norm: affine with static running statistics (eval), a normalisation otherwise
 register("aten.batch_norm aten.native_batch_norm aten._native_batch_norm_legit "
          "aten._native_batch_norm_legit_no_training aten._native_batch_norm_legit_functional "
@@ -281,9 +296,9 @@ register("aten.eq aten.ne aten.gt aten.ge aten.lt aten.le aten.greater aten.less
          "aten.logical_and_ aten.logical_or_ aten.logical_xor_ aten.logical_not_ "
          "aten.__iand__ aten.__ior__ aten.__ixor__ "
          "aten.bitwise_not aten.bitwise_xor aten.floor aten.ceil aten.round aten.trunc "
-         "aten.frac aten.fix aten.heaviside "
+         "aten.fix "
          "aten.searchsorted aten.bucketize aten.nonzero aten.nonzero_static aten.any aten.all "
-         "aten.floor_divide aten.isin aten.one_hot aten.histc aten.histogram "
+         "aten.floor_divide aten.isin aten.one_hot aten.histc "
          "aten.eq_ aten.__rshift__ aten.__lshift__ aten.is_nonzero aten._is_all_true "
          "aten._is_any_true aten.count_nonzero aten.equal aten.allclose aten.isclose "
          "aten.bernoulli aten.bernoulli_ aten.multinomial aten.poisson aten.binomial "
@@ -321,7 +336,9 @@ register("aten.topk aten.sort aten.max aten.min aten.median aten.nanmedian aten.
 
 # --- backward ops (training-step graphs) -------------------------------------------
 register("aten.mse_loss", "nonlinearity", Rule.SQUARE_REDUCTION)  # mean((x − y)²)
-register("aten.l1_loss aten.smooth_l1_loss aten.huber_loss", "relu", Rule.RELU)
+register("aten.l1_loss", "relu", Rule.RELU)
+# quadratic within beta / delta of zero, linear beyond: degree 2 in (x − y)
+register("aten.smooth_l1_loss aten.huber_loss", "nonlinearity", Rule.SQUARE_REDUCTION)
 register("aten.binary_cross_entropy aten.binary_cross_entropy_with_logits "
          "aten.soft_margin_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1))  # fmt: skip
 # 2·δ·(x − y)/n: δ times a sum
@@ -355,8 +372,10 @@ register("aten.embedding_dense_backward aten.embedding_backward", "sparsity", Ru
          selector=(1,))  # fmt: skip
 register("aten.max_pool2d_with_indices_backward aten.max_pool3d_with_indices_backward",
          "sparsity", Rule.WHERE, selector=(7,), value_args=("grad_output",))  # fmt: skip
-register("aten.nll_loss_forward aten.nll_loss2d_forward aten.nll_loss aten.nll_loss2d",
-         "sparsity", Rule.WHERE, selector=(1,))  # fmt: skip
+# −w[t]·x[t]: a selection of the scores, times the class weights when they are given
+register("aten.nll_loss_forward aten.nll_loss2d_forward aten.nll_loss aten.nll_loss2d "
+         "aten.nll_loss_nd",
+         "sparsity", Rule.WHERE, selector=(1,), factors=((0,), (2,)))  # fmt: skip
 register("aten.nll_loss_backward aten.nll_loss2d_backward", "sparsity", Rule.WHERE,
          selector=(2,), value_args=("grad_output",))  # fmt: skip
 register("aten.avg_pool2d_backward aten.avg_pool3d_backward aten._adaptive_avg_pool2d_backward "

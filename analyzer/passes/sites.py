@@ -23,6 +23,7 @@ Two facts found in one forward sweep tell its kind:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch.fx as fx
 
@@ -42,19 +43,23 @@ from analyzer.passes.registry import (
     entry_for,
 )
 from analyzer.passes.transfer import (
+    MATRIX_POWERS,
     SCATTER_PRODUCTS,
+    SELF_CONTRACTIONS,
     Facts,
     attention_inputs,
     backward_operands,
     cdist_is_piecewise_linear,
     factor_groups,
     grid_mode,
+    inverted_matrix,
     is_complex,
     is_training_batch_norm,
     multiplied_operands,
     multiplied_positions,
     named_node,
     operand_references,
+    power_exponent,
     scatter_reduction,
 )
 
@@ -146,17 +151,33 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
     """The input-by-input sites one node holds (several for a fused op, told apart by
     ``part``); empty when it multiplies fewer than two continuous values."""
     entry = entry_for(node)
-    if entry is None or not facts[node].is_continuous:
+    if not facts[node].is_continuous:
+        return []
+    if entry is None:  # an unknown op may multiply whatever it reads: worst case, a site
+        operands = _continuous(facts, *tensor_operands(node))
+        return [Site(node, "gating", tuple(operands), "unknown op")] if operands else []
+    if op_name(node) in SELF_CONTRACTIONS:
+        operands = _continuous(facts, *tensor_operands(node))
+        exponent = power_exponent(node) if op_name(node) in MATRIX_POWERS else 2
+        if operands and exponent not in (0, 1):
+            return [Site(node, "contraction", (operands[0], operands[0]))]
         return []
     read = aligned.escaped.get(node)
     if read is not None and facts[read].is_continuous:
         varying = _continuous(facts, *tensor_operands(node))
-        if varying and entry.rule in _MULTIPLYING:
+        # an op that multiplies by its numbers (mul, div, pow), or any op given a float the
+        # read may have become (add's alpha, leaky_relu's slope, addcmul's value): sound
+        if varying and (entry.rule in _MULTIPLYING or _takes_a_float(node)):
             names = (varying[0].name, f"{read.name} (a Python number here)")
             return [Site(node, "gating", (varying[0], read), None, names)]
     special = _SPECIAL_SITES.get(entry.rule)
     if special is not None:
         return special(node, entry, facts)
+    if entry.rule is Rule.WHERE and entry.factors:  # a selection of a product
+        groups = [_continuous(facts, *group) for group in factor_groups(node, entry)]
+        if all(groups) and len(groups) > 1:
+            return [Site(node, "gating", tuple(g[0] for g in groups))]
+        return []
     if entry.rule in (Rule.PRODUCT, Rule.DIVIDE):
         kind = product_kind(node, facts, aligned)
         if kind is None or kind == "pointwise":
@@ -183,6 +204,18 @@ def _pow_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     if isinstance(exponent, (int, float)) and exponent in (0, 1):
         return []
     return [Site(node, "gating", (base,))]
+
+
+def _takes_a_float(node: fx.Node) -> bool:
+    """Whether a non-integer number is among the op's arguments: a scale, a slope, a
+    weight (shapes, axes and counts are integers)."""
+
+    def floats(values: Any) -> bool:
+        if isinstance(values, (list, tuple)):
+            return any(floats(v) for v in values)
+        return isinstance(values, float)
+
+    return floats(node.args) or floats(tuple(node.kwargs.values()))
 
 
 _MULTIPLYING = frozenset({Rule.PRODUCT, Rule.DIVIDE, Rule.CONTRACTION, Rule.POW, Rule.LERP})
@@ -287,7 +320,7 @@ def _entry_product_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Si
 
 
 def _inverse_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
-    matrix = _continuous(facts, named_node(node, "A"), named_node(node, "self"))
+    matrix = _continuous(facts, inverted_matrix(node))
     others = [n for n in _continuous(facts, *tensor_operands(node)) if n not in matrix]
     if matrix and others:  # A⁻¹·B: a contraction of two input-dependent values
         return [Site(node, "contraction", (matrix[0], others[0]))]

@@ -192,13 +192,28 @@ def _smooth(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -
 def _pow(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     joined = join_facts(operands)
     base = node.args[0]
-    exponent = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else 2
+    exponent = power_exponent(node)
     if not isinstance(base, fx.Node) or not facts[base].is_continuous:
         return _smooth_of(joined)  # k ** x
     natural = isinstance(exponent, int) or (isinstance(exponent, float) and exponent.is_integer())
     if natural and exponent >= 0 and not isinstance(exponent, bool):
         return Fact(joined.dependence, facts[base].degree * int(exponent), joined.piecewise)
     return _smooth_of(joined)
+
+
+MATRIX_POWERS = frozenset({"aten.linalg_matrix_power", "aten.matrix_power"})
+SELF_CONTRACTIONS = MATRIX_POWERS | {"aten.cov", "aten.corrcoef"}
+"""Ops that contract a tensor with itself: ``A·A·A``, ``(x − μ)(x − μ)ᵀ``."""
+
+
+def power_exponent(node: fx.Node) -> Any:
+    """The exponent of ``pow`` (``x ** k``), ``square`` (2) or a matrix power (``n``)."""
+    name = op_name(node)
+    if name == "aten.pow":
+        return argument(node, 1, "exponent")
+    if name in MATRIX_POWERS:
+        return argument(node, 1, "n")
+    return 2
 
 
 def _square_reduction(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -221,7 +236,11 @@ def _where(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) ->
     joined = join_facts([facts[n] for n in selected])
     kink = joined.piecewise or any(f.dependence is not Dependence.STATIC for f in selector)
     dependence = max(joined.dependence, *(f.dependence for f in selector), Dependence.STATIC)
-    return Fact(dependence, joined.degree, kink)
+    degree = joined.degree
+    if entry.factors:  # a selection of a product (nll_loss: −w[t]·x[t])
+        groups = [join_facts(facts[n] for n in group) for group in factor_groups(node, entry)]
+        degree = sum(_continuous_degree(g) for g in groups)
+    return Fact(dependence, degree, kink)
 
 
 def _lookup(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -418,7 +437,10 @@ def _norm(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> 
 
 
 def norm_is_piecewise_linear(node: fx.Node) -> bool:
-    """Whether a norm's order is 1 or ±∞ (a sum or maximum of absolute values)."""
+    """Whether a norm's order is 1 or ±∞ (a sum or maximum of absolute values) of a real
+    tensor: a complex entry's absolute value is sqrt(re² + im²)."""
+    if any(is_complex(n) for n in tensor_operands(node)):
+        return False
     order = next((v for v in (argument_named(node, n) for n in ("ord", "p")) if v is not None), 2)
     return isinstance(order, (int, float)) and abs(order) in (1, math.inf)
 
@@ -464,10 +486,17 @@ def _grid_sample(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Fac
 def _inverse(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     """inv(A), solve(A, B) = A⁻¹·B: rational in A (smooth), linear in B."""
     joined = join_facts(operands)
-    matrix = _fact(facts, named_node(node, "A") or named_node(node, "self"))
-    if matrix.is_continuous:
+    if op_name(node) == "aten.linalg_lstsq" and joined.is_continuous:
+        return _smooth_of(joined)  # its residuals ‖A·x − b‖² are quadratic in b
+    if _fact(facts, inverted_matrix(node)).is_continuous:
         return _smooth_of(joined)
     return joined
+
+
+def inverted_matrix(node: fx.Node) -> fx.Node | None:
+    """The matrix an inverse or solve inverts: ``A``, cholesky_solve's factor ``input2``,
+    else the first argument (``inv(self)``)."""
+    return named_node(node, "A") or named_node(node, "input2") or named_node(node, "self")
 
 
 def _split_gate(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
