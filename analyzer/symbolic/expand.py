@@ -41,6 +41,7 @@ from analyzer.frontend.tracing import trace
 from analyzer.passes.facts import format_degree
 from analyzer.passes.registry import Rule, entry_for
 from analyzer.progress import SILENT, Progress
+from analyzer.symbolic import recurrent, windows  # noqa: F401  (they register their rules)
 from analyzer.symbolic.exact import (
     INF,
     Rat,
@@ -52,12 +53,21 @@ from analyzer.symbolic.exact import (
     is_piecewise,
     size,
 )
-from analyzer.symbolic.rules import RULES, Context, non_polynomial_origin
+from analyzer.symbolic.rules import RULES, Context, Withheld, non_polynomial_origin
 from analyzer.symbolic.tensors import Budget, SymTensor, from_tensor, move
 
 SCHEMA = "analyzer.expand/1"
 MAX_INPUTS = 256
 MAX_TERMS = 2_000_000
+_WHY = {
+    Rule.SELECT_TOP: ": it selects entries by comparing the input's values (top-k, sort, "
+    "median), which is not a polynomial and has no exact expression here",
+    Rule.COMPARE: ": its result is discrete (indices, booleans, rounding) and depends on the "
+    "input's values, which no polynomial expresses",
+    Rule.BATCH_NORM: ": batch norm in training mode normalises by batch statistics: "
+    "analyse the model in eval mode, where it is affine",
+    Rule.RECURRENT: ": a fused recurrent cell without an exact decomposition here",
+}
 _SKIPPED = ("aten._assert", "aten.sym_constrain", "aten._functional_assert")
 
 
@@ -126,7 +136,10 @@ class _Expander(fx.Interpreter):
             return super().run_node(node)
         args, kwargs = self.fetch_args_kwargs_from_env(node)
         leaves = pytree.tree_leaves((args, kwargs))
-        if not any(isinstance(leaf, SymTensor) for leaf in leaves):
+        withheld = [leaf for leaf in leaves if isinstance(leaf, Withheld)]
+        if withheld and op_name(node) != "operator.getitem":
+            raise SpecError(f"expand: {node.name} ({op_name(node)}) reads {withheld[0].reason}")
+        if not any(isinstance(leaf, (SymTensor, Withheld)) for leaf in leaves):
             return super().run_node(node)
         value = self._symbolic(node, args, kwargs)
         operands = [leaf for leaf in leaves if isinstance(leaf, SymTensor)]
@@ -160,9 +173,11 @@ class _Expander(fx.Interpreter):
         if entry is not None and entry.rule is Rule.STATIC:
             return self._concrete(node, args, kwargs)
         raise SpecError(
-            f"expand has no rule for {name} (node {node.name}), which the input reaches; "
-            "expand covers contractions, elementwise arithmetic, pow, ReLU-like and smooth "
-            "functions, softmax and norms, and every data movement"
+            f"expand has no rule for {name} (node {node.name}), which the input reaches"
+            f"{_WHY.get(entry.rule, '') if entry is not None else ''}; expand covers "
+            "contractions and convolutions, elementwise arithmetic, pow, ReLU-like and "
+            "smooth functions, pooling, cumulative sums and products, softmax and norms, "
+            "fused RNN/LSTM/GRU layers, and every data movement"
         )
 
     def _concrete(self, node: fx.Node, args: tuple, kwargs: dict) -> Any:
@@ -299,6 +314,8 @@ def _flatten_outputs(result: Any, ring: Ring) -> tuple[list[Any], list[list[int]
     shapes: list[list[int]] = []
     origins: set[str] = set()
     for leaf in pytree.tree_leaves(result):
+        if isinstance(leaf, Withheld):
+            raise SpecError(f"expand: the model returns what {leaf.reason}")
         if isinstance(leaf, torch.Tensor):
             if not leaf.is_floating_point():
                 continue

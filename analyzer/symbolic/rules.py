@@ -8,8 +8,8 @@ functions (sympy's ``tanh``, ``exp``, …). A smooth function of a *constant* is
 evaluated in float64 and kept as the rational that float holds, as the concrete run of
 the weights' own preprocessing is: the expansion is exact in the input symbols.
 
->>> sorted(RULES)[:3]
-['aten._log_softmax', 'aten._softmax', 'aten._to_copy']
+>>> RULES["aten.softmax"].__name__, "aten.linear" in RULES
+('_softmax', True)
 """
 
 from __future__ import annotations
@@ -60,6 +60,14 @@ class Context:
 
     def const(self, value: Any) -> Rat:
         return constant(value, self.ring)
+
+
+@dataclass(frozen=True)
+class Withheld:
+    """An output that has no exact value (the positions a max pooling or ``max(dim)``
+    selects): any op that reads it is refused with ``reason``."""
+
+    reason: str
 
 
 RuleFunction = Callable[[Context, tuple[Any, ...], dict[str, Any]], Any]
@@ -507,6 +515,40 @@ def _rms_norm(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     eps = _arg(args, kwargs, 3, "eps", None)
     eps = float(torch.finfo(torch.float32).eps) if eps is None else eps
     return _normalise(context, tensor, len(shape), False, eps, weight, None)
+
+
+@rule("aten.batch_norm", "aten._native_batch_norm_legit_no_training", "aten.native_batch_norm")
+def _batch_norm(context: Context, args: tuple, kwargs: dict) -> Any:
+    """Eval mode: ``x·s + t`` per channel (axis 1) with ``s = w/√(var+ε)`` and
+    ``t = b − mean·s`` from the running statistics, each the rational its float64 holds."""
+    name = op_name(context.node)
+    x, weight, bias, mean, var = (args + (None,) * 5)[:5]
+    if name == "aten._native_batch_norm_legit_no_training":
+        training, eps = False, _arg(args, kwargs, 6, "eps", 1e-5)
+    else:
+        training, eps = _arg(args, kwargs, 5, "training", False), _arg(args, kwargs, 7, "eps", 1e-5)
+    if training or not isinstance(mean, torch.Tensor) or not isinstance(var, torch.Tensor):
+        raise SpecError(
+            f"expand: {context.node.name} ({name}) normalises by batch statistics (training "
+            "mode): analyse the model in eval mode, where batch norm is affine"
+        )
+    if isinstance(weight, SymTensor) or isinstance(bias, SymTensor):
+        raise SpecError(f"expand: {context.node.name} ({name}) has input-dependent weights")
+    channels = mean.numel()
+    scale = torch.ones(channels, dtype=torch.float64) / torch.sqrt(var.double() + eps)
+    if weight is not None:
+        scale = scale * weight.double()
+    shift = -mean.double() * scale + (bias.double() if bias is not None else 0)
+    tensor = lift(x, context.ring)
+    trailing = [1] * max(len(tensor.shape) - 2, 0)
+    out = pointwise(
+        lambda v, s, t: add(mul(v, s), t),
+        [tensor, lift(scale.reshape(channels, *trailing), context.ring),
+         lift(shift.reshape(channels, *trailing), context.ring)],
+    )  # fmt: skip
+    if name == "aten.batch_norm":
+        return out
+    return out, torch.empty(0), torch.empty(0)
 
 
 # --- contractions ---------------------------------------------------------------------------

@@ -121,7 +121,7 @@ def test_expand_prints_the_verdict_and_writes_json(run_cli, tmp_path: Path) -> N
     [
         (["expand", "zoo:bilinear", "--max-inputs", "100"], "192 entries (x [2, 6, 16])"),
         (["expand", "zoo:linear_attention", "--max-terms", "1000"], "past the limit of 1,000"),
-        (["expand", "zoo:convnet", "--input", "float32[1,3,4,4]"], "no rule for aten.conv2d"),
+        (["expand", "zoo:moe_topk", "--input", "float32[1,1,16]"], "no rule for aten.topk"),
         (["expand", "zoo:mlp", "--device", "meta"], "--device meta holds no weights"),
         (["expand", "zoo:mlp", "--show", "-1"], "--show -1"),
         (["expand", "zoo:mlp", "--max-terms", "0"], "at least 1"),
