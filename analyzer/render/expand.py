@@ -11,6 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import sympy
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from analyzer.passes.facts import format_degree
 from analyzer.symbolic.exact import Rat
@@ -48,8 +50,72 @@ def readable(entry: object, terms: int = 12) -> str:
         text = " + ".join(parts).replace("+ -", "- ") or "0"
         hidden = len(ordered) - terms
         return text + (f" + … ({len(ordered)} terms)" if hidden > 0 else "")
-    text = sympy.sstr(sympy.N(entry, 4))
+    text = _RoundingPrinter().doprint(entry)
     return text if len(text) <= 400 else text[:400] + " …"
+
+
+class _RoundingPrinter(StrPrinter):
+    """sympy's str printer with numbers to four significant digits, rounded as they are
+    printed (``sympy.N`` would rebuild the expression, and a rebuilt nest of ``Max`` is
+    re-evaluated pairwise: minutes for a small ConvNet), that stops printing the terms of
+    a sum or the arguments of a ``Max`` once about ``limit`` characters are out (a ConvNet's
+    output entry has tens of thousands of terms; only the first 400 characters are shown).
+    """
+
+    def __init__(self, limit: int = 400) -> None:
+        super().__init__({"order": "none"})  # no sorting of long sums
+        self.limit, self.spent = limit, 0
+
+    def _leaf(self, text: str) -> str:
+        self.spent += len(text)
+        return text
+
+    def _print_Symbol(self, expr: sympy.Symbol) -> str:
+        return self._leaf(expr.name)
+
+    def _print_Rational(self, expr: sympy.Rational) -> str:
+        return self._leaf(short_number(expr))
+
+    def _print_Float(self, expr: sympy.Float) -> str:
+        return self._leaf(f"{float(expr):.4g}")
+
+    _print_Integer = _print_Rational
+
+    def _print_Mul(self, expr: sympy.Mul) -> str:
+        coefficient, rest = expr.as_coeff_Mul()
+        if coefficient.is_Rational and coefficient not in (1, -1) and rest != 1:
+            number = self._print(coefficient)
+            return f"{number}*{self.parenthesize(rest, PRECEDENCE['Mul'])}"
+        return super()._print_Mul(expr)
+
+    def _print_Add(self, expr: sympy.Add, order: str | None = None) -> str:
+        text = ""
+        for term in expr.args:
+            if self.spent > self.limit:
+                return text + " + …"
+            printed = self._print(term)
+            if not text:
+                text = printed
+            elif printed.startswith("-"):
+                text += " - " + printed[1:]
+            else:
+                text += " + " + printed
+        return text
+
+    def _arguments(self, name: str, expr: sympy.Basic) -> str:
+        parts = []
+        for argument in expr.args:
+            if self.spent > self.limit:
+                parts.append("…")
+                break
+            parts.append(self._print(argument))
+        return f"{name}({', '.join(parts)})"
+
+    def _print_Max(self, expr: sympy.Basic) -> str:
+        return self._arguments("Max", expr)
+
+    def _print_Min(self, expr: sympy.Basic) -> str:
+        return self._arguments("Min", expr)
 
 
 def expand_text(expansion: Expansion, *, show: int = 4, terms: int = 12) -> str:
