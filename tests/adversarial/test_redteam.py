@@ -5,29 +5,18 @@ a failure, and the case moves into the catalogue (drop its ``found=``)."""
 
 from __future__ import annotations
 
-import warnings
-
 import pytest
 
 from tests.adversarial.cases_redteam import FOUND_FALSE_CLAIMS
 from tests.adversarial.judge import analyze_case, validate_case
-from tests.adversarial.oracle import Oracle
+from tests.adversarial.test_cases import assert_oracle_confirms
 
 NAMES = sorted(FOUND_FALSE_CLAIMS)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_the_oracle_confirms_the_truth_of_a_finding(name: str) -> None:
-    case, _ = FOUND_FALSE_CLAIMS[name]
-    module, args, kwargs = case.build()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        measured = Oracle(module, args, kwargs, sources=case.sources, step=case.step).measure()
-    truth = case.truth
-    assert measured.dependence == truth.dependence, measured
-    assert measured.degree_consistent_with(truth.degree), measured
-    if truth.expects_cross is not None:
-        assert measured.cross == truth.expects_cross, measured
+    assert_oracle_confirms(FOUND_FALSE_CLAIMS[name][0])
 
 
 @pytest.mark.parametrize(
