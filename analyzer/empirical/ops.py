@@ -10,7 +10,8 @@ are those of the function the op computes:
 * nested forward AD is wrong: ``native_layer_norm`` and the other fused norms (the
   second derivative, so LayerNorm measured degree 3), ``det``/``slogdet``/``solve``
   (``det`` of a cubic measured ``inf``), ``scatter_reduce(prod)`` (zero tangents);
-* forward AD is missing: fused attention on the CPU, ``cdist``, ``index_reduce``, ``glu``;
+* forward AD is missing: fused attention on the CPU, ``cdist``, ``index_reduce``, ``glu``,
+  and the class weights' tangent in ``nll_loss``;
 * the value depends on the input but autograd does not see it: ``detach``, ``item``,
   sampling with input-dependent parameters (``normal(mean=x)``). Dependence follows
   values (DESIGN §2), so these pass their tangent on; random draws come from a
@@ -607,3 +608,35 @@ def _view(input, size):
     # A functionalized graph says `view` where the traced strides allowed one; float64
     # copies under vmap may be laid out otherwise. reshape is the same values either way.
     return input.reshape(size)
+
+
+def _picked_losses(input, target, weight, ignore_index):
+    """−w[t]·x[t] per entry of the target, with its weight (0 where ignored): the class
+    axis is 1, or 0 for a single example."""
+    axis = 0 if input.dim() == 1 else 1
+    kept = target != ignore_index
+    safe = torch.where(kept, target, torch.zeros_like(target))
+    picked = -input.gather(axis, safe.unsqueeze(axis)).squeeze(axis)
+    weights = kept.to(input.dtype) if weight is None else weight[safe] * kept.to(input.dtype)
+    return picked * weights, weights
+
+
+def _reduced_loss(losses, weights, reduction):
+    if reduction == 0:  # none
+        return losses
+    return losses.sum() if reduction == 2 else losses.sum() / weights.sum()
+
+
+# nll_loss's forward-mode derivative ignores the tangent of its class weights: written out,
+# −w[t]·x[t] differentiates in both
+@explicit(aten.nll_loss_nd.default, aten.nll_loss.default)
+def _nll_loss(input, target, weight=None, reduction=1, ignore_index=-100):
+    losses, weights = _picked_losses(input, target, weight, ignore_index)
+    return _reduced_loss(losses, weights, reduction)
+
+
+@explicit(aten.nll_loss_forward.default)
+def _nll_loss_forward(input, target, weight, reduction, ignore_index):
+    losses, weights = _picked_losses(input, target, weight, ignore_index)
+    total = weights.sum() if reduction != 0 else weights.new_zeros(())
+    return _reduced_loss(losses, weights, reduction), total

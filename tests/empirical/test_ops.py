@@ -60,6 +60,8 @@ torch.manual_seed(0)
 W4, W3 = torch.randn(4, dtype=D), torch.randn(3, dtype=D).abs() + 0.5
 INDEX = torch.tensor([0, 1, 0, 1])
 # name -> (explicit implementation as f(y), native op as f(y)); y is (2, 3, 4, 4) float64
+TARGET = torch.tensor([0, 2, -100, 3])  # one entry ignored
+
 CASES = {
     "layer_norm": (
         lambda y: explicit(aten.layer_norm.default)(y, [4], W4, W4),
@@ -122,6 +124,17 @@ CASES = {
     "pdist": (
         lambda y: explicit(aten.pdist.default)(y[0, 0]),
         lambda y: F.pdist(y[0, 0]),
+    ),
+    # the class weights come from the input too: nll_loss's own derivative ignores them
+    "nll_loss_weighted_mean": (
+        lambda y: explicit(aten.nll_loss_nd.default)(y[0, 0], TARGET, y[1, 0, 0] + 2, 1, -100),
+        lambda y: F.nll_loss(y[0, 0], TARGET, weight=y[1, 0, 0] + 2),
+    ),
+    "nll_loss_forward_weighted_sum": (
+        lambda y: explicit(aten.nll_loss_forward.default)(  # the loss, its first output
+            y[0, 0], TARGET, y[1, 0, 0] + 2, 2, -100
+        ),
+        lambda y: F.nll_loss(y[0, 0], TARGET, weight=y[1, 0, 0] + 2, reduction="sum"),
     ),
     "glu": (
         lambda y: explicit(aten.glu.default)(y, -1),
