@@ -129,8 +129,8 @@ class Projector:
         return factors
 
     def __call__(self, key: str, value: torch.Tensor) -> torch.Tensor:
-        if value.is_complex():
-            value = torch.view_as_real(value)
+        if value.is_complex():  # conj() is a lazy bit that view_as_real refuses
+            value = torch.view_as_real(value.resolve_conj())
         if not value.is_floating_point():
             value = value.to(torch.float64)
         shape = tuple(value.shape)

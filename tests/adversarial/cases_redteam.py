@@ -614,7 +614,6 @@ def dict_output_one_static():
 
 @attack(
     truth(2, cross=False),
-    found="validate: refuses a model that runs (view_as_real of an unresolved conjugate)",
 )
 def complex_times_conjugate():
     """view_as_real(z·conj(z)) = (re² + im², 0): degree 2, no cross-entry terms."""
