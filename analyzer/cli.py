@@ -61,9 +61,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         with _torch_quiet(options.debug):
             if "torch" not in sys.modules:  # seconds on a cold start: say so
                 with options.progress.task("loading torch"):
-                    import torch  # noqa: F401
+                    import torch
             if not options.debug:  # vmap's note that an op runs unbatched is torch's concern
-                sys.modules["torch"]._C._functorch._set_vmap_fallback_warning_enabled(False)
+                import torch
+
+                torch._C._functorch._set_vmap_fallback_warning_enabled(False)
             _check_common(options)
             return int(options.run(options) or 0)
     except AnalyzerError as error:

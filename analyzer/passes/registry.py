@@ -85,6 +85,8 @@ class OpEntry:
     ``factors`` groups argument positions into the factors of a product whose factors
     are sums (``mse_loss_backward``: δ · (x − y)). ``derivative_degree`` is the degree of
     an activation's derivative in its argument (0 for ReLU's step, ``None`` if smooth).
+    ``self_contraction`` marks ops that contract a tensor with itself (``A·A·A``,
+    ``(x − μ)(x − μ)ᵀ``): a contraction site on one continuous operand.
     """
 
     primitive: str
@@ -100,6 +102,7 @@ class OpEntry:
     site_kind: str = "gating"
     factors: tuple[tuple[int, ...], ...] = ()
     derivative_degree: int | None = None
+    self_contraction: bool = False
 
 
 REGISTRY: dict[str, OpEntry] = {}
@@ -247,9 +250,10 @@ register("aten.xlogy aten.special_xlog1py aten.special_xlogy aten.atan2 aten.flo
 register("aten.trapezoid aten.cumulative_trapezoid", "reduction", Rule.PRODUCT,
          multiplied=(0, 1))  # fmt: skip
 # Aⁿ and (x − μ)(x − μ)ᵀ: contractions of a tensor with itself
-register("aten.linalg_matrix_power aten.matrix_power", "matmul", Rule.POW)
-register("aten.cov", "matmul", Rule.SQUARE_REDUCTION)
-register("aten.corrcoef", "matmul", Rule.SMOOTH)
+register("aten.linalg_matrix_power aten.matrix_power", "matmul", Rule.POW,
+         self_contraction=True)  # fmt: skip
+register("aten.cov", "matmul", Rule.SQUARE_REDUCTION, self_contraction=True)
+register("aten.corrcoef", "matmul", Rule.SMOOTH, self_contraction=True)
 # log Σ exp along an axis: mixes the entries it accumulates, so not pointwise
 register("aten.logcumsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "

@@ -45,7 +45,6 @@ from analyzer.passes.registry import (
 from analyzer.passes.transfer import (
     MATRIX_POWERS,
     SCATTER_PRODUCTS,
-    SELF_CONTRACTIONS,
     Facts,
     attention_inputs,
     backward_operands,
@@ -156,10 +155,10 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
     if entry is None:  # an unknown op may multiply whatever it reads: worst case, a site
         operands = _continuous(facts, *tensor_operands(node))
         return [Site(node, "gating", tuple(operands), "unknown op")] if operands else []
-    if op_name(node) in SELF_CONTRACTIONS:
+    if entry.self_contraction:
         operands = _continuous(facts, *tensor_operands(node))
         exponent = power_exponent(node) if op_name(node) in MATRIX_POWERS else 2
-        if operands and exponent not in (0, 1):
+        if operands and exponent not in (0, 1):  # A⁰ = I and A¹ = A multiply nothing
             return [Site(node, "contraction", (operands[0], operands[0]))]
         return []
     read = aligned.escaped.get(node)
@@ -173,11 +172,6 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
     special = _SPECIAL_SITES.get(entry.rule)
     if special is not None:
         return special(node, entry, facts)
-    if entry.rule is Rule.WHERE and entry.factors:  # a selection of a product
-        groups = [_continuous(facts, *group) for group in factor_groups(node, entry)]
-        if all(groups) and len(groups) > 1:
-            return [Site(node, "gating", tuple(g[0] for g in groups))]
-        return []
     if entry.rule in (Rule.PRODUCT, Rule.DIVIDE):
         kind = product_kind(node, facts, aligned)
         if kind is None or kind == "pointwise":
@@ -292,6 +286,14 @@ def _recurrent_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     return [Site(node, "gating", tuple(_continuous(facts, *tensor_operands(node))), "gates")]
 
 
+def _where_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """A selection multiplies only when it selects a product (nll_loss: −w[t]·x[t])."""
+    if not entry.factors:
+        return []
+    groups = [_continuous(facts, *group) for group in factor_groups(node, entry)]
+    return [Site(node, "gating", tuple(g[0] for g in groups))] if all(groups) else []
+
+
 def _lerp_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     weight = _continuous(facts, named_node(node, "weight"))
     ends = _continuous(facts, named_node(node, "self"), named_node(node, "end"))
@@ -400,6 +402,7 @@ _SPECIAL_SITES = {
     Rule.BATCH_NORM: _batch_norm_sites,
     Rule.RECURRENT: _recurrent_sites,
     Rule.LERP: _lerp_sites,
+    Rule.WHERE: _where_sites,
     Rule.PRELU: _prelu_sites,
     Rule.SCATTER: _scatter_sites,
     Rule.ENTRY_PRODUCT: _entry_product_sites,

@@ -202,8 +202,6 @@ def _pow(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> F
 
 
 MATRIX_POWERS = frozenset({"aten.linalg_matrix_power", "aten.matrix_power"})
-SELF_CONTRACTIONS = MATRIX_POWERS | {"aten.cov", "aten.corrcoef"}
-"""Ops that contract a tensor with itself: ``A·A·A``, ``(x − μ)(x − μ)ᵀ``."""
 
 
 def power_exponent(node: fx.Node) -> Any:
