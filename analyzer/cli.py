@@ -898,11 +898,10 @@ def _run_expand(options: argparse.Namespace) -> int:
     if options.device is None:
         options.device = "cpu"
     result = analyze_traced(_traced(options))
-    with options.progress.task("expanding on sympy symbols"):
-        expansion = expand_traced(
-            result, max_inputs=options.max_inputs, max_terms=options.max_terms,
-            progress=options.progress,
-        )  # fmt: skip
+    expansion = expand_traced(
+        result, max_inputs=options.max_inputs, max_terms=options.max_terms,
+        progress=options.progress,
+    )  # fmt: skip
     if not options.quiet:
         print(expand_text(expansion, show=options.show))
     if options.json is not None:

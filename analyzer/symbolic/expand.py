@@ -256,15 +256,17 @@ def expand_traced(
         sources[node] = SymTensor(tuple(value.shape), entries)
         offset += value.numel()
     interpreter = _Expander(traced, sources, ring, Budget(max_terms), progress)
-    with torch.no_grad(), progress.task("expanding", total=len(traced.graph.nodes)) as task:
+    nodes = len(traced.graph.nodes)
+    with torch.no_grad(), progress.task("expanding on sympy symbols", total=nodes) as task:
         interpreter.task = task
         try:
             result = interpreter.run(*program.placeholder_args)
         except SpecError as error:  # fx adds the node's listing: the message names it already
             raise SpecError(str(error).split("\n\nWhile executing")[0]) from None
     outputs, output_shapes, origins = _flatten_outputs(result, ring)
-    progress.note("reading degrees and monomials …")
-    degrees = [degree(e, frozenset(symbols)) for e in outputs]
+    with progress.task("reading degrees and monomials"):
+        degrees = [degree(e, frozenset(symbols)) for e in outputs]
+        cross_terms = cross_monomials(outputs)
     polynomial = all(isinstance(e, Rat) for e in outputs)
     return Expansion(
         model=traced.model,
@@ -275,7 +277,7 @@ def expand_traced(
         degree=max(degrees, default=0),
         polynomial=polynomial,
         piecewise=any(is_piecewise(e) for e in outputs),
-        cross_terms=cross_monomials(outputs),
+        cross_terms=cross_terms,
         non_polynomial=[] if polynomial else sorted(origins),
         static_degree=analysis.degree,
         warnings=list(analysis.warnings),

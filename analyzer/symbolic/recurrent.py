@@ -145,6 +145,14 @@ def _recurrent(context: Context, args: tuple, kwargs: dict) -> tuple[SymTensor, 
     directions = 2 if bidirectional else 1
     per_cell = len(params) // (layers * directions)
     steps = sequence.shape[0]
+    # each step's state reads every entry of the last one through every gate: written
+    # out (as printing, degrees and monomials read it) the expression grows that fast
+    hidden = states[0].shape[-1]
+    fan_in = {"lstm": 4, "gru": 3}.get(kind, 1) * hidden
+    context.budget.charge(
+        layers * directions * fan_in**steps,
+        f"{context.node.name} ({op_name(context.node)}: {steps} steps, hidden size {hidden})",
+    )
     finals: list[list[SymTensor]] = [[] for _ in states]
     for layer in range(layers):
         outputs: list[list[SymTensor]] = []

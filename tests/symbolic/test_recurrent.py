@@ -47,3 +47,12 @@ def test_recurrent_layers_match_torch(layer: torch.nn.Module, shape: tuple) -> N
     else:
         assert not result.polynomial and result.degree == float("inf")
     assert result.non_polynomial == [f"{op} (aten.{op})"] and degree_agrees(result)
+
+
+def test_a_long_recurrence_is_refused_with_its_sizes(run_cli) -> None:
+    """Each step reads every entry of the last state through every gate: the zoo's LSTM
+    (hidden 16, 6 steps) would write out ~6.9e10 terms. A clear refusal, not a hang."""
+    code, _, err = run_cli("expand", "zoo:lstm", "--quiet")
+    message = " ".join(err.split())
+    assert code == 2, err
+    assert "lstm (aten.lstm: 6 steps, hidden size 16)" in message and "--max-terms" in message
