@@ -148,7 +148,7 @@ def check_fidelity(
 def _difference(produced: torch.Tensor, expected: torch.Tensor) -> float:
     if produced.shape != expected.shape:
         return math.inf
-    produced, expected = produced.to(expected.device), expected
+    produced, expected = produced.detach().to(expected.device), expected.detach()
     both = torch.isfinite(produced) & torch.isfinite(expected)
     if not bool((both == torch.isfinite(expected)).all()):
         return math.inf  # one side finite where the other is not
