@@ -38,6 +38,7 @@ STAGES = {
     "census": 8,
     "console": 9,  # the CLI's progress display: prints, so it sits with cli.py
     "cli": 9,
+    "__main__": 9,  # `python -m analyzer`: the command line
 }
 # Upward imports allowed inside a function, each for a reason.
 LAZY_EXCEPTIONS = {

@@ -1,0 +1,86 @@
+"""``analyzer census``: analyse every transformers architecture in parallel."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from analyzer.cli.options import add_common_options, done
+from analyzer.errors import SpecError
+
+
+def add_parser(commands: Any) -> None:
+    census = commands.add_parser(
+        "census", help="analyse every transformers architecture (AutoModel type) in parallel",
+        description="Build every AutoModel type of the installed transformers with a shrunk "
+        "config on the meta device, analyse each in a worker process, and write census.json, "
+        "census.csv and a sortable index.html (resumable).",
+    )  # fmt: skip
+    add_common_options(census)
+    census.add_argument("--out", required=True, metavar="DIR", help="the census folder")
+    census.add_argument(
+        "--types", metavar="A,B,…", help="only these model types (default: every AutoModel type)"
+    )
+    census.add_argument(
+        "--workers", type=int, default=2, help="worker processes (default: %(default)s)"
+    )
+    census.add_argument(
+        "--timeout", type=float, default=180.0, metavar="S",
+        help="seconds per model before its worker is replaced (default: %(default)s)",
+    )  # fmt: skip
+    census.add_argument(
+        "--resume", action="store_true", help="keep the stored results of types already done"
+    )
+    census.add_argument(
+        "--shrink", default="widths", choices=["widths", "layers", "none"],
+        help="cut layers and widths (default), layers only, or analyse default configs",
+    )  # fmt: skip
+    census.add_argument(
+        "--seq-len", type=int, default=16, metavar="N", help="tokens (default: %(default)s)"
+    )
+    census.add_argument(
+        "--no-reports", action="store_true", help="no report page per model (faster)"
+    )
+    census.add_argument(
+        "--memory", type=float, default=8.0, metavar="GB",
+        help="address-space limit of each worker (default: %(default)s)",
+    )  # fmt: skip
+    census.set_defaults(run=run)
+
+
+def run(options: argparse.Namespace) -> int:
+    from analyzer.census import CensusOptions, run_census
+    from analyzer.output import check_writable_folder
+
+    if options.seq_len < 1:
+        raise SpecError(f"--seq-len {options.seq_len}: must be at least 1")
+    if options.memory <= 0:
+        raise SpecError(f"--memory {options.memory}: must be positive (GB)")
+    if options.workers < 1:
+        raise SpecError(f"--workers {options.workers}: must be at least 1")
+    if options.timeout <= 0:
+        raise SpecError(f"--timeout {options.timeout}: must be positive (seconds)")
+    check_writable_folder(options.out, "--out")
+    types = [t.strip() for t in options.types.split(",") if t.strip()] if options.types else None
+    settings = CensusOptions(
+        shrink=None if options.shrink == "none" else options.shrink, seq_len=options.seq_len,
+        timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
+        memory_gb=options.memory,
+    )  # fmt: skip
+    document = run_census(
+        options.out, types, settings, resume=options.resume, progress=options.progress
+    )
+    summary = document["summary"]
+    if not options.quiet:
+        print(
+            f"{summary['analysed']} of {summary['types']} types analysed, {summary['clean']} "
+            f"with every op known: {100 * summary['clean_share_of_eligible']:.1f}% of the "
+            f"{summary['eligible']} whose default config builds and whose packages are installed"
+        )
+        print("by category: " + ", ".join(f"{c} {n}" for c, n in summary["by_category"].items()))
+        if summary["unknown_ops"]:
+            print("unknown ops: " + ", ".join(
+                f"{op} ({len(found)})" for op, found in summary["unknown_ops"].items()
+            ))  # fmt: skip
+    done(options, f"wrote {options.out}/index.html, census.json and census.csv")
+    return 0
