@@ -31,12 +31,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.claims.expect import Fails, fails
 from analyzer.errors import SpecError
 
-VERDICTS = ("holds", "holds with caveat", "fails", "error")
-"""What a claim's run concludes; ``error``: the claim itself raised something other than
-an ``AssertionError`` (a bug in the claim or the tool, not a finding)."""
-EXPECTATIONS = ("holds", "holds with caveat", "fails")
+STATIC_ONLY = "fails only in the static analysis"
+DISAGREES = "the analysis disagrees with the construction"
+VERDICTS = ("holds", "holds with caveat", "fails", STATIC_ONLY, DISAGREES, "error")
+"""What a claim's run concludes. ``fails``: a counterexample (a family claim's is confirmed
+empirically unless confirmation is off); ``fails only in the static analysis``: every
+failing model was rejected as a static over-approximation (``validate`` did not confirm
+the facts it failed on); ``the analysis disagrees with the construction``: on a drawn
+model the analysis and the truth its strategy built in differ; ``error``: the claim itself
+raised something other than an ``AssertionError`` (a bug in the claim or the tool)."""
+EXPECTATIONS = ("holds", "holds with caveat")
 
 
 @dataclass(frozen=True)
@@ -150,7 +157,7 @@ class Claim:
     function: Callable[..., Any]
     family: Any = None  # a hypothesis SearchStrategy of Architecture (or anything)
     identity: bool = False
-    expect: str = "holds"
+    expect: str | Fails = "holds"
     tolerance: float | None = None
     empirical: bool = False
     sources: tuple[str, ...] = ()
@@ -163,6 +170,44 @@ class Claim:
     @property
     def kind(self) -> str:
         return "identity" if self.identity else "family"
+
+    @property
+    def expected_verdict(self) -> str:
+        """``holds``, ``holds with caveat`` or ``fails`` (with a :class:`Fails` reason). A
+        claim with caveats that expects ``holds`` expects ``holds with caveat``: each caveat
+        is then held to its own expectation."""
+        if isinstance(self.expect, Fails):
+            return self.expect.verdict
+        return "holds with caveat" if self.expect == "holds" and self.caveats else self.expect
+
+    @property
+    def expect_text(self) -> str:
+        """The expectation in words: ``"fails (a gating site)"``."""
+        if isinstance(self.expect, Fails):
+            return f"fails ({self.expect.describe()})"
+        return self.expect
+
+    def hypothesis_settings(self) -> Any:
+        """``@settings(...)`` put on the claim or its function (None if neither)."""
+        for target in (self, self.function):
+            found = target.__dict__.get("_hypothesis_internal_use_settings") if hasattr(
+                target, "__dict__") else None  # fmt: skip
+            if found is not None:
+                return found
+        return None
+
+    def explicit_examples(self) -> list[Any]:
+        """The values of ``@example(...)`` put on the claim or its function."""
+        found = []
+        for target in (self, self.function):
+            for item in getattr(target, "__dict__", {}).get("hypothesis_explicit_examples", []):
+                found.append(item.args[0] if item.args else next(iter(item.kwargs.values())))
+        return found
+
+    def __call__(self, value: Any) -> Any:
+        """Call the claim's function on one drawn model or Check (so that hypothesis'
+        ``@settings`` and ``@example`` decorate a claim as they decorate a test)."""
+        return self.function(value)
 
     @property
     def module(self) -> str:
@@ -191,7 +236,9 @@ class Claim:
         return attach
 
     def __repr__(self) -> str:
-        return f"<Claim {self.id}: {self.statement!r} ({self.kind}, expect {self.expect})>"
+        return f"<Claim {self.id}: {self.statement!r} ({self.kind}, expect {self.expect_text})>"
+
+    __hash__ = object.__hash__  # a claim is an identity (pytest and hypothesis key by it)
 
 
 def claim(
@@ -207,8 +254,10 @@ def claim(
     id: str | None = None,
     examples: int | None = None,
 ) -> Callable[[Callable[..., Any]], Claim]:
-    """Decorate a function into a :class:`Claim` (see the module doc). Options are checked
-    here, when the claim is written, with errors naming the option."""
+    """Decorate a function into a :class:`Claim` (see the module doc). ``expect`` is
+    ``"holds"``, ``"holds with caveat"`` or :func:`fails` naming what the counterexample
+    must show. Options are checked here, when the claim is written, with errors naming
+    the option."""
     where = f"claim({statement!r})"
     if not isinstance(statement, str) or not statement.strip():
         raise SpecError(f"claim(statement={statement!r}): the statement must be a non-empty string")
@@ -226,8 +275,16 @@ def claim(
                 f"{where}: family= must be a hypothesis strategy such as architectures(...), "
                 f"not {type(family).__name__}"
             )
-    if expect not in EXPECTATIONS:
-        raise SpecError(f"{where}: expect={expect!r}; give one of {', '.join(EXPECTATIONS)}")
+    if expect == "fails":
+        raise SpecError(
+            f"{where}: expect='fails' must say why: give expect=fails(site_kind=..., "
+            "primitive=..., op=..., block=..., assertion=...) naming what the counterexample "
+            "must show (from analyzer.claims import fails)"
+        )
+    if not isinstance(expect, Fails) and expect not in EXPECTATIONS:
+        raise SpecError(
+            f"{where}: expect={expect!r}; give one of {', '.join(EXPECTATIONS)} or fails(...)"
+        )
     if tolerance is not None and (
         isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or tolerance < 0
     ):
@@ -260,6 +317,9 @@ def claim(
         )
 
     return decorate
+
+
+__all__ = ["Check", "Claim", "Fails", "Measurement", "claim", "fails", "identity"]
 
 
 def identity(statement: str, **options: Any) -> Callable[[Callable[..., Any]], Claim]:

@@ -42,6 +42,15 @@ class Model:
     ) -> Model:
         """Build, analyse and (with ``empirical``) validate a drawn architecture or any
         value with ``module`` and ``args`` (an :class:`~analyzer.testing.opgraphs.OpGraph`)."""
+        if not (hasattr(drawn, "module") and hasattr(drawn, "args")):
+            from analyzer.errors import SpecError
+
+            raise SpecError(
+                f"the family drew a {type(drawn).__name__}, not a model: a family must draw "
+                "values with .module and .args (architectures(), op_graphs(), or your own "
+                "objects); to draw bare modules, pair each with its input, e.g. "
+                "st.builds(Drawn, module=..., args=...)"
+            )
         module, args = drawn.module, tuple(drawn.args)
         label = "drawn:" + type(drawn).__name__.lower()
         analysis = analyze(module, args, model=label)

@@ -7,15 +7,17 @@ analysis, the static and empirical evidence, the measurements with their toleran
 sources and the seconds. :func:`run_claims` runs several into one
 :class:`ClaimsReport`, whose ``to_json`` is the ``analyzer.claims/1`` document.
 
->>> from analyzer.claims.core import claim
+>>> from analyzer.claims.core import claim, fails
 >>> from analyzer.strategies import architectures
->>> @claim("recurrent nets are matmul and ReLU", expect="fails",
+>>> @claim("recurrent nets are matmul and ReLU", expect=fails(site_kind="gating"),
 ...        family=architectures(blocks=["linear", "relu", "rnn", "lstm", "gru"]))
 ... def recurrent_nets_are_relu_circuits(model):
 ...     assert set(model.analysis.circuit_class) <= {"matmul", "relu"}
 >>> result = run_claim(recurrent_nets_are_relu_circuits, examples=20)
->>> result.verdict, result.counterexample.description
-('fails', 'a single LSTM layer, input 1, hidden 1: gating site at rnn')
+>>> result.verdict, result.as_expected, result.counterexample.description
+('fails', True, 'a single LSTM layer, input 1, hidden 1: gating site at rnn')
+>>> result.counterexample.confirmation
+'confirmed empirically'
 """
 
 from __future__ import annotations
@@ -23,13 +25,11 @@ from __future__ import annotations
 import contextlib
 import time
 import traceback
-from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.claims.core import Check, Claim, Measurement
-from analyzer.claims.model import Model
+from analyzer.claims.core import DISAGREES, STATIC_ONLY, Check, Claim, Measurement
 from analyzer.empirical.validate import exact_arithmetic
 from analyzer.errors import SpecError
 from analyzer.progress import SILENT, Progress
@@ -40,19 +40,46 @@ DEFAULT_EXAMPLES = 25
 
 @dataclass
 class Counterexample:
-    """The minimal failing model: in words, the failed assertion, and its analysis."""
+    """The minimal failing model: in words, the failed assertion, and its analysis.
+    ``confirmation``: ``confirmed empirically`` (validate confirms what it failed on),
+    ``not checked (confirmation off)``, ``rejected: not confirmed empirically`` (a
+    static-only counterexample), or empty (an identity's, or an error's)."""
 
     description: str
     assertion: str
     drawn: str  # the drawn value's repr, to rebuild it
     analysis: Any = None  # an Analysis, or None when the failure was not on a model
+    blocks: list[str] = field(default_factory=list)  # the drawn block kinds
+    confirmation: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "description": self.description,
             "assertion": self.assertion,
             "drawn": self.drawn,
+            "blocks": list(self.blocks),
+            "confirmation": self.confirmation,
             "analysis": None if self.analysis is None else self.analysis.to_json(),
+        }
+
+
+@dataclass
+class Construction:
+    """The analysis disagreed with the truth a strategy built in: on how many of the
+    drawn models, and the smallest such model hypothesis found."""
+
+    checked: int
+    disagreeing: int
+    counterexample: Counterexample
+
+    verdict = DISAGREES
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "verdict": self.verdict,
+            "checked": self.checked,
+            "disagreeing": self.disagreeing,
+            "counterexample": self.counterexample.to_json(),
         }
 
 
@@ -70,15 +97,71 @@ class ClaimResult:
     error: str | None = None
     parts: list[ClaimResult] = field(default_factory=list)
     caveats: list[ClaimResult] = field(default_factory=list)
+    check_verdict: str = ""  # the property's own verdict (before parts and the truth)
+    construction: Construction | None = None
 
     @property
     def id(self) -> str:
         return self.claim.id
 
     @property
+    def own_as_expected(self) -> bool:
+        """This result's verdict is what its claim expects (parts and caveats aside)."""
+        return not self.mismatch()
+
+    def mismatch(self) -> list[str]:
+        """Why this result's verdict is not what its claim expects (empty when it is):
+        the verdict against the expectation, and for ``fails(...)`` what the failure does
+        not show."""
+        from analyzer.claims.expect import Fails
+
+        expect = self.claim.expect
+        if self.verdict != self.claim.expected_verdict:
+            return [f"{self.verdict}, expected {self.claim.expect_text}"]
+        if not isinstance(expect, Fails):
+            return []
+        failing = [r for r in [self, *self.parts] if (r.check_verdict or r.verdict) == "fails"]
+        lacking: list[str] = []
+        for item in failing:
+            lacking = expect.missing(item.counterexample, item.measurements)
+            if not lacking:
+                return []
+        shown = next((r.counterexample for r in failing if r.counterexample), None)
+        where = f" on {shown.description} ({shown.assertion.splitlines()[0]})" if shown else ""
+        return [
+            f"fails, not as expected: expected it to fail showing {expect.describe()}; "
+            f"it failed{where}: " + "; ".join(lacking)
+        ]
+
+    @property
     def as_expected(self) -> bool:
-        """The verdict is what the claim's author expected (``--strict`` checks this)."""
-        return self.verdict == self.claim.expect
+        """The verdict is what the claim's author expected, and so is every part's and
+        caveat's (``--strict`` and the pytest plugin check this)."""
+        return not self.unexpected()
+
+    def unexpected(self, prefix: str = "") -> list[str]:
+        """Every result in this claim (itself, its parts, its caveats) whose verdict is not
+        what it expects, one line each: ``"S1.recurrent (caveat): fails, not as expected
+        …"``, with the counterexample or error."""
+        lines = []
+        label = f"{prefix}{self.id}"
+        for why in self.mismatch():
+            lines.append(f"{label}: {why}")
+            if self.error:
+                lines.append(f"  error: {self.error}")
+            found = self.construction.counterexample if self.construction else self.counterexample
+            if found is not None and "not as expected" not in why:
+                lines.append(f"  counterexample: {found.description}")
+                lines += [f"    {line}" for line in found.assertion.splitlines()[:6]]
+            for m in self.measurements:
+                if m.decides and m.within is False:
+                    lines.append(
+                        f"  {m.name}: {m.value:.3g} {m.status} (tolerance {m.tolerance:g})"
+                    )
+        for kind, items in (("part", self.parts), ("caveat", self.caveats)):
+            for item in items:
+                lines += item.unexpected(f"{kind} ")
+        return lines
 
     def to_json(self) -> dict[str, Any]:
         document: dict[str, Any] = {
@@ -87,8 +170,12 @@ class ClaimResult:
             "precise": self.claim.precise,
             "kind": self.claim.kind,
             "verdict": self.verdict,
-            "expect": self.claim.expect,
+            "check_verdict": self.check_verdict or self.verdict,
+            "expect": self.claim.expected_verdict,
+            "expect_because": _expect_json(self.claim),
             "as_expected": self.as_expected,
+            "own_as_expected": self.own_as_expected,
+            "unexpected": self.unexpected(),
             "examples": self.examples,
             "counterexample": None
             if self.counterexample is None
@@ -98,6 +185,7 @@ class ClaimResult:
             "sources": list(self.claim.sources),
             "seconds": round(self.seconds, 3),
             "error": self.error,
+            "construction": None if self.construction is None else self.construction.to_json(),
         }
         if self.parts:
             document["parts"] = [p.to_json() for p in self.parts]
@@ -106,8 +194,15 @@ class ClaimResult:
         return document
 
     def failing(self) -> list[ClaimResult]:
-        """This result and its parts whose verdict is ``fails`` or ``error``."""
-        return [r for r in [self, *self.parts] if r.verdict in ("fails", "error") or r.error]
+        """This result and its parts whose verdict is not a holding one."""
+        return [r for r in [self, *self.parts] if r.verdict not in ("holds", "holds with caveat")
+                or r.error]  # fmt: skip
+
+
+def _expect_json(claim: Claim) -> Any:
+    from analyzer.claims.expect import Fails
+
+    return claim.expect.to_json() if isinstance(claim.expect, Fails) else None
 
 
 @dataclass
@@ -119,10 +214,25 @@ class ClaimsReport:
     examples: int | None
     seed: int
     seconds: float
+    confirm: bool = True
 
     @property
     def as_expected(self) -> bool:
         return all(r.as_expected for r in self.results)
+
+    def unexpected(self) -> list[str]:
+        """Every verdict in the run, parts and caveats included, that is not as expected."""
+        return [line for r in self.results for line in r.unexpected()]
+
+    @property
+    def rejected(self) -> int:
+        """Static counterexamples rejected as over-approximations, over the whole run."""
+
+        def count(result: ClaimResult) -> int:
+            own = result.evidence.get("rejected_static", 0) if result.evidence else 0
+            return own + sum(count(r) for r in [*result.parts, *result.caveats])
+
+        return sum(count(r) for r in self.results)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -131,6 +241,9 @@ class ClaimsReport:
             "examples": self.examples,
             "seed": self.seed,
             "seconds": round(self.seconds, 3),
+            "confirm": self.confirm,
+            "as_expected": self.as_expected,
+            "rejected_static": self.rejected,
             "claims": [r.to_json() for r in self.results],
         }
 
@@ -168,15 +281,22 @@ def run_claim(
     device: str | None = None,
     deadline: float | None = None,
     progress: Progress = SILENT,
+    confirm: bool = True,
+    database: str | None = None,
 ) -> ClaimResult:
-    """Run ``claim`` (and its caveats): ``examples`` drawn models per family (default: the
-    claim's own, else :data:`DEFAULT_EXAMPLES`), hypothesis seeded by ``seed``, models
-    validated and identities measured on ``device`` (default cuda when present), each
-    example allowed ``deadline`` milliseconds (default: no limit)."""
+    """Run ``claim`` (and its parts and caveats): ``examples`` drawn models per family
+    (default: the claim's own, its ``@settings``' ``max_examples``, else
+    :data:`DEFAULT_EXAMPLES`), hypothesis seeded by ``seed``, models validated and
+    identities measured on ``device`` (default cuda when present), each example allowed
+    ``deadline`` milliseconds (default: no limit). ``confirm`` (default on): a family
+    counterexample counts only when ``validate`` confirms the static facts it fails on
+    (:mod:`analyzer.claims.family`). ``database``: a folder where hypothesis keeps
+    failing examples to replay first (default: none kept)."""
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
     started = time.perf_counter()
-    options = {"examples": examples, "seed": seed, "device": device, "deadline": deadline}
+    options = {"examples": examples, "seed": seed, "device": device, "deadline": deadline,
+               "confirm": confirm, "database": database}  # fmt: skip
     with (
         _one_thread(),
         progress.task(claim.id, total=1 + len(claim.parts) + len(claim.caveats)) as task,
@@ -184,8 +304,12 @@ def run_claim(
         if claim.identity:
             result = _run_identity(claim, seed, device, started)
         else:
-            count = examples or claim.examples or DEFAULT_EXAMPLES
-            result = _run_family(claim, count, seed, device, deadline, started)
+            from analyzer.claims.family import FamilyRun
+
+            result = FamilyRun(
+                claim, examples=examples, seed=seed, device=device, deadline=deadline,
+                confirm=confirm, database=database,
+            ).run()  # fmt: skip
         task.advance()
         for into, extra, what in ((result.parts, claim.parts, "part"),
                                   (result.caveats, claim.caveats, "caveat")):  # fmt: skip
@@ -193,19 +317,20 @@ def run_claim(
                 progress.note(f"{claim.id}: {what} {item.id}")
                 into.append(run_claim(item, **options))  # type: ignore[arg-type]
                 task.advance()
+    result.check_verdict = result.check_verdict or result.verdict
     result.verdict = _combined(result.verdict, [p.verdict for p in result.parts], result.caveats)
     result.seconds = time.perf_counter() - started
     return result
 
 
 def _combined(own: str, parts: list[str], caveats: list[ClaimResult]) -> str:
-    """A claim errs or fails when it or any part does; else it holds, with caveat when
-    caveats qualify it."""
+    """A claim errs, disagrees with its construction, fails, or fails only statically when
+    it or any part does (in that order); else it holds, with caveat when caveats qualify
+    it. Caveats decide through :attr:`ClaimResult.as_expected`, not the verdict."""
     verdicts = [own, *parts]
-    if "error" in verdicts:
-        return "error"
-    if "fails" in verdicts:
-        return "fails"
+    for worst in ("error", DISAGREES, "fails", STATIC_ONLY):
+        if worst in verdicts:
+            return worst
     return "holds with caveat" if caveats or "holds with caveat" in verdicts else "holds"
 
 
@@ -217,8 +342,10 @@ def run_claims(
     device: str | None = None,
     deadline: float | None = None,
     progress: Progress = SILENT,
+    confirm: bool = True,
+    database: str | None = None,
 ) -> ClaimsReport:
-    """Run every claim in order; one :class:`ClaimsReport`."""
+    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`."""
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
     started = time.perf_counter()
@@ -234,11 +361,15 @@ def run_claims(
                     device=device,
                     deadline=deadline,
                     progress=progress,
+                    confirm=confirm,
+                    database=database,
                 )
             )
             progress.note(f"{item.id}: {results[-1].verdict} ({results[-1].seconds:.1f} s)")
             task.advance()
-    return ClaimsReport(results, device, examples, seed, time.perf_counter() - started)
+    return ClaimsReport(
+        results, device, examples, seed, time.perf_counter() - started, confirm=confirm
+    )
 
 
 # --- identities ----------------------------------------------------------------------
@@ -259,9 +390,9 @@ def _run_identity(claim: Claim, seed: int, device: str, started: float) -> Claim
             check.measure("error", float(returned))
     except AssertionError as failed:
         verdict = "fails"
-        counterexample = Counterexample("the identity's own assertion", _assertion(failed), "")
+        counterexample = Counterexample("the identity's own assertion", assertion_text(failed), "")
     except Exception as raised:  # a bug in the claim or the tool: an error, not a finding
-        verdict, error = "error", _error_text(raised)
+        verdict, error = "error", error_text(raised)
     if verdict == "holds" and any(m.decides and m.within is False for m in check.measurements):
         verdict = "fails"
     return ClaimResult(
@@ -285,131 +416,7 @@ def _one_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
-# --- families -----------------------------------------------------------------------
-
-
-class _Tally:
-    """Evidence gathered over every example a family run drew."""
-
-    def __init__(self) -> None:
-        self.generated = 0
-        self.shrink_steps = 0
-        self.failed = False
-        self.classes: Counter[str] = Counter()
-        self.site_kinds: Counter[str] = Counter()
-        self.degrees: Counter[str] = Counter()
-        self.truth_checked = 0
-        self.truth_disagreeing = 0
-        self.truth_disagreements: list[str] = []  # the first few, in words
-        self.validated = 0
-        self.agree = 0
-        self.violations = 0
-        self.cross_nonzero = 0
-
-    def add(self, model: Model) -> None:
-        if self.failed:
-            self.shrink_steps += 1
-            return
-        self.generated += 1
-        analysis = model.analysis
-        self.classes[", ".join(analysis.circuit_class) or "(none)"] += 1
-        self.site_kinds.update({site.kind for site in analysis.sites})
-        self.degrees[analysis.degree] += 1
-        if model.truth is not None:
-            self.truth_checked += 1
-            found = model.truth.disagreements(analysis)
-            self.truth_disagreeing += bool(found)
-            if found and len(self.truth_disagreements) < 5:
-                self.truth_disagreements.append(f"{model.description}: {'; '.join(found)}")
-        if model.validation is not None:
-            document = model.validation.to_json()
-            self.validated += 1
-            self.agree += bool(document["agree"])
-            self.violations += document["dependence"]["violations"]
-            self.cross_nonzero += document["cross_entry"]["nonzero"] > 0
-
-    def evidence(self) -> dict[str, Any]:
-        static = {
-            "primitive_sets": dict(self.classes.most_common()),
-            "models_with_site_kind": dict(sorted(self.site_kinds.items())),
-            "degrees": dict(sorted(self.degrees.items())),
-            "truth_checked": self.truth_checked,
-            "truth_disagreeing": self.truth_disagreeing,
-            "truth_disagreements": list(self.truth_disagreements),
-        }
-        empirical = None
-        if self.validated:
-            empirical = {
-                "validated": self.validated,
-                "agree": self.agree,
-                "dependence_violations": self.violations,
-                "models_with_cross_entry_terms": self.cross_nonzero,
-            }
-        return {"static": static, "empirical": empirical, "shrink_steps": self.shrink_steps}
-
-
-def _run_family(
-    claim: Claim, examples: int, seed: int, device: str, deadline: float | None, started: float
-) -> ClaimResult:
-    from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-    from hypothesis import seed as seeded
-    from hypothesis.reporting import with_reporter
-
-    tally = _Tally()
-    last: dict[str, Any] = {}
-
-    def prop(drawn: Any) -> None:
-        model = None
-        try:
-            model = Model.of(drawn, empirical=claim.empirical, device=device, seed=seed)
-            tally.add(model)
-            claim.function(model)
-        except BaseException as failed:
-            last.update(drawn=drawn, model=model, failed=failed)
-            tally.failed = True
-            raise
-
-    test = settings(
-        max_examples=examples,
-        deadline=deadline,
-        database=None,
-        report_multiple_bugs=False,
-        suppress_health_check=list(HealthCheck),
-        verbosity=Verbosity.quiet,
-        phases=(Phase.explicit, Phase.generate, Phase.shrink),
-        print_blob=False,
-    )(given(claim.family)(prop))
-    test = seeded(seed)(test)
-    verdict, error, counterexample = "holds", None, None
-    try:
-        with with_reporter(lambda message: None):
-            test()
-    except AssertionError as failed:
-        verdict = "fails"
-        counterexample = _counterexample(last, failed)
-    except Exception as raised:
-        verdict, error = "error", _error_text(last.get("failed", raised))
-        if last.get("drawn") is not None:
-            counterexample = _counterexample(last, last["failed"])
-    return ClaimResult(
-        claim, verdict, examples=tally.generated, seconds=time.perf_counter() - started,
-        counterexample=counterexample, evidence=tally.evidence(), error=error,
-    )  # fmt: skip
-
-
-def _counterexample(last: dict[str, Any], failed: BaseException) -> Counterexample:
-    model: Model | None = last.get("model")
-    drawn = last.get("drawn")
-    if model is None:  # it failed while being built or analysed
-        described = getattr(drawn, "describe", None)
-        words = described() if callable(described) else repr(drawn)
-        return Counterexample(words, _assertion(failed), repr(drawn))
-    return Counterexample(
-        f"{model.description}: {model.findings()}", _assertion(failed), repr(drawn), model.analysis
-    )
-
-
-def _assertion(failed: BaseException) -> str:
+def assertion_text(failed: BaseException) -> str:
     """The failed assertion: its message, else the asserting source line."""
     message = str(failed).strip()
     if message:
@@ -418,7 +425,7 @@ def _assertion(failed: BaseException) -> str:
     return frames[-1].line or type(failed).__name__ if frames else type(failed).__name__
 
 
-def _error_text(raised: BaseException) -> str:
+def error_text(raised: BaseException) -> str:
     frames = traceback.extract_tb(raised.__traceback__)
     where = f" (at {frames[-1].filename}:{frames[-1].lineno})" if frames else ""
     return f"{type(raised).__name__}: {raised}{where}"

@@ -34,8 +34,19 @@ def add_parser(commands: Any) -> None:
     claims.add_argument("--json", metavar="PATH", help="write the analyzer.claims/1 JSON")
     claims.add_argument("--report", metavar="DIR", help="write index.html and claims.json to DIR")
     claims.add_argument(
-        "--strict", action="store_true", help="exit 1 when a verdict differs from its expect"
-    )
+        "--strict", action="store_true",
+        help="exit 1 when a verdict (a part's or a caveat's included) differs from its expect",
+    )  # fmt: skip
+    claims.add_argument(
+        "--no-confirm", dest="confirm", action="store_false",
+        help="take family counterexamples as the static analysis gives them, without "
+        "confirming them with validate (faster; verdicts read 'not checked')",
+    )  # fmt: skip
+    claims.add_argument(
+        "--database", metavar="DIR", default=None,
+        help="a folder where hypothesis keeps failing examples and replays them first "
+        "(default: none kept)",
+    )  # fmt: skip
     claims.set_defaults(run=run)
 
 
@@ -62,7 +73,7 @@ def run(options: argparse.Namespace) -> int:
     options.progress.note(f"running {len(claims)} claim(s) on {device}")
     report = run_claims(
         claims, examples=options.examples, seed=options.seed, device=device,
-        progress=options.progress,
+        progress=options.progress, confirm=options.confirm, database=options.database,
     )  # fmt: skip
     if not options.quiet:
         print(render_claims_text(report))

@@ -21,6 +21,8 @@ VERDICT_COLOURS = {
     "holds": "#98df8a",
     "holds with caveat": "#ffdd71",
     "fails": "#ff9896",
+    "fails only in the static analysis": "#ffbb78",
+    "the analysis disagrees with the construction": "#c5b0d5",
     "error": "#c7c7c7",
 }
 STATUS_MARKS = {
@@ -45,6 +47,21 @@ def _value(value: Any) -> str:
     return str(value)
 
 
+def verdict_words(result: ClaimResult) -> str:
+    """The verdict with how a family counterexample was confirmed: ``"fails (confirmed
+    empirically)"``, ``"fails (not checked (confirmation off))"``."""
+    found = result.counterexample
+    if result.verdict == "fails" and found is not None and found.confirmation:
+        return f"fails ({found.confirmation})"
+    return result.verdict
+
+
+def expected_words(result: ClaimResult) -> str:
+    if result.as_expected:
+        return "yes"
+    return "no" if result.own_as_expected else f"no ({result.claim.expect_text})"
+
+
 # --- text ----------------------------------------------------------------------------
 
 
@@ -53,9 +70,9 @@ def render_claims_text(report: ClaimsReport) -> str:
     measurements out of tolerance, figures not reproduced and what was not measured."""
     rows = [("claim", "verdict", "as expected", "examples", "seconds", "statement")]
     for result in report.results:
-        expected = "yes" if result.as_expected else f"no ({result.claim.expect})"
+        expected = expected_words(result)
         rows.append((
-            result.id, result.verdict, expected,
+            result.id, verdict_words(result), expected,
             str(result.examples), f"{result.seconds:.1f}", result.claim.statement,
         ))  # fmt: skip
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
@@ -67,10 +84,23 @@ def render_claims_text(report: ClaimsReport) -> str:
         if details:
             lines.append(f"{result.id}: {result.claim.statement}")
             lines += details
+    unexpected = report.unexpected()
+    if unexpected:
+        lines.append("not as expected:")
+        lines += [f"  {line}" for line in unexpected]
+    rejected = (
+        f"{report.rejected} static counterexample(s) rejected as over-approximations"
+        if report.confirm
+        else "counterexamples not confirmed empirically (confirmation off)"
+    )
     lines.append(
         f"{len(report.results)} claims on {report.device}, seed {report.seed}, "
-        f"{report.seconds:.1f} s; "
-        + ("every verdict as expected" if report.as_expected else "verdicts differ from expected")
+        f"{report.seconds:.1f} s; {rejected}; "
+        + (
+            "every verdict as expected, parts and caveats included"
+            if report.as_expected
+            else "some verdicts not as expected"
+        )
     )
     return "\n".join(lines)
 
@@ -79,10 +109,28 @@ def _text_details(result: ClaimResult, indent: str) -> list[str]:
     lines = []
     if result.error:
         lines.append(f"{indent}error: {result.error}")
+    for why in result.mismatch():
+        lines.append(f"{indent}not as expected: {why}")
     if result.counterexample is not None:
-        lines.append(f"{indent}counterexample: {result.counterexample.description}")
-        assertion = result.counterexample.assertion.splitlines()
+        found = result.counterexample
+        confirmation = f" [{found.confirmation}]" if found.confirmation else ""
+        lines.append(f"{indent}counterexample{confirmation}: {found.description}")
+        assertion = found.assertion.splitlines()
         lines.append(f"{indent}  assertion: {assertion[0] if assertion else ''}")
+    rejected = (result.evidence or {}).get("rejected_static", 0)
+    if rejected:
+        lines.append(
+            f"{indent}{rejected} static counterexample(s) rejected (validate did not confirm "
+            "what they failed on), e.g.:"
+        )
+        lines += [f"{indent}  {why}" for why in result.evidence["rejections"][:3]]
+    if result.construction is not None:
+        made = result.construction
+        lines.append(
+            f"{indent}{made.verdict} on {made.disagreeing} of {made.checked} drawn models; "
+            f"smallest: {made.counterexample.description}"
+        )
+        lines.append(f"{indent}  {made.counterexample.assertion}")
     for m in result.measurements:
         mark = STATUS_MARKS[m.status]
         if m.status == "not measured":
@@ -96,12 +144,13 @@ def _text_details(result: ClaimResult, indent: str) -> list[str]:
     for label, items in (("part", result.parts), ("caveat", result.caveats)):
         for item in items:
             expected = (
-                f", expected {item.claim.expect}"
+                ", NOT AS EXPECTED"
                 if not item.as_expected
                 else (", as expected" if item.verdict == "fails" else "")
             )
             lines.append(
-                f"{indent}{label} {item.id}: {item.verdict}{expected} — {item.claim.statement}"
+                f"{indent}{label} {item.id}: {verdict_words(item)}{expected} — "
+                f"{item.claim.statement}"
             )
             lines += _text_details(item, indent + "  ")
     return lines
@@ -181,8 +230,14 @@ def _counterexample(result: ClaimResult) -> str:
     found = result.counterexample
     if found is None:
         return ""
+    return _found(found, "counterexample (shrunk)")
+
+
+def _found(found: Any, heading: str) -> str:
+    if found.confirmation:
+        heading += f", {found.confirmation}"
     out = [
-        '<div class="counterexample"><div class="meta">counterexample (shrunk)</div>'
+        f'<div class="counterexample"><div class="meta">{escape(heading)}</div>'
         f'<div class="big">{escape(found.description)}</div>'
         f"<pre>{escape(found.assertion)}</pre>"
     ]
@@ -201,7 +256,7 @@ def _counterexample(result: ClaimResult) -> str:
 def _claim_section(result: ClaimResult, label: str = "") -> str:
     claim = result.claim
     expected = (
-        f" expected {escape(claim.expect)}"
+        " <b>not as expected</b>"
         if not result.as_expected
         else (" as expected" if result.verdict == "fails" else "")
     )
@@ -218,6 +273,21 @@ def _claim_section(result: ClaimResult, label: str = "") -> str:
         out.append(f'<p class="precise"><b>Precisely:</b> {escape(claim.precise)}</p>')
     if result.error:
         out.append(f'<p class="warn">error: {escape(result.error)}</p>')
+    for why in result.unexpected() if not label else result.mismatch():
+        out.append(f'<p class="warn">not as expected: {escape(why)}</p>')
+    if result.construction is not None:
+        made = result.construction
+        out.append(
+            f'<p class="warn">{escape(made.verdict)} on {made.disagreeing} of {made.checked} '
+            "drawn models; the smallest:</p>" + _found(made.counterexample, "construction")
+        )
+    rejected = (result.evidence or {}).get("rejected_static", 0)
+    if rejected:
+        reasons = "".join(f"<li>{escape(w)}</li>" for w in result.evidence["rejections"])
+        out.append(
+            f"<p>{rejected} static counterexample(s) rejected as over-approximations "
+            f"(validate did not confirm what they failed on):</p><ul>{reasons}</ul>"
+        )
     out.append(_counterexample(result))
     out.append(_measurements_table(result))
     out.append(_evidence(result))
@@ -240,17 +310,28 @@ def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
         "<th>examples</th><th>seconds</th></tr>"
     ]
     for result in report.results:
-        expected = "yes" if result.as_expected else f"no: {escape(result.claim.expect)}"
+        expected = escape(expected_words(result))
         rows.append(
             f'<tr><td><a href="#{escape(result.id)}">{escape(result.id)}</a></td>'
-            f"<td>{escape(result.claim.statement)}</td><td>{_verdict_chip(result.verdict)}</td>"
+            f"<td>{escape(result.claim.statement)}</td><td>{_verdict_chip(result.verdict)}"
+            f"{escape(verdict_words(result)[len(result.verdict) :])}</td>"
             f"<td>{expected}</td><td>{result.examples}</td><td>{result.seconds:.1f}</td></tr>"
         )
     rows.append("</table>")
     meta = (
         f"device {escape(report.device)} · seed {report.seed} · "
         f"{'default' if report.examples is None else report.examples} examples per family · "
-        f"{report.seconds:.1f} s · schema analyzer.claims/1"
+        f"{report.seconds:.1f} s · schema analyzer.claims/1 · "
+        + (
+            f"{report.rejected} static counterexample(s) rejected"
+            if report.confirm
+            else "confirmation off"
+        )
+        + (
+            " · every verdict as expected"
+            if report.as_expected
+            else " · <b>some verdicts not as expected</b>"
+        )
     )
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'

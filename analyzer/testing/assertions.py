@@ -189,21 +189,22 @@ def assert_degree(target: Any, expected: int | str, *, args: Sequence[Any] | Non
 
 
 def failure_message(result: Any) -> str:
-    """Why a claim's result is not what it expects: the verdict, the counterexample in
-    words with its failed assertion, and the measurements out of tolerance."""
+    """Why a claim's result is not what it expects: the claim's verdict, then every part
+    and caveat not as expected with its counterexample (and whether it was confirmed), its
+    failed assertion, its error, or its measurements out of tolerance."""
     claim = result.claim
-    if result.verdict == "error" or result.error:
-        failed = [r for r in [result, *result.parts, *result.caveats] if r.error]
-        return f"claim {claim.id!r} raised: {failed[0].error if failed else result.error}"
-    lines = [f"claim {claim.id!r}: {result.verdict}, expected {claim.expect}"]
+
+    def walk(item: Any) -> list[Any]:
+        return [item] + [r for sub in [*item.parts, *item.caveats] for r in walk(sub)]
+
+    raised = [r for r in walk(result) if r.error]
+    lines = [
+        f"claim {claim.id!r} raised: {raised[0].error}"
+        if raised
+        else f"claim {claim.id!r}: {result.verdict}, expected {claim.expect_text}"
+    ]
     lines.append(f"  statement: {claim.statement}")
-    for item in [result, *result.parts]:
-        if item.counterexample is not None:
-            lines.append(f"  counterexample: {item.counterexample.description}")
-            lines += [f"    {line}" for line in item.counterexample.assertion.splitlines()]
-        for m in item.measurements:
-            if m.decides and m.within is False:
-                lines.append(f"  {m.name}: {m.value:.3g} {m.status} (tolerance {m.tolerance:g})")
+    lines += [f"  {line}" for line in result.unexpected()]
     return "\n".join(lines)
 
 
@@ -214,12 +215,19 @@ def assert_claim(
     seed: int = 0,
     device: str | None = None,
     deadline: float | None = None,
+    confirm: bool = True,
+    database: str | None = None,
 ) -> Any:
-    """Run ``claim`` and fail unless its verdict is what it expects; returns the result.
-    The message gives the verdict, the counterexample in words and the failed assertion."""
+    """Run ``claim`` and fail unless its verdict, and every part's and caveat's, is what
+    it expects; returns the result. The message gives each verdict not as expected, the
+    counterexample in words and the failed assertion (options as
+    :func:`~analyzer.claims.runner.run_claim`)."""
     from analyzer.claims.runner import run_claim
 
-    result = run_claim(claim, examples=examples, seed=seed, device=device, deadline=deadline)
+    result = run_claim(
+        claim, examples=examples, seed=seed, device=device, deadline=deadline, confirm=confirm,
+        database=database,
+    )  # fmt: skip
     if not result.as_expected:
         raise AssertionError(failure_message(result))
     return result

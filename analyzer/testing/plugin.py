@@ -14,7 +14,10 @@ This module imports no torch until a claim runs, so loading it costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
+import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -33,6 +36,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="drawn models per family claim (default: the claim's own, else 25)",
     )  # fmt: skip
     group.addoption("--analyzer-seed", type=int, default=0, metavar="S", help="claims' seed")
+    group.addoption(
+        "--analyzer-no-confirm", action="store_true", default=False,
+        help="take family counterexamples as the static analysis gives them, unconfirmed",
+    )  # fmt: skip
+    group.addoption(
+        "--analyzer-database", default=None, metavar="DIR",
+        help="a folder where hypothesis keeps failing examples (default: none kept)",
+    )  # fmt: skip
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -79,6 +90,24 @@ def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) 
     return ClaimItem.from_parent(collector, name=name, claim=obj)
 
 
+@contextlib.contextmanager
+def quiet_torch_logs() -> Iterator[None]:
+    """torch's structured-trace logger (``torch.__trace``) logs at DEBUG on every export,
+    and pytest's log capture would show each line under a failing claim: it and torch's
+    other loggers are raised to ERROR while a claim runs."""
+    names = ("torch", "torch.__trace", "torch._dynamo", "torch._export", "torch.export",
+             "torch.fx", "torch.fx.experimental.symbolic_shapes", "torch._subclasses")  # fmt: skip
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
 class ClaimFailed(Exception):
     """A claim's verdict differs from what it expects."""
 
@@ -96,12 +125,15 @@ class ClaimItem(pytest.Item):
         from analyzer.testing.assertions import failure_message
 
         config = self.config
-        result = run_claim(
-            self.claim,
-            examples=config.getoption("analyzer_examples"),
-            seed=config.getoption("analyzer_seed"),
-            device=config.getoption("analyzer_device"),
-        )
+        with quiet_torch_logs():
+            result = run_claim(
+                self.claim,
+                examples=config.getoption("analyzer_examples"),
+                seed=config.getoption("analyzer_seed"),
+                device=config.getoption("analyzer_device"),
+                confirm=not config.getoption("analyzer_no_confirm"),
+                database=config.getoption("analyzer_database"),
+            )
         self.user_properties.append(("verdict", result.verdict))
         if not result.as_expected:
             raise ClaimFailed(failure_message(result))

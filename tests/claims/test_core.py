@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from analyzer.claims.core import Check, Measurement, claim, identity
+from analyzer.claims.core import Check, Measurement, claim, fails, identity
 from analyzer.errors import SpecError
 from analyzer.strategies import architectures
 
@@ -42,12 +42,19 @@ def test_the_statement_and_the_function_are_checked() -> None:
 
 
 def test_a_claim_keeps_what_it_was_given() -> None:
-    @claim("s", family=FAMILY, expect="fails", sources="a paper", precise="p", examples=3)
+    @claim(
+        "s",
+        family=FAMILY,
+        expect=fails(site_kind="gating"),
+        sources="a paper",
+        precise="p",
+        examples=3,
+    )
     def named(model):
         pass
 
     assert (named.id, named.kind, named.expect, named.sources, named.examples) == (
-        "named", "family", "fails", ("a paper",), 3,
+        "named", "family", fails(site_kind="gating"), ("a paper",), 3,
     )  # fmt: skip
     assert named.module == __name__
 
@@ -67,7 +74,7 @@ def test_parts_and_caveats_attach_to_their_claim() -> None:
     def part(check):
         pass
 
-    @main.caveat("a caveat", family=FAMILY, expect="fails")
+    @main.caveat("a caveat", family=FAMILY, expect=fails(site_kind="gating"))
     def caveat(model):
         pass
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import torch
 
-from analyzer.claims.core import claim
+from analyzer.claims.core import claim, fails
 from analyzer.claims.runner import SCHEMA, run_claim, run_claims
 from analyzer.errors import SpecError
 from analyzer.progress import RecordingProgress
@@ -28,7 +28,7 @@ def relu_claim():
 
 
 def recurrent_claim():
-    @claim("recurrent nets are matmul and ReLU", expect="fails",
+    @claim("recurrent nets are matmul and ReLU", expect=fails(site_kind="gating"),
            family=architectures(blocks=RECURRENT_BLOCKS))  # fmt: skip
     def recurrent_nets_are_relu_circuits(model):
         assert set(model.analysis.circuit_class) <= {"matmul", "relu"}

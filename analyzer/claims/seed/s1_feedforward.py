@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from analyzer.analysis import analyze
-from analyzer.claims.core import Check, claim
+from analyzer.claims.core import Check, claim, fails
 from analyzer.claims.model import Model
 from analyzer.claims.seed.numeric import FLOAT, IDENTITY, figure_tolerance
 from analyzer.testing.assertions import (
@@ -72,7 +72,7 @@ def s1_feedforward(model: Model) -> None:
     precise="Over a family that also draws Elman (ReLU), LSTM and GRU layers, the primitive set "
     "⊆ {matmul, relu} fails; the shrunk counterexample is a single gated cell with a gating site.",
     family=architectures(blocks=["linear", "relu", "rnn", "lstm", "gru"]),
-    expect="fails",
+    expect=fails(site_kind="gating", block=["lstm", "gru"]),
 )
 def s1_recurrent(model: Model) -> None:
     assert_primitive_set(model, subset_of={"matmul", "relu"})
