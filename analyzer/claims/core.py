@@ -66,9 +66,14 @@ class Measurement:
     relative: bool = False
     decides: bool = True
     note: str = ""
+    range: tuple[float, float] | None = None  # a figure's 5th–95th percentile range
+    protocol: str = ""  # the reference protocol a figure was measured with
 
     @property
     def within(self) -> bool | None:
+        if self.value is not None and self.range is not None:
+            low, high = self.range
+            return not math.isnan(self.value) and low <= self.value <= high
         if self.value is None or self.tolerance is None:
             return None
         if math.isnan(self.value):
@@ -86,7 +91,7 @@ class Measurement:
             return "not measured"
         if self.within is None:
             return "reported"
-        if self.expected is None:
+        if self.expected is None and self.range is None:
             return "within" if self.within else "out of tolerance"
         return "reproduced" if self.within else "not reproduced"
 
@@ -103,6 +108,8 @@ class Measurement:
             "status": self.status,
             "decides": self.decides,
             "note": self.note,
+            "range": None if self.range is None else list(self.range),
+            "protocol": self.protocol,
         }
 
 
@@ -127,14 +134,23 @@ class Check:
         relative: bool = False,
         decides: bool | None = None,
         note: str = "",
+        range: tuple[float, float] | None = None,
+        protocol: str = "",
     ) -> Measurement:
         """Record ``value``; ``tolerance`` defaults to the claim's. ``decides`` defaults
-        to true for error bounds and false for figures (see :class:`Measurement`)."""
+        to true for error bounds and false for figures (see :class:`Measurement`). A
+        figure given as a 5th–95th percentile ``range`` (with the ``protocol`` it was
+        measured under) is ``reproduced`` when the value lies inside it."""
         bound = self.tolerance if tolerance == "claim" else tolerance
+        if range is not None:
+            bound = None
         if decides is None:
-            decides = expected is None and bound is not None
+            decides = expected is None and range is None and bound is not None
         measured = None if value is None else float(value)
-        item = Measurement(name, measured, bound, expected, relative, decides, note)  # type: ignore[arg-type]
+        item = Measurement(
+            name, measured, bound, expected, relative, decides, note,  # type: ignore[arg-type]
+            None if range is None else (float(range[0]), float(range[1])), protocol,
+        )  # fmt: skip
         self.measurements.append(item)
         return item
 

@@ -131,9 +131,19 @@ def _text_details(result: ClaimResult, indent: str) -> list[str]:
             f"smallest: {made.counterexample.description}"
         )
         lines.append(f"{indent}  {made.counterexample.assertion}")
+    protocols: list[str] = []
     for m in result.measurements:
         mark = STATUS_MARKS[m.status]
-        if m.status == "not measured":
+        if m.range is not None and m.value is not None:
+            low, high = m.range
+            lines.append(
+                f"{indent}{mark} {m.status}: {m.name}: {_value(m.value)} "
+                f"(5th–95th percentile {low:g} … {high:g})"
+            )
+            if m.protocol and m.protocol not in protocols:
+                protocols.append(m.protocol)
+                lines.append(f"{indent}  protocol: {m.protocol}")
+        elif m.status == "not measured":
             lines.append(f"{indent}{mark} {m.name}: {m.note or 'not measured'}")
         elif m.status in ("out of tolerance", "not reproduced"):
             shown = f"{_value(m.value)}" + (
@@ -183,11 +193,22 @@ def _measurements_table(result: ClaimResult) -> str:
         out.append(
             f"<tr><td>{STATUS_MARKS[m.status]}</td><td>{escape(m.name)}</td>"
             f"<td><code>{escape(_value(m.value))}</code></td>"
-            f"<td><code>{escape(_value(m.expected))}</code></td><td>{escape(tolerance)}</td>"
-            f"<td>{escape(m.status + decides)}</td><td>{escape(m.note)}</td></tr>"
+            f"<td><code>{escape(_expected(m))}</code></td><td>{escape(tolerance)}</td>"
+            f"<td>{escape(m.status + decides)}</td><td>{escape(_note(m))}</td></tr>"
         )
     out.append("</table>")
     return "".join(out)
+
+
+def _expected(m: Any) -> str:
+    if m.range is not None:
+        return f"{m.range[0]:g} … {m.range[1]:g}"
+    return _value(m.expected)
+
+
+def _note(m: Any) -> str:
+    protocol = f"protocol: {m.protocol}" if m.protocol else ""
+    return "; ".join(part for part in (m.note, protocol) if part)
 
 
 def evidence_summary(result: ClaimResult) -> str:

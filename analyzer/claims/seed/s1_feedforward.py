@@ -81,6 +81,7 @@ def s1_recurrent(model: Model) -> None:
 # --- caveat 2: non-additive across kinks ---------------------------------------------
 
 STEPS = (1e-1, 1e-2, 1e-3, 1e-4)
+ACTIVATION = torch.relu  # the caveat's ReLU net's
 
 
 class _ReluNet(nn.Module):
@@ -98,7 +99,7 @@ class _ReluNet(nn.Module):
             x = x @ w.T + b
             if index < len(self.weights) - 1:
                 signs.append(x > 0)
-                x = torch.relu(x)
+                x = ACTIVATION(x)
         return torch.cat(signs, dim=-1), x.squeeze(-1)
 
 

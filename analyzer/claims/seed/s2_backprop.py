@@ -4,11 +4,11 @@ transpose".
 Holds for the exact gradient: ``∂L/∂x = δ·W`` (a static transpose of a parameter) and
 ``∂L/∂W = δᵀ·x`` (an outer product of two data-dependent values), checked against
 autograd; the weights after T SGD steps are linear attention over the training inputs
-(the dual form). Caveat, measured: feedback alignment learns without the transpose.
-
-The training-step *graph* evidence (one weight-gradient contraction site per linear
-layer, ``transpose`` in the primitive set) needs issue 9's ``analyzer.TrainingStep``;
-see :func:`training_graph_evidence`.
+(the dual form, to 1e-12·max(1, |f|)). The training-step *graph* of an MLP is measured
+too (:func:`training_graph_evidence`): one weight-gradient contraction site per linear
+layer and ``transpose`` in its primitive set, none in its forward graph. Caveat, measured:
+feedback alignment learns without the transpose, on a task where the hidden layer must
+learn (a frozen hidden layer is the baseline it must beat).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from torch import nn
 from analyzer.claims.core import Check, claim
 from analyzer.claims.seed.numeric import FLOAT, IDENTITY, relative_error
 
-DUAL_FORM = 1e-10  # the brief's tolerance for the dual form after T steps, float64
+DUAL_FORM = IDENTITY  # an identity: 1e-12·max(1, |f|) in float64
 
 
 def _mlp(generator: torch.Generator, sizes: tuple[int, ...] = (6, 8, 8, 3)) -> nn.Sequential:
@@ -111,17 +111,10 @@ def _dual_form(check: Check, steps: int = 20, lr: float = 0.1) -> None:
     )  # fmt: skip
 
 
-# ======================================================================================
-# PLUG-IN POINT — issue 9 (training-step graphs). When `analyzer.TrainingStep` exists,
-# `analyzer.trace(module, (x, target), training=analyzer.TrainingStep(loss="mse", lr=0.1))`
-# traces one SGD step of an MLP; its analysis must hold one `contraction` site per linear
-# layer (the weight gradient δᵀ·x) and `transpose` in its primitive set, while the forward
-# graph has no site. Until then the evidence reads "not measured". The integrator: check the
-# argument convention (inputs and targets as example args) against issue 9's API.
-# ======================================================================================
-
-
 def training_graph_evidence(check: Check) -> None:
+    """One SGD step of an MLP traced as a graph (``analyzer.TrainingStep``): a
+    weight-gradient contraction site per linear layer and ``transpose`` in its primitive
+    set; its forward graph has no site."""
     import analyzer
 
     name = "weight-gradient contraction sites per linear layer in the training-step graph"
@@ -169,23 +162,37 @@ def s2_backprop(check: Check) -> None:
 # --- caveat: feedback alignment ---------------------------------------------------------
 
 
+HIDDEN, INPUTS, OUTPUTS = 8, 20, 5  # fewer hidden units than inputs: the hidden layer must learn
+
+
+def feedback_matrix(generator: torch.Generator) -> torch.Tensor:
+    """The fixed random matrix feedback alignment sends the error back through."""
+    return torch.randn(OUTPUTS, HIDDEN, generator=generator, dtype=FLOAT)
+
+
 def train_two_layer(
-    feedback: torch.Tensor | None, generator: torch.Generator, steps: int = 1000, lr: float = 0.1
-) -> tuple[float, float, torch.Tensor, torch.Tensor]:
-    """Train ``x → tanh(W1·x) → W2·h`` on a random linear teacher by SGD; the hidden error
-    is sent back through ``W2ᵀ`` (backprop) or through the fixed ``feedback`` matrix
-    (feedback alignment). Returns the test loss before and after, and the final weights."""
-    d, hidden, out, batch = 10, 32, 5, 32
-    teacher = torch.randn(out, d, generator=generator, dtype=FLOAT) / d**0.5
-    w1 = torch.randn(hidden, d, generator=generator, dtype=FLOAT) * 0.1
-    w2 = torch.randn(out, hidden, generator=generator, dtype=FLOAT) * 0.1
-    test = torch.randn(1000, d, generator=generator, dtype=FLOAT)
-    data = torch.randn(steps, batch, d, generator=generator, dtype=FLOAT)
+    feedback: torch.Tensor | None,
+    generator: torch.Generator,
+    steps: int = 1500,
+    lr: float = 0.05,
+    freeze: bool = False,
+) -> tuple[float, float]:
+    """Train ``x → tanh(W1·x) → W2·h`` by SGD on a linear teacher of rank 5 from 20 inputs
+    through 8 hidden units: a frozen random ``W1`` keeps only 8 random directions of the
+    input, so the hidden layer must learn the teacher's. The hidden error is sent back
+    through ``W2ᵀ`` (backprop) or the fixed ``feedback`` matrix (feedback alignment);
+    ``freeze`` trains the read-out only (the baseline). Returns the test loss before and
+    after."""
+    batch = 32
+    teacher = torch.randn(OUTPUTS, INPUTS, generator=generator, dtype=FLOAT) / INPUTS**0.5
+    w1 = torch.randn(HIDDEN, INPUTS, generator=generator, dtype=FLOAT) / INPUTS**0.5
+    w2 = torch.randn(OUTPUTS, HIDDEN, generator=generator, dtype=FLOAT) * 0.1
+    test = torch.randn(1000, INPUTS, generator=generator, dtype=FLOAT)
+    data = torch.randn(steps, batch, INPUTS, generator=generator, dtype=FLOAT)
 
     def loss() -> float:
-        return (
-            0.5 * ((torch.tanh(test @ w1.T) @ w2.T - test @ teacher.T) ** 2).sum(-1).mean().item()
-        )
+        predicted = torch.tanh(test @ w1.T) @ w2.T
+        return 0.5 * ((predicted - test @ teacher.T) ** 2).sum(-1).mean().item()
 
     initial = loss()
     for x in data:
@@ -194,29 +201,38 @@ def train_two_layer(
         back = w2 if feedback is None else feedback  # the transpose, or a fixed random matrix
         delta = (error @ back) * (1 - h**2)
         w2 = w2 - lr * error.T @ h / batch
-        w1 = w1 - lr * delta.T @ x / batch
-    return initial, loss(), w1, w2
+        if not freeze:
+            w1 = w1 - lr * delta.T @ x / batch
+    return initial, loss()
 
 
 @s2_backprop.caveat(
     "Learning does not need the exact transpose: feedback alignment learns comparably",
     id="S2.feedback_alignment",
     identity=True,
-    precise="A two-layer tanh network trained on a random linear teacher with a fixed random "
-    "matrix B in place of W2ᵀ (feedback alignment) lowers its test loss about as far as "
-    "backprop; 'necessarily' holds for the exact gradient only.",
+    precise="A two-layer tanh network (20 inputs, 8 hidden units) trained on a rank-5 linear "
+    "teacher with a fixed random matrix B in place of W2ᵀ (feedback alignment) ends with a "
+    "test loss under a tenth of the frozen-hidden-layer baseline's (so its hidden layer "
+    "learned) and within twice backprop's; 'necessarily' holds for the exact gradient only.",
     sources=("Lillicrap, Cownden, Tweed, Akerman, Nat. Commun. 2016",),
 )
 def s2_feedback_alignment(check: Check) -> None:
     seed = check.seed
-    feedback = torch.randn(5, 32, generator=torch.Generator().manual_seed(seed + 7), dtype=FLOAT)
-    start, backprop, _, _ = train_two_layer(None, torch.Generator().manual_seed(seed))
-    _, aligned, _, w2 = train_two_layer(feedback, torch.Generator().manual_seed(seed))
-    cosine = F.cosine_similarity(w2.flatten(), feedback.flatten(), dim=0).item()
+    feedback = feedback_matrix(torch.Generator().manual_seed(seed + 7))
+    start, backprop = train_two_layer(None, torch.Generator().manual_seed(seed))
+    _, aligned = train_two_layer(feedback, torch.Generator().manual_seed(seed))
+    _, frozen = train_two_layer(None, torch.Generator().manual_seed(seed), freeze=True)
     check.measure("test loss before training", start, tolerance=None)
     check.measure("backprop: test loss after / before", backprop / start, tolerance=None)
-    check.measure("feedback alignment: test loss after / before", aligned / start, tolerance=0.1,
-                  note="decides: it learns (the loss falls below a tenth)")  # fmt: skip
-    check.measure("feedback alignment over backprop: final test loss", aligned / backprop,
-                  tolerance=None)  # fmt: skip
-    check.measure("cosine of W2 with the feedback matrix B (alignment)", cosine, tolerance=None)
+    check.measure("frozen hidden layer (read-out only): test loss after / before",
+                  frozen / start, tolerance=None)  # fmt: skip
+    check.measure("feedback alignment: test loss after / before", aligned / start, tolerance=None)
+    check.measure(
+        "feedback alignment over the frozen-hidden-layer baseline: final test loss",
+        aligned / frozen, tolerance=0.1,
+        note="decides: the hidden layer learned through B (≤ 0.1; 1 when B sends nothing back)",
+    )  # fmt: skip
+    check.measure(
+        "feedback alignment over backprop: final test loss", aligned / backprop, expected=1.0,
+        tolerance=1.0, decides=True, note="decides: comparably, within twice backprop's loss",
+    )  # fmt: skip

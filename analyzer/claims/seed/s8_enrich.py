@@ -19,6 +19,8 @@ from analyzer.empirical.validate import validate
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.testing.strategies import architectures
 
+ACTIVATION = torch.relu  # the ReLU net's
+
 
 @claim(
     "Multiplicative interactions strictly enrich the function class",
@@ -40,7 +42,7 @@ def s8_enrich(check: Check) -> None:
     def relu_net(v: torch.Tensor) -> torch.Tensor:
         for index, w in enumerate(weights):
             v = v @ w.T
-            v = torch.relu(v) if index < len(weights) - 1 else v
+            v = ACTIVATION(v) if index < len(weights) - 1 else v
         return v.sum()
 
     def bilinear(v: torch.Tensor) -> torch.Tensor:
