@@ -225,7 +225,9 @@ class FamilyRun:
         test = given(claim.family)(self.check)
         for value in reversed(claim.explicit_examples()):
             test = example(value)(test)
-        test = seeded(self.seed)(self._settings(self.count())(test))
+        test = self._settings(self.count())(test)
+        if self.database is None:  # hypothesis keeps no database for a seeded test
+            test = seeded(self.seed)(test)
         verdict, error, counterexample = "holds", None, None
         try:
             with with_reporter(lambda message: None):

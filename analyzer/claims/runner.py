@@ -291,7 +291,8 @@ def run_claim(
     ``deadline`` milliseconds (default: no limit). ``confirm`` (default on): a family
     counterexample counts only when ``validate`` confirms the static facts it fails on
     (:mod:`analyzer.claims.family`). ``database``: a folder where hypothesis keeps
-    failing examples to replay first (default: none kept)."""
+    failing examples to replay first (default: none kept); hypothesis then draws
+    unseeded (a seeded search keeps no database), and the database replays what failed."""
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
     started = time.perf_counter()

@@ -93,3 +93,42 @@ def test_a_report_path_that_is_a_file_is_refused(run_cli, tmp_path) -> None:
     blocker.write_text("")
     code, _, stderr = run_cli("claims", "--report", str(blocker))
     assert code == 2 and "give a folder" in stderr
+
+
+CAVEATS = """
+from analyzer.claims import claim
+from analyzer.strategies import architectures
+
+@claim("ReLU nets have no product", family=architectures(blocks=["linear", "relu"]), examples=3)
+def relu_nets(model):
+    assert not model.analysis.sites
+
+@relu_nets.caveat("arithmetic is odd", identity=True)
+def odd(check):
+    assert 1 + 1 == 3
+
+@relu_nets.caveat("a caveat that raises", identity=True)
+def raising(check):
+    raise KeyError("oops")
+"""
+
+
+def test_a_failing_or_raising_caveat_fails_strict_everywhere(run_cli, tmp_path) -> None:
+    path = tmp_path / "caveat_claims.py"
+    path.write_text(CAVEATS)
+    out, report = tmp_path / "claims.json", tmp_path / "report"
+    code, stdout, stderr = run_cli(
+        "claims", str(path), "--device", "cpu", "--strict", "--json", str(out),
+        "--report", str(report),
+    )  # fmt: skip
+    assert code == 1, stderr
+    assert "caveat odd: fails, expected holds" in stdout and "assert 1 + 1 == 3" in stdout
+    assert "caveat raising: error, expected holds" in stdout and "KeyError" in stdout
+    assert "some verdicts not as expected" in stdout
+    (document,) = json.loads(out.read_text())["claims"]
+    assert document["as_expected"] is False and document["own_as_expected"] is True
+    assert any("1 + 1 == 3" in line for line in document["unexpected"])
+    page = (report / "index.html").read_text()
+    assert "not as expected" in page and "assert 1 + 1 == 3" in page and "KeyError" in page
+    code, _, _ = run_cli("claims", str(path), "--device", "cpu")
+    assert code == 0  # without --strict the run itself succeeded

@@ -110,3 +110,43 @@ def test_a_claim_that_raises_reports_its_error(pytester: pytest.Pytester) -> Non
     result = pytester.runpytest(*plugin_args())
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*claim 'broken' raised: ZeroDivisionError: no*"])
+
+
+CAVEAT_FAILS = (
+    "from analyzer.claims import claim\n"
+    "from analyzer.strategies import architectures\n"
+    "@claim('ReLU nets have no product', family=architectures(blocks=['linear', 'relu']),\n"
+    "       examples=3)\n"
+    "def relu_nets(model):\n"
+    "    assert not model.analysis.sites\n"
+    "@relu_nets.caveat('arithmetic is odd', identity=True)\n"
+    "def odd(check):\n"
+    "    assert 1 + 1 == 3\n"
+)
+
+
+def test_a_caveat_that_fails_fails_the_test_with_its_assertion(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(caveat_claims=CAVEAT_FAILS)
+    result = pytester.runpytest(*plugin_args())
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*caveat odd: fails, expected holds*", "*assert 1 + 1 == 3*"])
+    assert "torch.__trace" not in result.stdout.str()
+
+
+def test_the_plugin_takes_confirmation_and_database_options(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        layer_claims=(
+            "from analyzer.claims import claim, fails\n"
+            "from analyzer.strategies import architectures\n"
+            "@claim('layer norm has no product', family=architectures(blocks=['layernorm']),\n"
+            "       expect=fails(site_kind='normalization'), examples=3)\n"
+            "def layer_norm(model):\n"
+            "    assert not model.analysis.sites\n"
+        )
+    )
+    database = pytester.path / "examples-db"
+    result = pytester.runpytest(
+        *plugin_args(), "--analyzer-no-confirm", "--analyzer-database", str(database)
+    )
+    result.assert_outcomes(passed=1)
+    assert database.is_dir() and any(database.rglob("*"))
