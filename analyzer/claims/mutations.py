@@ -143,7 +143,6 @@ def _keys_not_orthonormal(monkeypatch: Any) -> None:
 
 
 def _icl_step_size_off(monkeypatch: Any) -> None:
-
     def change(original: Any, context: Any, test: Any, w_k: Any, w_q: Any, w_v: Any,
                projection: Any) -> Any:  # fmt: skip
         return original(context, test, w_k, w_q, w_v, projection * (1 + 1e-6))
