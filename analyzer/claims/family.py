@@ -171,11 +171,18 @@ class FamilyRun:
 
         from analyzer.claims.confirm import confirmed_model
 
-        view, refuted = confirmed_model(model, self.device, self.seed)
+        from analyzer.errors import AnalyzerError
+
+        try:
+            view, refuted = confirmed_model(model, self.device, self.seed)
+        except AnalyzerError as failed:  # validate cannot run this model: keep the failure
+            first = str(failed).splitlines()[0][:200]
+            self.last["confirmation"] = f"not confirmed: validate could not run it ({first})"
+            return False
         try:
             self.claim.function(view)
         except (AssertionError, UnsatisfiedAssumption):
-            self.last["confirmed"] = True
+            self.last["confirmation"] = "confirmed empirically"
             return False
         self.tally.reject(model, refuted)
         return True
@@ -267,7 +274,7 @@ class FamilyRun:
         if not isinstance(failed, AssertionError):
             confirmation = ""
         elif self.confirm:
-            confirmation = "confirmed empirically"
+            confirmation = self.last.get("confirmation", "confirmed empirically")
         else:
             confirmation = "not checked (confirmation off)"
         return Counterexample(
