@@ -76,17 +76,21 @@ def pytest_collect_file(file_path: Any, parent: pytest.Collector) -> pytest.Modu
 def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: Any) -> Any:
     from analyzer.claims.core import Claim
 
-    if not isinstance(obj, Claim) or not isinstance(collector, pytest.Module):
+    if not isinstance(obj, Claim):
         return None
+    # a claim is callable (for hypothesis' decorators): [] keeps pytest from collecting the
+    # ones not collected here as test functions
+    if not isinstance(collector, pytest.Module):
+        return []
     module = collector.obj
     if obj.module != module.__name__:
-        return None  # imported from elsewhere: it runs where it is defined
+        return []  # imported from elsewhere: it runs where it is defined
     if not (_is_claim_file(collector.path.name) or collector.funcnamefilter(name)):
-        return None
+        return []
     from analyzer.claims.loading import claims_in
 
     if obj not in claims_in(module):
-        return None  # a part or caveat: it runs under its claim
+        return []  # a part or caveat: it runs under its claim
     return ClaimItem.from_parent(collector, name=name, claim=obj)
 
 

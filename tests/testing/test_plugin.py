@@ -11,6 +11,19 @@ import torch
 
 pytest_plugins = ["pytester"]
 
+
+@pytest.fixture(autouse=True, scope="module")
+def _imported_before_pytester() -> None:
+    """pytester's inline runs drop the modules imported during a run, and torch registers op
+    libraries when some of its modules are first imported (twice is an error): trace and
+    validate once here, so that those imports happen outside every inline run."""
+    from analyzer.claims.model import Model
+    from analyzer.testing.blocks import Block
+    from analyzer.testing.strategies import Architecture
+
+    Model.of(Architecture((Block("layernorm", 1, 1),), 1, 2, 1, 0), empirical=True, device="cpu")
+
+
 CLAIMS = textwrap.dedent(
     """
     from analyzer.claims import claim, fails
@@ -150,3 +163,24 @@ def test_the_plugin_takes_confirmation_and_database_options(pytester: pytest.Pyt
     )
     result.assert_outcomes(passed=1)
     assert database.is_dir() and any(database.rglob("*"))
+
+
+def test_imported_claims_parts_and_caveats_are_not_collected_as_functions(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(
+        mine=(
+            "from analyzer.claims import claim\n"
+            "@claim('an identity', identity=True)\n"
+            "def test_main(check):\n"
+            "    pass\n"
+            "@test_main.caveat('a caveat', identity=True)\n"
+            "def test_its_caveat(check):\n"
+            "    pass\n"
+        ),
+        test_other="from mine import test_main\n",
+    )
+    result = pytester.runpytest(*plugin_args(), "test_other.py")
+    result.assert_outcomes()  # nothing collected, nothing errs
+    result = pytester.runpytest(*plugin_args(), "mine.py", "-v")
+    result.assert_outcomes(passed=1)
