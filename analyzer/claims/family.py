@@ -170,7 +170,6 @@ class FamilyRun:
         from hypothesis.errors import UnsatisfiedAssumption
 
         from analyzer.claims.confirm import confirmed_model
-
         from analyzer.errors import AnalyzerError
 
         try:
