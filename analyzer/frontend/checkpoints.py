@@ -20,8 +20,10 @@ False
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Mapping
+import sys
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -226,10 +228,11 @@ def _architecture(transformers: Any, config: Any) -> type:
 def _transformers_weights(cls: type, folder: Path, config: Any, device: str) -> tuple[Any, list]:
     checked_weight_files(folder, "transformers")
     try:
-        model, info = cls.from_pretrained(
-            folder, config=config, local_files_only=True, use_safetensors=True,
-            output_loading_info=True,
-        )  # fmt: skip
+        with _no_progress_bar(sys.modules["transformers"].utils.logging):
+            model, info = cls.from_pretrained(
+                folder, config=config, local_files_only=True, use_safetensors=True,
+                output_loading_info=True,
+            )  # fmt: skip
     except Exception as error:
         raise SpecError(
             f"cannot load the weights of {folder} into {cls.__name__}: "
@@ -277,10 +280,11 @@ def _diffusers_checkpoint(
     else:
         checked_weight_files(folder, "diffusers")
         try:
-            model, info = cls.from_pretrained(
-                folder, local_files_only=True, use_safetensors=True, output_loading_info=True,
-                **dict(overrides),
-            )  # fmt: skip
+            with _no_progress_bar(sys.modules["diffusers"].utils.logging):
+                model, info = cls.from_pretrained(
+                    folder, local_files_only=True, use_safetensors=True,
+                    output_loading_info=True, low_cpu_mem_usage=False, **dict(overrides),
+                )  # fmt: skip
         except Exception as error:
             raise SpecError(
                 f"cannot load the weights of {folder} into {cls.__name__}: "
@@ -339,6 +343,18 @@ def _check_safetensors(path: Path) -> None:
         raise SpecError(
             f"cannot read the weight file {path}: {type(error).__name__}: {_first_line(error)}"
         ) from None
+
+
+@contextlib.contextmanager
+def _no_progress_bar(logging: Any) -> Iterator[None]:
+    """The library's own loading bar off: the command line shows its own progress."""
+    shown = logging.is_progress_bar_enabled()
+    logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if shown:
+            logging.enable_progress_bar()
 
 
 def _weight_description(folder: Path) -> str:

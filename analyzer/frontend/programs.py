@@ -88,6 +88,8 @@ def load_program(
             f"{path} stores no example inputs: give them with --input, e.g. "
             "--input 'float32[2,16,64]'"
         )
+    if inputs:
+        _check_fits(program, args, path)
     module = Replay(program.module())
     if device is not None:
         module = module.to(device)
@@ -95,6 +97,26 @@ def load_program(
         keywords = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                     for k, v in keywords.items()}  # fmt: skip
     return LoadedModel(module, args, path, keywords)
+
+
+def _check_fits(program: Any, args: tuple[Any, ...], path: str) -> None:
+    """Inputs a program was not exported for are refused up front: a dimension not marked
+    dynamic at export is fixed in the program."""
+    placeholders = {n.name: n for n in program.graph.nodes if n.op == "placeholder"}
+    expected = [placeholders[name].meta.get("val") for name in program.graph_signature.user_inputs]
+    for index, (given, wanted) in enumerate(zip(args, expected, strict=False)):
+        if not (isinstance(given, torch.Tensor) and isinstance(wanted, torch.Tensor)):
+            continue
+        fixed = [d if isinstance(d, int) else None for d in wanted.shape]
+        fits = len(fixed) == given.dim() and all(
+            f is None or f == g for f, g in zip(fixed, given.shape, strict=True)
+        )
+        if not fits:
+            shape = ", ".join("*" if f is None else str(f) for f in fixed)
+            raise SpecError(
+                f"{path} was exported for input {index} of shape [{shape}] (a dimension not "
+                f"marked dynamic at export is fixed): --input {list(given.shape)} does not fit"
+            )
 
 
 def load_pickled(
