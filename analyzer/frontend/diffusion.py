@@ -361,7 +361,7 @@ def _control_image(ctx: _Context) -> torch.Tensor:
 
 _RULES: dict[str, Callable[[_Context], Any]] = {
     **dict.fromkeys(LATENTS, _latent),
-    "timestep": _timestep, "t": _timestep, "timesteps": _timestep,
+    **dict.fromkeys(("timestep", "t", "timesteps", "r_timestep", "timestep_r"), _timestep),
     "encoder_hidden_states": _text_states,
     "pooled_projections": _pooled,
     "img_ids": _ids(lambda ctx: ctx.tokens),

@@ -24,9 +24,18 @@ class Gated(nn.Module):
         return self.down(self.up(x) * self.gate(x))
 
 
+class Outer(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.block = Gated()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.block(x)
+
+
 def saved_program(tmp_path: Path, dynamic: bool = False) -> tuple[Path, nn.Module, torch.Tensor]:
     torch.manual_seed(0)
-    model, x = Gated().eval(), torch.randn(2, 6)
+    model, x = Outer().eval(), torch.randn(2, 6)
     path = tmp_path / "gated.pt2"
     shapes = {"x": {0: torch.export.Dim("batch")}} if dynamic else None
     torch.export.save(torch.export.export(model, (x,), dynamic_shapes=shapes), str(path))
@@ -42,10 +51,15 @@ def test_a_saved_program_analyses_as_its_model(run_cli: Any, tmp_path: Path) -> 
     expected = analyze(model, (x,)).to_json()
     sites = [(s["kind"], s["module"]) for s in found["input_products"]]
     assert sites == [(s["kind"], s["module"]) for s in expected["input_products"]]
-    assert sites == [("gating", "")]  # up(x) * gate(x), at the top module
+    assert sites == [("gating", "block")]  # up(x) * gate(x), in the module that does it
     assert found["primitives"] == expected["primitives"] and found["degree"] == expected["degree"]
-    assert found["metadata"]["parameters_by_module"] == {"down": 27, "gate": 56, "gate.0": 56,
-                                                         "up": 56}  # fmt: skip
+    assert found["metadata"]["parameters_by_module"] == {
+        "block": 139,
+        "block.down": 27,
+        "block.gate": 56,
+        "block.gate.0": 56,
+        "block.up": 56,
+    }
     assert found["metadata"]["inputs"][0]["shape"] == [2, 6]  # the stored input
     code, _, err = run_cli("analyze", str(path), "--input", "float32[5,6]")
     assert code == 2 and "[2, 6]" in err and "dynamic" in err  # exported with fixed shapes
