@@ -441,6 +441,9 @@ def inputs_on(
 
 
 def synthesised_plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
+    """The input plans of :func:`~analyzer.frontend.hf_plans.input_plans` for ``sizes``
+    (``batch``, ``seq_len``, ``image_size``, ``overrides``), with as many image
+    placeholder tokens in the text as the vision tower yields features."""
     overrides = {n: t.to(device) for n, t in (sizes["overrides"] or {}).items()}
     plans = input_plans(
         model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],
