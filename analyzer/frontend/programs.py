@@ -16,12 +16,14 @@ True
 
 from __future__ import annotations
 
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 import torch.fx as fx
+import torch.fx._pytree as fx_pytree
 import torch.fx.traceback as fx_traceback
 from torch import nn
 
@@ -57,12 +59,40 @@ class Replay(nn.Module):
             self.register_parameter(name, parameter)
         for name, buffer in program.named_buffers(recurse=False):
             self.register_buffer(name, buffer)
+        signature = _exported_signature(program)
+        if signature is not None:  # inputs named as at export (x, attention_mask…)
+
+            def forward(self: Replay, *args: Any, **kwargs: Any) -> Any:
+                return Replay.forward(self, *args, **kwargs)
+
+            forward.__signature__ = signature  # type: ignore[attr-defined]
+            self.__class__ = type("Replay", (Replay,), {"forward": forward})
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
+        spec = getattr(self.program, "_in_spec", None)  # keywords in the order exported
+        flat = fx_pytree.tree_flatten_spec((args, kwargs), spec) if spec else [*args]
         with fx_traceback.preserve_node_meta():
-            if kwargs:  # the program's own calling convention flattens them
-                return self.program(*args, **kwargs)
-            return fx.Interpreter(self.program).run(*args)
+            return fx.Interpreter(self.program).run(*flat)
+
+
+def _exported_signature(program: fx.GraphModule) -> inspect.Signature | None:
+    """``(self, x, …, *, name=None, …)`` after the program's inputs, when each is one
+    tensor (the placeholders then carry the names they were exported with)."""
+    spec = getattr(program, "_in_spec", None)
+    names = [n.name for n in program.graph.nodes if n.op == "placeholder"]
+    if spec is None or spec.num_children != 2 or spec.num_leaves != len(names):
+        return None
+    positional, keywords = spec.children()
+    if positional.num_leaves != positional.num_children or not all(
+        child.num_leaves == 1 for child in keywords.children()
+    ):
+        return None
+    kind = inspect.Parameter
+    return inspect.Signature(
+        [kind("self", kind.POSITIONAL_OR_KEYWORD)]
+        + [kind(n, kind.POSITIONAL_OR_KEYWORD) for n in names[: positional.num_children]]
+        + [kind(str(k), kind.KEYWORD_ONLY, default=None) for k in keywords.context]
+    )
 
 
 def load_program(

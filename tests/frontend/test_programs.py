@@ -76,6 +76,27 @@ def test_inputs_replace_the_stored_ones_along_dynamic_dimensions(
     assert json.loads(out.read_text())["metadata"]["inputs"][0]["shape"] == [5, 6]
 
 
+def test_keyword_inputs_keep_their_names_and_module_paths(run_cli: Any, tmp_path: Path) -> None:
+    class Scaled(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.block = nn.ModuleDict({"proj": nn.Linear(4, 4)})
+
+        def forward(self, x: torch.Tensor, scale: Any = None, bias: Any = None) -> Any:
+            return self.block["proj"](x) * scale + bias
+
+    kwargs = {"bias": torch.randn(2, 4), "scale": torch.randn(2, 4)}
+    path = tmp_path / "scaled.pt2"
+    torch.export.save(torch.export.export(Scaled(), (torch.randn(2, 4),), kwargs), str(path))
+    out = tmp_path / "analysis.json"
+    code, _, err = run_cli("-q", "analyze", str(path), "--json", str(out))
+    assert code == 0, err
+    found = json.loads(out.read_text())
+    assert [(s["kind"], s["operands"]) for s in found["input_products"]] == [
+        ("gating", ["linear", "scale"])  # the stored keyword input, under its own name
+    ]
+
+
 def test_validate_runs_a_saved_program(run_cli: Any, tmp_path: Path) -> None:
     path, _, _ = saved_program(tmp_path)
     code, out, err = run_cli("validate", str(path), "--device", "cpu", "--samples", "2")
