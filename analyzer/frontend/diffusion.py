@@ -296,13 +296,13 @@ def _first_int(value: Any) -> int | None:
 def _layouts(class_name: str, config: dict[str, Any]) -> list[str]:
     """Latent layouts to try, the likeliest for the class first."""
     if re.search(r"3D|Video|Temporal|Motion|Wan|Mochi|Allegro|Latte|Cosmos", class_name):
-        order = ["video", "image", "tokens", "signal"]
+        order = ["video", "frames", "image", "tokens", "signal"]
     elif re.search(r"1D|Audio|Oobleck|Music|Vocoder", class_name):
         order = ["signal", "tokens", "image", "video"]
     elif re.search(r"Flux|Chroma|QwenImage|Bria|HiDream|OvisImage|LongCat", class_name):
         order = ["tokens", "image", "video", "signal"]
     else:
-        order = ["image", "video", "tokens", "signal"]
+        order = ["image", "video", "frames", "tokens", "signal"]
     return order
 
 
@@ -310,6 +310,8 @@ def _latent(ctx: _Context) -> torch.Tensor:
     side, channels, batch = ctx.side, ctx.channels, ctx.batch
     if ctx.layout == "video":
         return ctx.tensor(batch, channels, 2, side, side)
+    if ctx.layout == "frames":  # video with the frames before the channels (CogVideoX)
+        return ctx.tensor(batch, 2, channels, side, side)
     if ctx.layout == "tokens":
         return ctx.tensor(batch, ctx.tokens, channels)
     if ctx.layout == "signal":
@@ -323,7 +325,16 @@ def _timestep(ctx: _Context) -> torch.Tensor:
 
 def _text_states(ctx: _Context) -> torch.Tensor | None:
     width = _first_int(ctx.field(*TEXT_WIDTHS))
+    if width is None:  # another name for the text width: the first field that reads as one
+        width = next(
+            (_first_int(v) for k, v in ctx.config.items()
+             if _TEXT_WIDTH.search(k) and _first_int(v)),
+            None,
+        )  # fmt: skip
     return None if width is None else ctx.tensor(ctx.batch, ctx.seq_len, width)
+
+
+_TEXT_WIDTH = re.compile(r"(text|context|caption|cross|cond|encoder).*(dim|channels|size)$")
 
 
 def _pooled(ctx: _Context) -> torch.Tensor | None:
@@ -373,8 +384,29 @@ _RULES: dict[str, Callable[[_Context], Any]] = {
 }  # fmt: skip
 """Input name → how to build it (``None``: leave an optional input out)."""
 
+
+def _token_ids(ctx: _Context) -> torch.Tensor:
+    high = _first_int(ctx.field("vocab_size", "codebook_size", "num_vq_embeddings")) or 2
+    return torch.randint(0, high, (ctx.batch, ctx.seq_len), device=ctx.device)
+
+
+def _per_sample(width: int, value: float) -> Callable[[_Context], torch.Tensor]:
+    def build(ctx: _Context) -> torch.Tensor:
+        shape = (ctx.batch,) if width == 0 else (ctx.batch, width)
+        return torch.full(shape, value, device=ctx.device)
+
+    return build
+
+
 _REQUIRED_ONLY: dict[str, Callable[[_Context], Any]] = {
     "encoder_attention_mask": lambda ctx: ctx.tensor(ctx.batch, ctx.seq_len, dtype=torch.long) + 1,
+    "input_ids": _token_ids,
+    "original_size": _per_sample(2, float(256)),  # image sizes and crops (CogView)
+    "target_size": _per_sample(2, float(256)),
+    "crop_coords": _per_sample(2, 0.0),
+    "added_time_ids": _per_sample(3, 1.0),  # fps, motion bucket, noise (video UNets)
+    "fps": _per_sample(0, 8.0),
+    "timestep_ratio": _per_sample(0, 0.5),
 }
 """Inputs built only where the forward requires them (optional masks stay out)."""
 
