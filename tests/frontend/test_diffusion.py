@@ -66,6 +66,10 @@ def test_inputs_follow_the_forward_signature() -> None:
     dit = build_diffusers_model("DiTTransformer2DModel", {"num_layers": 1})
     assert dit.kwargs["class_labels"].dtype == torch.long  # a class-conditional model
     assert build_diffusers_model("AutoencoderKL").kwargs["sample"].shape == (1, 3, 32, 32)
+    cogview = build_diffusers_model("CogView4Transformer2DModel", {"num_layers": 1})
+    assert {n: tuple(cogview.kwargs[n].shape) for n in ("original_size", "crop_coords")} == {
+        "original_size": (1, 2), "crop_coords": (1, 2),  # required conditions, per sample
+    }  # fmt: skip
     given = build_diffusers_model("AutoencoderKL", named={"sample": torch.randn(2, 3, 16, 16)})
     assert given.kwargs["sample"].shape == (2, 3, 16, 16)
 
