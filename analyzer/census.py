@@ -258,6 +258,8 @@ def _check_types(wanted: list[str]) -> None:
     from analyzer.frontend.hf_plans import did_you_mean
 
     for model_type in wanted:
+        if model_type.startswith("diffusers:"):
+            continue  # checked by analyzer.census_diffusers.source_types
         if model_type not in CONFIG_MAPPING:
             raise SpecError(
                 f"--types: unknown model type {model_type!r}"
@@ -450,12 +452,22 @@ def census_document(
         "analyzer": analyzer.__version__,
         "transformers": transformers.__version__,
         "torch": torch.__version__,
+        **_diffusers_version(records),
         "options": {**options.key(), "timeout": options.timeout, "workers": options.workers},
         "seconds": round(seconds, 1),
         "categories": CATEGORIES,
         "summary": summarise(records),
         "models": {r["type"]: {k: v for k, v in r.items() if k != "options"} for r in records},
     }
+
+
+def _diffusers_version(records: list[dict[str, Any]]) -> dict[str, str]:
+    """The diffusers version, when the census holds diffusers classes."""
+    if not any(r["type"].startswith("diffusers:") for r in records):
+        return {}
+    import diffusers
+
+    return {"diffusers": diffusers.__version__}
 
 
 def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from analyzer.errors import SpecError
 
 def add_parser(commands: Any) -> None:
     census = commands.add_parser(
-        "census", help="analyse every transformers architecture (AutoModel type) in parallel",
+        "census", help="analyse every transformers architecture (or diffusers model class) in "
+        "parallel",
         description="Build every AutoModel type of the installed transformers with a shrunk "
         "config on the meta device, analyse each in a worker process, and write census.json, "
         "census.csv and a sortable index.html (resumable).",
@@ -19,8 +20,14 @@ def add_parser(commands: Any) -> None:
     add_common_options(census)
     census.add_argument("--out", required=True, metavar="DIR", help="the census folder")
     census.add_argument(
-        "--types", metavar="A,B,…", help="only these model types (default: every AutoModel type)"
-    )
+        "--source", default="transformers", choices=["transformers", "diffusers", "all"],
+        help="the architectures: every transformers AutoModel type (default), every "
+        "diffusers model class, or both",
+    )  # fmt: skip
+    census.add_argument(
+        "--types", metavar="A,B,…",
+        help="only these model types or diffusers classes (default: all of --source)",
+    )  # fmt: skip
     census.add_argument(
         "--workers", type=int, default=2, help="worker processes (default: %(default)s)"
     )
@@ -67,8 +74,13 @@ def run(options: argparse.Namespace) -> int:
         timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
         memory_gb=options.memory,
     )  # fmt: skip
+    extra: dict[str, Any] = {}
+    if options.source != "transformers":  # diffusers classes: their enumeration and worker
+        from analyzer.census_diffusers import analyse_any, source_types
+
+        types, extra = source_types(options.source, types), {"analyse": analyse_any}
     document = run_census(
-        options.out, types, settings, resume=options.resume, progress=options.progress
+        options.out, types, settings, resume=options.resume, progress=options.progress, **extra
     )
     summary = document["summary"]
     if not options.quiet:

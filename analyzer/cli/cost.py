@@ -69,7 +69,7 @@ def analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, A
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
-            kwargs=options.kwarg,
+            kwargs=options.kwarg, trust_pickle=getattr(options, "trust_pickle", False),
         )  # fmt: skip
     with progress.task(f"exporting {loaded.label} with symbolic {', '.join(options.dim)}"):
         traced, axes, sizes = trace_with_dims(

@@ -35,7 +35,11 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
 
 
-SPEC_HELP = "zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME or package.module:NAME"
+SPEC_HELP = (
+    "zoo:NAME, hf:MODEL_TYPE, diffusers:CLASS, a checkpoint FOLDER (config.json or "
+    "model_index.json, safetensors weights), a saved program FILE.pt2, FILE.py:NAME or "
+    "package.module:NAME"
+)
 
 
 def add_model_options(
@@ -60,7 +64,12 @@ def add_model_options(
     )  # fmt: skip
     parser.add_argument(
         "--config", action="append", default=[], metavar="KEY=VALUE",
-        help="override a field of an hf: model's config, e.g. num_hidden_layers=2; repeatable",
+        help="override a config field of an hf: or diffusers: model or a checkpoint folder, "
+        "e.g. num_hidden_layers=2; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--trust-pickle", action="store_true",
+        help="load a module pickled by torch.save (FILE.pt): this runs code the file names",
     )  # fmt: skip
     parser.add_argument(
         "--frontend", default="auto", choices=["auto", "export", "fx", "real"],
@@ -178,7 +187,7 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
-            kwargs=options.kwarg, **hf_sizes(options),
+            kwargs=options.kwarg, trust_pickle=options.trust_pickle, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")
@@ -208,7 +217,8 @@ def traced_from_options(options: argparse.Namespace) -> Any:
 
 
 def hf_sizes(options: argparse.Namespace) -> dict[str, Any]:
-    """--seq-len, --batch and --image-size as given (load_model refuses them off hf:)."""
+    """--seq-len, --batch and --image-size as given (load_model refuses them for models it
+    does not build: a factory, a saved program)."""
     return {"seq_len": options.seq_len, "batch": options.batch, "image_size": options.image_size}
 
 

@@ -153,14 +153,14 @@ def _build_and_fit(
     the meta device only for want of values (not for its shapes) is tried again on the
     CPU when the model is small enough; a bigger one is handed to the tracer on meta."""
     model = _build_model(model_type, config, device)
-    plans = _plans(model, sizes, device)
+    plans = synthesised_plans(model, sizes, device)
     fallback = fallback and device == "meta"
     size = _size(model) if fallback else 0
     cpu: list[Any] = []  # the model and its plans on the cpu, built when first needed
     failure, cpu_failure = "", ""
     for degraded in (False, True):
         indices = [i for i, p in enumerate(plans) if p.degraded == degraded]
-        found, error, meta_only = _first_running(model, [plans[i] for i in indices])
+        found, error, meta_only = first_running(model, [plans[i] for i in indices])
         failure = failure or error
         if found is not None:
             return HFModel(model, found.inputs, device, found.notes)
@@ -180,8 +180,8 @@ def _build_and_fit(
             return HFModel(model, plans[retry[0]].inputs, device, [note, *plans[retry[0]].notes])
         if not cpu:
             cpu_model = _build_model(model_type, config, "cpu")
-            cpu += [cpu_model, _plans(cpu_model, sizes, "cpu")]
-        found, cpu_error, _ = _first_running(cpu[0], [cpu[1][i] for i in retry])
+            cpu += [cpu_model, synthesised_plans(cpu_model, sizes, "cpu")]
+        found, cpu_error, _ = first_running(cpu[0], [cpu[1][i] for i in retry])
         if found is not None:
             note = (
                 f"built on the cpu: the forward fails on the meta device ({error}); the "
@@ -213,9 +213,9 @@ def rebuilt_on_cpu(built: HFModel, error: BaseException) -> HFModel | None:
     if built.device != "meta" or not built.may_fall_back or built.config is None:
         return None
     model = _build_model(built.model_type, built.config, "cpu")
-    plans = _plans(model, built.sizes, "cpu")
-    plan, _, _ = _first_running(model, [p for p in plans if not p.degraded])
-    plan = plan or _first_running(model, [p for p in plans if p.degraded])[0]
+    plans = synthesised_plans(model, built.sizes, "cpu")
+    plan, _, _ = first_running(model, [p for p in plans if not p.degraded])
+    plan = plan or first_running(model, [p for p in plans if p.degraded])[0]
     if plan is None:
         return None
     note = (
@@ -430,7 +430,7 @@ def inputs_on(
     wanted = shapes(inputs)
     for seq_len in sorted({SEQUENCE_LENGTH, *(s for v in wanted.values() for s in v)}):
         sizes = {"batch": batch, "seq_len": seq_len, "image_size": None, "overrides": None}
-        for plan in _plans(model, sizes, str(device)):
+        for plan in synthesised_plans(model, sizes, str(device)):
             if shapes(plan.inputs) == wanted:
                 return plan.inputs
     raise SpecError(
@@ -440,7 +440,10 @@ def inputs_on(
     )
 
 
-def _plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
+def synthesised_plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
+    """The input plans of :func:`~analyzer.frontend.hf_plans.input_plans` for ``sizes``
+    (``batch``, ``seq_len``, ``image_size``, ``overrides``), with as many image
+    placeholder tokens in the text as the vision tower yields features."""
     overrides = {n: t.to(device) for n, t in (sizes["overrides"] or {}).items()}
     plans = input_plans(
         model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],
@@ -455,7 +458,7 @@ def _plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPl
     return placed
 
 
-def _first_running(
+def first_running(
     model: nn.Module, plans: list[InputPlan]
 ) -> tuple[InputPlan | None, str, list[int]]:
     """The first plan the forward runs on (or ``None``), the first plan's error, and the

@@ -205,6 +205,7 @@ def load_model(
     seq_len: int | None = None,
     batch: int | None = None,
     image_size: int | None = None,
+    trust_pickle: bool = False,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
@@ -213,16 +214,35 @@ def load_model(
     ``device`` is given. ``kwargs`` (``name=DTYPE[…]``) add or replace keyword inputs;
     for ``hf:`` models, whose inputs are built from their config, ``inputs`` name the
     argument they replace too (``NAME=SPEC``), and ``seq_len``, ``batch`` and
-    ``image_size`` size the rest.
+    ``image_size`` size the rest; so for ``diffusers:CLASS`` and checkpoint folders
+    (:mod:`analyzer.frontend.checkpoints`: on meta unless ``device`` asks for the
+    weights). A ``.pt2`` file is a saved program; a pickled module (``.pt``, ``.pth``…)
+    loads only with ``trust_pickle`` (:mod:`analyzer.frontend.programs`).
     """
     inputs, config, kwargs = inputs or [], config or [], kwargs or []
     check_device(device)
-    if config and not spec.startswith("hf:"):
-        raise SpecError(f"--config applies to hf: models only, not to {spec!r}")
+    built = spec.startswith(("hf:", "diffusers:")) or Path(spec).is_dir()
+    if config and not built:
+        raise SpecError(
+            f"--config applies to hf:, diffusers: and checkpoint folders only, not to {spec!r}"
+        )
     sizes = {"seq_len": seq_len, "batch": batch, "image_size": image_size}
     given = [f"--{k.replace('_', '-')}" for k, v in sizes.items() if v is not None]
-    if given and not spec.startswith("hf:"):
-        raise SpecError(f"{', '.join(given)} apply to hf: models only, not to {spec!r}")
+    if given and not built:
+        raise SpecError(
+            f"{', '.join(given)} apply to hf:, diffusers: and checkpoint folders only, not to "
+            f"{spec!r}"
+        )
+    if spec.startswith("diffusers:") or Path(spec).is_dir():
+        return _built_elsewhere(spec, inputs, config, kwargs, device, sizes)
+    if spec.endswith(".pt2") or Path(spec).suffix in PICKLE_SUFFIXES:
+        if spec.endswith(".pt2"):
+            from analyzer.frontend.programs import load_program
+
+            return load_program(spec, inputs, kwargs, device)
+        from analyzer.frontend.programs import load_pickled
+
+        return load_pickled(spec, inputs, kwargs, device, trust_pickle)
     if spec.startswith("zoo:"):
         from analyzer.frontend.zoo import ZOO, build_zoo_model
 
@@ -269,6 +289,37 @@ def load_model(
             f"spec {spec!r})"
         )
     return _instantiate(getattr(namespace, name), spec, inputs, kwargs, device)
+
+
+PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")  # torch.save pickles
+
+
+def _built_elsewhere(
+    spec: str, inputs: list[str], config: list[str], kwargs: list[str], device: str | None,
+    sizes: dict[str, int | None],
+) -> LoadedModel:  # fmt: skip
+    """``diffusers:CLASS`` and checkpoint folders: named inputs as for ``hf:``."""
+    from analyzer.frontend.hf_plans import named_inputs
+
+    named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
+    for name, value in parse_kwargs(kwargs).items():
+        if name in named:
+            raise SpecError(f"input {name!r} is given by both --input and --kwarg")
+        named[name] = value
+    if spec.startswith("diffusers:"):
+        from analyzer.frontend.diffusion import build_diffusers_model
+
+        return build_diffusers_model(
+            spec.removeprefix("diffusers:"), parse_config(config), device, named=named, **sizes
+        )
+    from analyzer.frontend.checkpoints import is_checkpoint_folder, load_checkpoint
+
+    if not is_checkpoint_folder(spec):
+        raise SpecError(
+            f"the folder {spec!r} holds neither a config.json nor a model_index.json: a "
+            "checkpoint folder is what save_pretrained writes"
+        )
+    return load_checkpoint(spec, parse_config(config), device, named=named, **sizes)
 
 
 def _import_target(target: str, spec: str) -> Any:

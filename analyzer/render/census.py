@@ -89,16 +89,23 @@ _COLUMNS = (  # header, numeric sort
 def census_page(document: dict[str, Any]) -> str:
     """The whole page of a census document."""
     summary = document["summary"]
+    # the libraries the census covers: transformers types, diffusers classes, or both
+    names = [n for n in ("transformers", "diffusers") if n in document]
+    if "diffusers" in document and not any(not t.startswith("diffusers:") for t in
+                                           document.get("models", {})):  # fmt: skip
+        names = ["diffusers"]
     meta = (
-        f"transformers {escape(str(document['transformers']))} · "
+        " · ".join(f"{n} {escape(str(document[n]))}" for n in names) + " · "
         f"options {escape(_options(document['options']))} · "
         f"{document['seconds']:.0f} s wall clock"
     )
+    what = " and ".join(names)
+    heading = "architecture" if names == ["transformers"] else "model class"
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>analyzer: the transformers census</title><style>{STYLE}{CENSUS_STYLE}</style>"
+        f"<title>analyzer: the {what} census</title><style>{STYLE}{CENSUS_STYLE}</style>"
         '</head><body class="analyzer-page"><div class="analyzer-report">'
-        "<h1>Every transformers architecture, analysed</h1>"
+        f"<h1>Every {what} {heading}, analysed</h1>"
         f'<div class="meta">{meta}</div>',
         _summary(summary),
         _table(document),

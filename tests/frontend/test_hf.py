@@ -110,7 +110,7 @@ def test_hf_models_are_built_on_meta() -> None:
         ),
         (["hf:bert", "--input", "int64[1,16]<100"], 2, "name the forward argument"),
         (["hf:bert", "--input", "input_id=int64[1,16]<100"], 2, "did you mean 'input_ids'"),
-        (["zoo:mlp", "--seq-len", "8"], 2, "--seq-len apply to hf: models only"),
+        (["zoo:mlp", "--seq-len", "8"], 2, "--seq-len apply to hf:, diffusers: and checkpoint"),
         (
             ["hf:clip", "--config", "txt_config.num_hidden_layers=1"],
             2,
