@@ -30,16 +30,10 @@ import torch
 import torch.utils._pytree as pytree
 
 from analyzer.empirical.execute import Program
-from analyzer.frontend.dialect import InputKind, op_name
+from analyzer.empirical.randomness import random_ops
+from analyzer.frontend.dialect import InputKind
 
 RELATIVE_TOLERANCE = 1e-6  # float64 on both sides; kernels differ only in rounding
-_RANDOM = {
-    "aten.bernoulli", "aten.normal", "aten.rand", "aten.randn", "aten.randint",
-    "aten.rand_like", "aten.randn_like", "aten.randint_like", "aten.randperm",
-    "aten.multinomial", "aten.poisson", "aten.native_dropout", "aten.rrelu",
-    "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.rrelu_with_noise",
-    "aten.uniform", "aten.exponential", "aten.geometric", "aten.cauchy", "aten.log_normal",
-}  # fmt: skip
 
 
 @dataclass
@@ -110,7 +104,7 @@ def check_fidelity(
         if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
     ]  # fmt: skip
     position = {node: i for i, node in enumerate(inputs)}
-    random = sorted({op_name(n) for n in program.graph.nodes if op_name(n) in _RANDOM})
+    random = random_ops(program.graph, program.traced.graph_module)
     if random:
         return Fidelity(note=f"not checked: the graph draws random numbers ({random[0]})")
     result = Fidelity()

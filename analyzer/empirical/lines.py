@@ -85,6 +85,7 @@ ANALYTIC = frozenset(
         empty_like new_zeros new_ones new_full new_empty arange linspace scalar_tensor
         fill fill_ zero_ item _local_scalar_dense sym_size sym_numel sym_stride
         lift_fresh normal bernoulli rand_like randn_like _assert_tensor_metadata
+        normal_functional uniform exponential cauchy log_normal geometric random
         pixel_shuffle pixel_unshuffle unfold im2col col2im
         slice_scatter select_scatter diagonal_scatter as_strided_scatter as_strided
         empty_strided new_empty_strided view_copy permute_copy expand_copy slice_copy

@@ -640,3 +640,49 @@ def _nll_loss_forward(input, target, weight, reduction, ignore_index):
     losses, weights = _picked_losses(input, target, weight, ignore_index)
     total = weights.sum() if reduction != 0 else weights.new_zeros(())
     return _reduced_loss(losses, weights, reduction), total
+
+
+# --- uninitialised memory: zeros, so that every run reads the same values --------------
+
+
+def _zeros_instead(op: Any) -> Callable[..., Any]:
+    """``op`` with its (arbitrary) contents set to zero: an ``empty`` tensor's values are
+    whatever the allocator left, which would differ between runs and samples and read
+    as a dependence on the input."""
+
+    def call(*args: Any, **kwargs: Any) -> torch.Tensor:
+        return op(*args, **kwargs).zero_()
+
+    return call
+
+
+for _op in (
+    *_overloads(aten.empty, "memory_format"), aten.empty_like.default, aten.new_empty.default,
+    aten.empty_strided.default, aten.new_empty_strided.default,
+    *_overloads(aten.empty_permuted, "default"),
+):  # fmt: skip
+    EXPLICIT[_op] = _zeros_instead(_op)
+
+
+# --- samplers of a tensor's shape: one draw for every sample ----------------------------
+
+
+def _shape_sampler(op: Any) -> Callable[..., Any]:
+    """``op`` (``normal_functional``, ``uniform``…: ``self`` gives only the shape) on a
+    fresh unbatched tensor of ``self``'s shape: vmap has no batching rule for these and
+    loops, drawing different numbers per sample, so two samples would differ by the draw
+    alone and read as a dependence on the input."""
+
+    def call(input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        blank = torch.zeros(input.shape, dtype=input.dtype, device=input.device)
+        return op(blank, *args, **kwargs)
+
+    return call
+
+
+for _op in (
+    *_overloads(aten.normal_functional, "default"), aten.uniform.default,
+    aten.exponential.default, aten.cauchy.default, aten.log_normal.default,
+    aten.geometric.default, *_overloads(aten.random, "default", "from", "to"),
+):  # fmt: skip
+    EXPLICIT[_op] = _shape_sampler(_op)

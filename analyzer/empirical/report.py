@@ -113,6 +113,22 @@ class ValidationReport:
         """Sound, the output degree equal to the claim, and every site confirmed."""
         return self.sound and self.degree_agrees and all(s.confirmed for s in self.sites)
 
+    @property
+    def graph_checked(self) -> bool:
+        """Whether the traced graph was compared with the model at some input."""
+        return self.fidelity.checked > 0
+
+    @property
+    def verdict(self) -> str:
+        """The closing verdict in a few words: ``agree``, ``over-approximated`` or
+        ``DISAGREE``, qualified when the graph could not be compared with the model (the
+        other checks then only show that the claims hold of the graph)."""
+        word = "agree" if self.agree else "over-approximated" if self.sound else "DISAGREE"
+        if self.graph_checked:
+            return word
+        note = self.fidelity.note or "not checked"
+        return f"{word} (graph {note})"
+
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,
@@ -124,6 +140,8 @@ class ValidationReport:
             "dtype": self.dtype,
             "agree": self.agree,
             "sound": self.sound,
+            "verdict": self.verdict,
+            "graph_checked": self.graph_checked,
             "degree": {
                 "static": self.degree_static,
                 "empirical": self.degree_empirical,

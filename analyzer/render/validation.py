@@ -38,6 +38,10 @@ def render_validation(report: ValidationReport, limit: int = 20) -> str:
         verdict = "DISAGREEMENT (no claim contradicted: the static analysis over-approximates)"
     else:
         verdict = "DISAGREEMENT: a published claim is contradicted by the model"
+    if not report.graph_checked:  # the claims hold of the graph; the graph may not be the model
+        note = report.fidelity.note or "not checked"
+        verdict = verdict.replace("agree with the model", "agree with the traced graph")
+        verdict = f"{verdict} (graph {note}: the graph itself was not compared with the model)"
     lines.append(f"verdict      {verdict}  ({report.seconds:.1f} s: {timing})")
     return "\n".join(lines)
 

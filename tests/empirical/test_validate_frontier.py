@@ -1,0 +1,105 @@
+"""validate at the frontier (issue 19): data-dependent shapes, boolean values, random
+ops read from their tags, unresolved degrees, site kinds and transposes, and a verdict
+that says when the graph was not compared with the model."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from analyzer.empirical.randomness import random_ops
+from analyzer.empirical.validate import validate
+from analyzer.frontend.tracing import trace
+from analyzer.render.validation import render_validation
+
+
+class PositiveEntries(nn.Module):
+    """``x[x > 0]``: a shape that depends on the values."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[x > 0].sum() * x.sum()
+
+
+class Dispatch(nn.Module):
+    """Mixtral-style routing: the tokens each expert gets are found by ``where``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.router = nn.Linear(4, 2)
+        self.experts = nn.ModuleList([nn.Linear(4, 4) for _ in range(2)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        chosen = self.router(x).argmax(-1)
+        out = torch.zeros_like(x)
+        for e, expert in enumerate(self.experts):
+            rows = torch.where(chosen == e)[0]
+            picked = x.index_select(0, rows)
+            out = out.index_add(0, rows, expert(picked) * picked)
+        return out
+
+
+def test_data_dependent_shapes_are_measured_sample_by_sample() -> None:
+    report = validate(PositiveEntries(), (torch.randn(6),), samples=4)
+    assert report.sound and report.degree_empirical == "2"
+    assert [s.confirmed for s in report.sites] == [True]
+    assert report.batching.startswith("loop (vmap failed")
+    report = validate(Dispatch(), (torch.randn(5, 4),), samples=4)
+    assert report.sound and report.degree_empirical == "2"
+    assert report.sites and all(s.confirmed for s in report.sites)
+
+
+class IsReal(nn.Module):
+    """``isreal`` is unknown to the registry and boolean: listed as a worst-case site."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.isreal(x).to(x.dtype)
+
+
+def test_a_boolean_site_is_never_differentiated() -> None:
+    report = validate(IsReal(), (torch.randn(5),), samples=4)
+    boolean = next(s for s in report.sites if s.node == "isreal")
+    assert boolean.mixed_derivative == 0.0 and not boolean.confirmed
+    assert report.sound and not report.agree  # the worst case over-approximates
+
+
+class NormalInPlace(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + torch.empty_like(x).normal_()  # traced as aten.normal_functional
+
+
+class DropoutThenGate(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear, self.dropout = nn.Linear(4, 4), nn.Dropout(0.1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.linear(x)) * x
+
+
+def test_random_ops_are_read_from_their_tags_and_train_flag() -> None:
+    graph = trace(NormalInPlace(), (torch.randn(3, 4),)).graph
+    assert random_ops(graph) == ["aten.normal_functional"]
+    report = validate(NormalInPlace(), (torch.randn(3, 4),), samples=4)
+    assert report.sound and report.violations == [] and report.fidelity.mismatched == 0
+    assert "random numbers (aten.normal_functional)" in report.fidelity.note
+    model = DropoutThenGate()
+    assert random_ops(trace(model.eval(), (torch.randn(3, 4),)).graph) == []
+    report = validate(model.eval(), (torch.randn(3, 4),), samples=4)
+    assert report.graph_checked and report.fidelity.mismatched == 0 and report.agree
+    assert random_ops(trace(model.train(), (torch.randn(3, 4),), mode="train").graph) == [
+        "aten.dropout"
+    ]
+
+
+def test_a_skipped_graph_check_qualifies_the_verdict() -> None:
+    report = validate(NormalInPlace(), (torch.randn(3, 4),), samples=4)
+    assert report.agree and not report.graph_checked
+    assert report.verdict.startswith("agree (graph not checked: the graph draws random")
+    document = report.to_json()
+    assert document["verdict"] == report.verdict and document["graph_checked"] is False
+    closing = render_validation(report).splitlines()[-1]
+    assert "agree with the traced graph (graph not checked" in closing
+    checked = validate(DropoutThenGate().eval(), (torch.randn(3, 4),), samples=4)
+    assert checked.verdict == "agree" and checked.to_json()["graph_checked"] is True
+    assert "agree with the model  (" in render_validation(checked).splitlines()[-1]
