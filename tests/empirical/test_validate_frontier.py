@@ -4,6 +4,7 @@ that says when the graph was not compared with the model."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -103,3 +104,34 @@ def test_a_skipped_graph_check_qualifies_the_verdict() -> None:
     checked = validate(DropoutThenGate().eval(), (torch.randn(3, 4),), samples=4)
     assert checked.verdict == "agree" and checked.to_json()["graph_checked"] is True
     assert "agree with the model  (" in render_validation(checked).splitlines()[-1]
+
+
+def test_grouped_mm_has_a_float64_implementation_for_the_model_and_the_graph() -> None:
+    from analyzer.empirical.fidelity import Float64Kernels
+    from analyzer.empirical.ops import grouped_mm
+
+    a = torch.randn(6, 3, dtype=torch.float64)
+    b = torch.randn(3, 3, 4, dtype=torch.float64)
+    offs = torch.tensor([2, 2, 5], dtype=torch.int32)  # an empty group, a row past the end
+    expected = torch.zeros(6, 4, dtype=torch.float64)
+    expected[:2], expected[2:5] = a[:2] @ b[0], a[2:5] @ b[2]
+    assert torch.allclose(grouped_mm(a, b, offs), expected)
+    with Float64Kernels():  # the model itself calls the kernel, which refuses float64
+        assert torch.allclose(torch._grouped_mm(a, b, offs=offs), expected)
+
+
+@pytest.mark.slow
+def test_a_one_layer_mixtral_is_compared_with_its_graph() -> None:
+    from transformers import MixtralConfig, MixtralModel
+
+    torch.manual_seed(0)
+    config = MixtralConfig(
+        vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
+        num_attention_heads=2, num_key_value_heads=1, num_local_experts=4,
+        num_experts_per_tok=2,
+    )  # fmt: skip
+    model = MixtralModel(config).eval()
+    ids = torch.randint(0, 100, (1, 8))
+    report = validate(model, (), example_kwargs={"input_ids": ids}, samples=2)
+    assert report.graph_checked and report.fidelity.mismatched == 0
+    assert report.fallbacks == [] and report.verdict == "agree"
