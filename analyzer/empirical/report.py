@@ -81,6 +81,7 @@ class ValidationReport:
     fidelity: Fidelity = field(default_factory=Fidelity)
     peak_memory_gib: float = 0.0  # the most any chunk of samples was measured to add
     missing_sites: list[dict[str, Any]] = field(default_factory=list)
+    missing_transposes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def degree_agrees(self) -> bool:
@@ -106,6 +107,7 @@ class ValidationReport:
             and not self.cross_contradicts
             and self.fidelity.mismatched == 0
             and not self.missing_sites
+            and not self.missing_transposes
         )
 
     @property
@@ -175,6 +177,7 @@ class ValidationReport:
                 for s in self.sites
             ],
             "missing_products": self.missing_sites,
+            "missing_transposes": self.missing_transposes,
             "cross_entry": {
                 "pairs": self.cross_pairs,
                 "nonzero": self.cross_nonzero,

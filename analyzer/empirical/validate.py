@@ -81,6 +81,7 @@ from analyzer.empirical.report import (
     ValidationReport,
     order,
 )
+from analyzer.empirical.transposes import missing_transposes
 from analyzer.empirical.verdicts import (
     capped,
     changed_between_samples,
@@ -348,7 +349,8 @@ def _measure(
     lines_drawn = drawn.first(samples)
     pairs_drawn = drawn.first(pairs)
     probes, _ = site_probes(program, analysis.sites)
-    unlisted = candidates(program, {(s.node, s.part) for s in analysis.sites})
+    kinds = {(s.node, s.part): s.kind for s in analysis.sites}
+    unlisted = candidates(program, set(kinds), kinds)
     local = [Site(c.node, "candidate", ()) for c in unlisted if c.test == "local"]
     candidate_probes = {p.site.node.name: p for p in site_probes(program, local)[0]}
     weights, activations = peak_bytes(traced)
@@ -459,6 +461,15 @@ def _measure(
 
     sites = site_checks(analysis, probes, mixed, position)
     missing = missing_sites(analysis, unlisted, mixed, position)
+    shown = {(m["node"], m.get("part")) for m in missing}
+    contractions = [
+        (s.node, s.part) for s, c in zip(analysis.sites, sites, strict=True)
+        if s.kind == "contraction" and c.confirmed
+    ] + [
+        (c.node, c.part) for c in unlisted
+        if c.test == "contraction" and (c.node.name, c.part) in shown
+    ]  # fmt: skip
+    transposes = missing_transposes(analysis, program, contractions)
     out = position["output"]
     cross = mixed.output_cross.abs()
     first = torch.maximum(mixed.tangent_u[:, out].abs(), mixed.tangent_v[:, out].abs()).amax()
@@ -503,4 +514,5 @@ def _measure(
         peak_memory_gib=batcher.peak / GIB,
         fidelity=fidelity,
         missing_sites=missing,
+        missing_transposes=transposes,
     )

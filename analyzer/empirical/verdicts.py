@@ -149,6 +149,9 @@ def missing_sites(
             }
             if candidate.part is not None:
                 entry["part"] = candidate.part
+            if candidate.published_as is not None:
+                entry["published_as"] = candidate.published_as
+                entry["why"] = f"published as {candidate.published_as}, but {why}"
             found.append(entry)
     return found
 

@@ -109,6 +109,16 @@ def _site_lines(document: dict[str, Any], limit: int) -> list[str]:
     for item in missing[:limit]:
         name = item["node"] + (f" [{item['part']}]" if "part" in item else "")
         lines.append(f"  missing site {name} ({item['op']}): {item['why']}")
+    transposes = document.get("missing_transposes", [])
+    lines.append(
+        f"transposes   {len(transposes)} measured contraction(s) read an input-dependent "
+        f"operand transposed without a published feeding transpose  {_verdict(not transposes)}"
+    )
+    for item in transposes[:limit]:
+        kind = "implied by" if item["implied"] else "feeding"
+        lines.append(
+            f"  missing transpose {item['node']} ({kind} {item['contraction']}): {item['why']}"
+        )
     return lines
 
 

@@ -4,13 +4,17 @@ that says when the graph was not compared with the model."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 from torch import nn
 
+from analyzer.empirical import validate as validate_module
 from analyzer.empirical.randomness import random_ops
 from analyzer.empirical.validate import validate
 from analyzer.frontend.tracing import trace
+from analyzer.frontend.zoo import build_zoo_model
 from analyzer.render.validation import render_validation
 
 
@@ -135,3 +139,42 @@ def test_a_one_layer_mixtral_is_compared_with_its_graph() -> None:
     report = validate(model, (), example_kwargs={"input_ids": ids}, samples=2)
     assert report.graph_checked and report.fidelity.mismatched == 0
     assert report.fallbacks == [] and report.verdict == "agree"
+
+
+def _with_claims(monkeypatch, change) -> None:
+    real = validate_module.analyze_traced
+
+    def changed(traced):
+        analysis = real(traced)
+        change(analysis)
+        return analysis
+
+    monkeypatch.setattr(validate_module, "analyze_traced", changed)
+
+
+def test_a_contraction_published_as_gating_is_noticed(monkeypatch) -> None:
+    def regate(analysis):
+        analysis.sites[:] = [
+            dataclasses.replace(s, kind="gating") if s.kind == "contraction" else s
+            for s in analysis.sites
+        ]
+
+    _with_claims(monkeypatch, regate)
+    report = validate(*build_zoo_model("linear_attention"), samples=4)
+    assert report.missing_sites and not report.sound
+    assert {m.get("published_as") for m in report.missing_sites} == {"gating"}
+    assert "published as gating, but it contracts" in report.missing_sites[0]["why"]
+
+
+def test_a_feeding_transpose_left_out_is_noticed(monkeypatch) -> None:
+    def unfeed(analysis):
+        analysis.transposes[:] = [
+            dataclasses.replace(t, feeds_contraction=False) for t in analysis.transposes
+        ]
+
+    report = validate(*build_zoo_model("linear_attention"), samples=4)
+    assert report.missing_transposes == [] and report.agree
+    _with_claims(monkeypatch, unfeed)
+    report = validate(*build_zoo_model("linear_attention"), samples=4)
+    assert report.missing_transposes and not report.sound
+    assert "missing transpose" in render_validation(report)
