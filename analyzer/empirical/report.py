@@ -1,8 +1,8 @@
 """The result of a validation: measurements, verdicts and the ``analyzer.validation/1``
 document (``ValidationReport.to_json``); rendered by :mod:`analyzer.render.validation`.
 
->>> order("3") < order("inf"), order("undefined")
-(True, 0)
+>>> order("3") < order("inf"), order("undefined"), order("≥ 3")
+(True, 0, 3)
 """
 
 from __future__ import annotations
@@ -85,6 +85,7 @@ class ValidationReport:
 
     @property
     def degree_agrees(self) -> bool:
+        """The measured degree is the claimed one (a lower bound ``≥ k`` confirms none)."""
         return self.degree_static == self.degree_empirical
 
     @property
@@ -198,7 +199,9 @@ class ValidationReport:
 
 def order(degree: str) -> float:
     """A degree string as a number; ``undefined`` (no sample in the domain) as 0, so
-    that it never reads as a contradiction."""
+    that it never reads as a contradiction; a lower bound ``≥ k`` as ``k``."""
     if degree == "undefined":
         return 0
+    if degree.startswith("≥"):
+        return int(degree[1:].strip())
     return math.inf if degree == "inf" else int(degree)

@@ -72,6 +72,8 @@ from analyzer.empirical.lines import (
     interpolation_blockers,
     line_degrees,
     measure_slopes,
+    measure_values,
+    value_degrees,
 )
 from analyzer.empirical.products import candidates
 from analyzer.empirical.report import (
@@ -83,18 +85,21 @@ from analyzer.empirical.report import (
 )
 from analyzer.empirical.transposes import missing_transposes
 from analyzer.empirical.verdicts import (
+    at_least,
     capped,
     changed_between_samples,
     largest_derivatives,
     missing_sites,
     nested_degree,
+    overflow_bounds,
     site_checks,
     spelled,
+    unresolved,
     without_sources,
 )
 from analyzer.empirical.weights import random_weights
 from analyzer.errors import AnalyzerError, SpecError
-from analyzer.frontend.dialect import TracedModel, is_floating
+from analyzer.frontend.dialect import TracedModel, is_floating, op_name
 from analyzer.frontend.tracing import trace
 from analyzer.frontend.training import TrainingStep
 from analyzer.passes.escapes import escaped_literals
@@ -389,14 +394,44 @@ def _measure(
 
     def by_nested_jvp(task: Any = None) -> tuple[dict[str, str], list[float]]:
         batcher.chunk = nested_cost
-        norms = largest_derivatives(
-            measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
-        )  # (orders, keys)
-        measured = {k: nested_degree(norms[:, i].tolist(), cap) for k, i in position.items()}
+        series = measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
+        norms = largest_derivatives(series)  # (orders, keys)
+        overflowed = unresolved(series[:, 1:], series[:, 0])
+        bounds = overflow_bounds(series[:, 1:])
+        measured = {}
+        for k, i in position.items():
+            degree = nested_degree(norms[:, i].tolist(), cap)
+            if bounds[i] > cap:  # a derivative above the cap overflowed: not zero
+                degree = "inf"
+            elif overflowed[i] and degree != "inf":
+                degree = at_least(str(max(int(order(degree)), bounds[i])))
+            measured[k] = degree
         return measured, norms[1:, position["output"]].tolist()  # orders 1 … cap + 1
 
+    differenced = sorted(
+        {op_name(n) for n, f in program.fallbacks.items()
+         if f.how == "finite differences" and n in program.varying}
+    )  # fmt: skip
+
     with progress.task("degree", total=samples) as task:
-        if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
+        if differenced and degree_method == "auto":  # derivatives of first order only
+            method = (
+                f"differences of the graph's values at {cap + 2} points per line "
+                f"({', '.join(differenced[:3])} ran through finite differences, whose "
+                "derivatives are first order only)"
+            )
+            batcher.chunk = chunk_size(budget, weights * 2, activations * 2, samples)
+            values = measure_values(
+                program, keys, lambda k, v: _projection(project, k, v), lines_drawn.points,
+                lines_drawn.lines, cap, batcher, task,
+            )  # fmt: skip
+            degrees, derivative_norms = value_degrees(values, cap)
+            measured = {k: spelled(degrees[i]) for k, i in position.items()}
+            overflowed = unresolved(values)
+            measured = {
+                k: at_least(d) if overflowed[position[k]] else d for k, d in measured.items()
+            }
+        elif nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
             reason = f" (not interpolated because of {', '.join(blockers[:3])})" if blockers else ""
             method = f"nested jvp at each point{reason}"
             measured, derivative_norms = by_nested_jvp(task)
@@ -408,9 +443,16 @@ def _measure(
                 lines_drawn.lines, cap, batcher, task,
             )  # fmt: skip
             degrees = line_degrees(slopes, cap)
-            measured = {k: spelled(degrees[i]) for k, i in position.items()}
+            overflowed = unresolved(slopes)
+            measured = {
+                k: at_least(spelled(degrees[i])) if overflowed[i] else spelled(degrees[i])
+                for k, i in position.items()
+            }
             derivative_norms = difference_norms(slopes[:, :, position["output"]], cap)
-            if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
+            if any(overflowed):  # nested jvp reads more of what overflowed
+                method = "nested jvp at each point (the interpolation overflowed)"
+                measured, derivative_norms = by_nested_jvp()
+            elif any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
                 measured, derivative_norms = by_nested_jvp()
     if fidelity.mismatched and _values_escaped(traced) and not isinstance(reference, str):

@@ -178,3 +178,47 @@ def test_a_feeding_transpose_left_out_is_noticed(monkeypatch) -> None:
     report = validate(*build_zoo_model("linear_attention"), samples=4)
     assert report.missing_transposes and not report.sound
     assert "missing transpose" in render_validation(report)
+
+
+@torch.library.custom_op("analyzer_tests::product", mutates_args=())
+def _product(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return a * b
+
+
+@_product.register_fake
+def _(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.empty_like(a)
+
+
+class CustomProduct(nn.Module):
+    """A ``torch.library`` op: validate runs it through finite differences."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return _product(x[:2], x[2:])
+
+
+def test_a_custom_op_is_measured_beyond_first_order() -> None:
+    report = validate(CustomProduct(), (torch.randn(4),), samples=2)
+    assert any("finite differences" in note for note in report.fallbacks)
+    assert report.degree_empirical == "2" and "differences of the graph's values" in (
+        report.degree_method
+    )
+    (site,) = report.sites
+    assert site.confirmed  # the mixed derivative of a finite difference, by differences
+    assert report.sound and report.degree_static == "inf"  # an unknown op: worst case
+
+
+class ProductChain(nn.Module):
+    """``x^(2³⁰) + x``: overflows where ``|x| > 1``, underflows to 0 where ``|x| < 1``."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = x
+        for _ in range(30):
+            y = y * y
+        return y + x
+
+
+def test_a_degree_that_overflowed_is_a_lower_bound_never_an_agreement() -> None:
+    report = validate(ProductChain(), (torch.tensor([0.5, -0.7, 1.5, 0.3]),), samples=2)
+    assert report.degree_empirical.startswith("≥") and report.degree_static == "inf"
+    assert not report.degree_agrees and not report.agree and report.sound
