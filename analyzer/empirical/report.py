@@ -127,10 +127,12 @@ class ValidationReport:
         ``DISAGREE``, qualified when the graph could not be compared with the model (the
         other checks then only show that the claims hold of the graph)."""
         word = "agree" if self.agree else "over-approximated" if self.sound else "DISAGREE"
-        if self.graph_checked:
-            return word
-        note = self.fidelity.note or "not checked"
-        return f"{word} (graph {note})"
+        notes = []
+        if self.degree_empirical.startswith("≥"):
+            notes.append(f"degree only bounded: {self.degree_empirical}")
+        if not self.graph_checked:
+            notes.append(f"graph {self.fidelity.note or 'not checked'}")
+        return f"{word} ({'; '.join(notes)})" if notes else word
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -34,6 +34,11 @@ def render_validation(report: ValidationReport, limit: int = 20) -> str:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in document["seconds_by_check"].items())
     if report.agree:
         verdict = "the static claims agree with the model"
+    elif report.sound and report.degree_empirical.startswith("≥"):
+        verdict = (
+            f"DISAGREEMENT (no claim contradicted, none confirmed for the degree: it "
+            f"could only be bounded, {report.degree_empirical})"
+        )
     elif report.sound:
         verdict = "DISAGREEMENT (no claim contradicted: the static analysis over-approximates)"
     else:

@@ -222,3 +222,5 @@ def test_a_degree_that_overflowed_is_a_lower_bound_never_an_agreement() -> None:
     report = validate(ProductChain(), (torch.tensor([0.5, -0.7, 1.5, 0.3]),), samples=2)
     assert report.degree_empirical.startswith("≥") and report.degree_static == "inf"
     assert not report.degree_agrees and not report.agree and report.sound
+    assert report.verdict.startswith("over-approximated (degree only bounded: ≥")
+    assert "could only be bounded" in render_validation(report).splitlines()[-1]
