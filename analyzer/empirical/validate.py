@@ -68,6 +68,7 @@ from analyzer.empirical.fidelity import (
     model_reference,
 )
 from analyzer.empirical.lines import (
+    VALUE_SPANS,
     difference_norms,
     interpolation_blockers,
     line_degrees,
@@ -421,13 +422,21 @@ def _measure(
                 "derivatives are first order only)"
             )
             batcher.chunk = chunk_size(budget, weights * 2, activations * 2, samples)
-            values = measure_values(
-                program, keys, lambda k, v: _projection(project, k, v), lines_drawn.points,
-                lines_drawn.lines, cap, batcher, task,
-            )  # fmt: skip
-            degrees, derivative_norms = value_degrees(values, cap)
+            readings = []
+            for span in VALUE_SPANS:
+                values = measure_values(
+                    program, keys, lambda k, v: _projection(project, k, v),
+                    lines_drawn.points, lines_drawn.lines, cap, batcher,
+                    task if span == VALUE_SPANS[0] else None, span,
+                )  # fmt: skip
+                readings.append((value_degrees(values, cap), unresolved(values)))
+            derivative_norms = readings[0][0][1]
+            degrees = [
+                min((x for x in d if not math.isnan(x)), default=math.nan)
+                for d in zip(*(r[0][0] for r in readings), strict=True)
+            ]
             measured = {k: spelled(degrees[i]) for k, i in position.items()}
-            overflowed = unresolved(values)
+            overflowed = [any(o) for o in zip(*(r[1] for r in readings), strict=True)]
             measured = {
                 k: at_least(d) if overflowed[position[k]] else d for k, d in measured.items()
             }
