@@ -36,6 +36,7 @@ STAGES = {
     "strategies": 6,
     "render": 7,
     "census": 8,
+    "census_diffusers": 8,
     "console": 9,  # the CLI's progress display: prints, so it sits with cli.py
     "cli": 9,
     "__main__": 9,  # `python -m analyzer`: the command line

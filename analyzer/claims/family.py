@@ -213,7 +213,7 @@ class FamilyRun:
         return settings(**options)
 
     def count(self) -> int:
-        from analyzer.claims.runner import DEFAULT_EXAMPLES
+        from analyzer.claims.results import DEFAULT_EXAMPLES
 
         base = self.claim.hypothesis_settings()
         own = base.max_examples if base is not None and _user_set(base, "max_examples") else None
@@ -224,7 +224,7 @@ class FamilyRun:
         from hypothesis import seed as seeded
         from hypothesis.reporting import with_reporter
 
-        from analyzer.claims.runner import ClaimResult
+        from analyzer.claims.results import ClaimResult
 
         started = time.perf_counter()
         claim = self.claim
@@ -261,7 +261,7 @@ class FamilyRun:
         return result
 
     def _counterexample(self, failed: BaseException) -> Any:
-        from analyzer.claims.runner import Counterexample, assertion_text
+        from analyzer.claims.results import Counterexample, assertion_text
 
         model: Model | None = self.last.get("model")
         drawn = self.last.get("drawn")
@@ -283,7 +283,7 @@ class FamilyRun:
 
     def _static_only(self) -> Any:
         """The smallest rejected model, as the claim's static-only counterexample."""
-        from analyzer.claims.runner import Counterexample
+        from analyzer.claims.results import Counterexample
 
         drawn, why = min(self.tally.rejected.values(), key=lambda item: len(repr(item[0])))
         model = Model.of(drawn)
@@ -303,7 +303,7 @@ class FamilyRun:
         from hypothesis import seed as seeded
         from hypothesis.reporting import with_reporter
 
-        from analyzer.claims.runner import Construction, Counterexample
+        from analyzer.claims.results import Construction, Counterexample
 
         found: dict[str, Any] = {}
 
@@ -362,6 +362,6 @@ def _block_kinds(drawn: Any) -> list[str]:
 
 
 def _error_text(raised: BaseException) -> str:
-    from analyzer.claims.runner import error_text
+    from analyzer.claims.results import error_text
 
     return error_text(raised)

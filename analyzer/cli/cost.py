@@ -12,6 +12,7 @@ from analyzer.cli.options import (
     done,
     is_stored_trace,
     provenance,
+    warn_user,
 )
 from analyzer.errors import SpecError
 
@@ -70,6 +71,7 @@ def analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, A
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
             kwargs=options.kwarg, trust_pickle=getattr(options, "trust_pickle", False),
+            warn=warn_user,
         )  # fmt: skip
     with progress.task(f"exporting {loaded.label} with symbolic {', '.join(options.dim)}"):
         traced, axes, sizes = trace_with_dims(

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 import time
 from typing import Any
 
 from analyzer.errors import SpecError, TraceError
+
+
+def warn_user(text: str) -> None:
+    """A warning the user must see even with ``--quiet`` (loading a pickle runs its code)."""
+    print(f"analyzer: warning: {text}", file=sys.stderr)
 
 
 def check_common(options: argparse.Namespace) -> None:
@@ -187,7 +193,8 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
-            kwargs=options.kwarg, trust_pickle=options.trust_pickle, **hf_sizes(options),
+            kwargs=options.kwarg, trust_pickle=options.trust_pickle,
+            warn=warn_user, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")

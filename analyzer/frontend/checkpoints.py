@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from analyzer.errors import SpecError, TraceError, did_you_mean
-from analyzer.frontend.specs import LoadedModel
+from analyzer.frontend.loaded import LoadedModel
 
 MAIN_COMPONENTS = ("unet", "transformer", "prior", "decoder", "vae")
 """A pipeline's components in the order one is taken as the main one."""

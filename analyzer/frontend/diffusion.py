@@ -36,7 +36,7 @@ from torch import nn
 from analyzer.errors import SpecError, TraceError, did_you_mean
 from analyzer.frontend.hf import first_running
 from analyzer.frontend.hf_plans import InputPlan, forward_parameters
-from analyzer.frontend.specs import LoadedModel
+from analyzer.frontend.loaded import LoadedModel
 
 LATENTS = ("sample", "hidden_states", "x", "latents")
 """Names a diffusers forward gives its main (noisy latent) input."""

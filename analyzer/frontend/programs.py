@@ -17,7 +17,7 @@ True
 from __future__ import annotations
 
 import inspect
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import torch.fx.traceback as fx_traceback
 from torch import nn
 
 from analyzer.errors import SpecError, TraceError
-from analyzer.frontend.specs import LoadedModel, parse_input_spec, parse_kwargs
+from analyzer.frontend.loaded import LoadedModel, parse_input_spec, parse_kwargs
 
 PICKLE_WARNING = (
     "{path} is a pickle (torch.save of a whole module): loading it runs arbitrary code named "
@@ -150,10 +150,15 @@ def _check_fits(program: Any, args: tuple[Any, ...], path: str) -> None:
 
 
 def load_pickled(
-    path: str, inputs: list[str], kwargs: list[str], device: str | None, trust: bool
+    path: str,
+    inputs: list[str],
+    kwargs: list[str],
+    device: str | None,
+    trust: bool,
+    warn: Callable[[str], None] | None = None,
 ) -> LoadedModel:
     """The module ``torch.save`` pickled into ``path``, loaded only when ``trust`` (the
-    warning is printed first); its example inputs come from ``inputs``/``kwargs``."""
+    warning goes to ``warn`` first); its example inputs come from ``inputs``/``kwargs``."""
     if not Path(path).is_file():
         raise SpecError(f"model file {path!r} does not exist")
     if not trust:
@@ -165,7 +170,8 @@ def load_pickled(
             f"{path} holds a {type(held).__name__} of weights, not a model: give the model's "
             "code (FILE.py:NAME) or a checkpoint folder with a config.json"
         )
-    print(f"analyzer: warning: {PICKLE_WARNING.format(path=path)}", file=sys.stderr)
+    if warn is not None:
+        warn(PICKLE_WARNING.format(path=path))
     try:
         module = torch.load(path, weights_only=False, map_location=device or "cpu")
     except Exception as error:
