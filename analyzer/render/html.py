@@ -27,6 +27,7 @@ from analyzer.render.folding import Group, fold, repeated_containers
 from analyzer.render.legend import legend_html
 from analyzer.render.wording import (
     PIECEWISE,
+    degree_reasons,
     describe_inputs,
     describe_parameters,
     fold_path,
@@ -101,6 +102,8 @@ def _verdict(document: dict[str, Any]) -> str:
     feeding = sum(t["feeds_contraction"] for t in document["dynamic_transposes"])
     degree = escape(document["degree"]) + (" (piecewise)" if document["piecewise"] else "")
     note = f'<span class="note">{escape(PIECEWISE)}</span>' if document["piecewise"] else ""
+    if degree_reasons(document):
+        note += f'<span class="note">{escape(degree_reasons(document))}</span>'
     affine = "yes" if document["piecewise_affine"] else "no"
     return (
         '<div class="verdict">'

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -89,6 +90,35 @@ class Evil(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return getattr(self, EVIL)(x) * self.gate(x)
+
+
+class _Gate(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x) * self.b(x)
+
+
+class EvilStack(nn.Module):
+    """Repeated blocks under a hostile name: folded into ``<details>`` in report.md."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_module(EVIL, nn.ModuleList([_Gate() for _ in range(3)]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in getattr(self, EVIL):
+            x = block(x)
+        return x
+
+
+def test_report_md_writes_user_names_as_text_not_html() -> None:
+    for model in (Evil(), EvilStack()):
+        markdown = markdown_report(analyze(model, (torch.randn(2, 4),), model=EVIL))
+        outside_code = re.sub(r"``.*?``|`[^`]*`", "", markdown)
+        assert "<img" not in outside_code and EVIL in markdown, markdown
 
 
 def test_user_names_are_escaped_everywhere(tmp_path: Path) -> None:
