@@ -146,7 +146,7 @@ class Analysis:
         return witness_path(self.parents, node)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``analyzer.analysis/1`` document of DESIGN.md §3."""
+        """The ``analyzer.analysis/1`` document of docs/json.md."""
         graph = self.traced.graph
         edges = sum(len(tensor_operands(n)) for n in graph.nodes)
         return {

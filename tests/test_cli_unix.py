@@ -81,3 +81,11 @@ def test_a_reader_that_leaves_ends_the_command_quietly(argv: list[str], reader: 
     assert "Traceback" not in stderr and "bug" not in stderr
     if reader[0] == "head":
         assert len(read.stdout.splitlines()) == 1
+
+
+def test_validates_closing_line_speaks_words_not_json_keys() -> None:
+    argv = [*ANALYZER, "validate", "zoo:mlp", "--samples", "2", "--device", "cpu"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    closing = done.stdout.splitlines()[-1]
+    assert done.returncode == 0 and closing.startswith("verdict"), done.stdout
+    assert "dependence/sites/cross terms" in closing and "_" not in closing, closing

@@ -143,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         "primitive set, every input-by-input product, its polynomial degree.",
         epilog="Exit codes: 0 success, 1 `validate --strict` disagreement, 2 bad input, "
         "3 the model could not be traced, 4 a program the tool needs is missing, "
-        "5 internal error. `analyzer COMMAND --help` shows a command's options.",
+        "5 internal error. `analyzer COMMAND --help` shows a command's options. What every "
+        "word of the output and every JSON field means: docs/index.md in the project's "
+        "source (concepts.md, cli.md, json.md, claims.md).",
     )
     parser.add_argument("--version", action="version", version=f"analyzer {analyzer.__version__}")
     parser.add_argument(

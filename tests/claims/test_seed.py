@@ -1,4 +1,4 @@
-"""The seed suite S1–S8: every verdict as CLAIMS.md states it, the figures it gives
+"""The seed suite S1–S8: every verdict as the seed states it, the figures it gives
 reproduced where their construction is stated, and the rest reported as such."""
 
 from __future__ import annotations

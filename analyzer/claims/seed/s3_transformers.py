@@ -121,7 +121,7 @@ def s3_homogeneity(check: Check) -> None:
 
     check.measure(
         "linear attention: apparent degree at α = 2", apparent_degree(linear_attention, x, 2),
-        expected=3.0, tolerance=1e-9, decides=True, note="CLAIMS.md measured 3.0000",
+        expected=3.0, tolerance=1e-9, decides=True, note="the seed measured 3.0000",
     )  # fmt: skip
     degrees = {}
     for alpha, figure in ((2, "1.61"), (4, "1.35")):
@@ -129,7 +129,7 @@ def s3_homogeneity(check: Check) -> None:
         check.measure(
             f"softmax attention: apparent degree at α = {alpha}", degrees[alpha],
             expected=float(figure), tolerance=figure_tolerance(figure),
-            note="depends on the random weights; CLAIMS.md does not state its draw",
+            note="depends on the random weights; the seed does not state its draw",
         )  # fmt: skip
     check.measure(
         "softmax attention: change of apparent degree from α = 2 to 4 (≠ 0: not homogeneous)",

@@ -68,7 +68,7 @@ def s4_fast_weights(check: Check) -> None:
     q, k, v = (torch.randn(tokens, d, generator=generator, dtype=FLOAT) for _ in range(3))
     check.measure(
         "parallel vs recurrent causal linear attention", relative_error(parallel_form(q, k, v),
-        recurrent_form(q, k, v)), note="CLAIMS.md measured 2e-15",
+        recurrent_form(q, k, v)), note="the seed measured 2e-15",
     )  # fmt: skip
     # memorising: W = Σ v_i·k_iᵀ, retrieved by W·k_j
     keys, _ = torch.linalg.qr(torch.randn(d, d, generator=generator, dtype=FLOAT))
@@ -76,7 +76,7 @@ def s4_fast_weights(check: Check) -> None:
     memory = values.T @ keys.T  # columns of `keys` are the orthonormal keys k_i
     check.measure(
         f"retrieval of n = d = {d} associations with orthonormal keys",
-        relative_error((memory @ keys).T, values), note="CLAIMS.md measured 6e-16",
+        relative_error((memory @ keys).T, values), note="the seed measured 6e-16",
     )  # fmt: skip
     many = 2 * d
     unit = F.normalize(torch.randn(many, d, generator=generator, dtype=FLOAT), dim=-1)
@@ -86,7 +86,7 @@ def s4_fast_weights(check: Check) -> None:
     check.measure(
         f"mean relative retrieval error of n = {many} > d associations (unit random keys)",
         interference, expected=0.77, tolerance=figure_tolerance("0.77"),
-        note="CLAIMS.md does not state its keys or its error measure; here: unit random keys, "
+        note="the seed does not state its keys or its error measure; here: unit random keys, "
         "the mean of ‖W·k_j − v_j‖/‖v_j‖",
     )  # fmt: skip
     assert interference > 0.1, f"beyond capacity the retrieval error is only {interference:.3g}"

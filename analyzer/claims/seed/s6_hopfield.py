@@ -58,7 +58,7 @@ def s6_hopfield(check: Check) -> None:
     check.measure(
         "Hopfield update vs scaled_dot_product_attention (MATH backend)",
         relative_error(hopfield_update(patterns, state, beta), attention),
-        note="CLAIMS.md measured 0.0",
+        note="the seed measured 0.0",
     )  # fmt: skip
     _zoo_share_site_kinds(check)
     _energy_descends(check)
@@ -116,7 +116,7 @@ def _retrieval(check: Check, separation: float = 6.2) -> None:
         check.measure(
             f"one-step retrieval error at β = {beta} (separation {separation})", errors[beta],
             expected=float(figure), tolerance=figure_tolerance(figure),
-            note="CLAIMS.md does not state its patterns; here: 8 normal patterns in 16 dimensions",
+            note="the seed does not state its patterns; here: 8 normal patterns in 16 dimensions",
         )  # fmt: skip
     rate = math.log(errors[2] / errors[4]) / 2
     check.measure(
