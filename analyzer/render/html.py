@@ -13,6 +13,7 @@ the data the script reads is JSON with ``<``, ``>`` and ``&`` escaped.
 from __future__ import annotations
 
 import json
+import shlex
 from collections import Counter
 from collections.abc import Callable
 from html import escape
@@ -125,11 +126,46 @@ def _verdict(document: dict[str, Any]) -> str:
     )
 
 
-def _graph_section(drawing: Drawing, svg: str, interactive: bool) -> str:
+def other_level(level: str, command: str | None) -> str:
+    """How to draw the other level: the command that made the report with ``--level``
+    set to it, or the ``write_report`` argument when the report was made from Python.
+
+    >>> other_level("ops", "analyzer report zoo:mlp --out r --level=ops")
+    'analyzer report zoo:mlp --out r --level modules'
+    >>> other_level("modules", None)
+    "write_report(..., level='ops')"
+    """
+    other = "modules" if level == "ops" else "ops"
+    try:
+        argv = shlex.split(command or "")
+    except ValueError:
+        argv = []
+    if "report" not in argv:
+        return f"write_report(..., level={other!r})"
+    kept: list[str] = []
+    skip = False
+    for word in argv:
+        if skip:
+            skip = False
+        elif word == "--level":
+            skip = True
+        elif not word.startswith("--level="):
+            kept.append(word)
+    return shlex.join([*kept, "--level", other])
+
+
+def _graph_section(
+    drawing: Drawing, svg: str, interactive: bool, command: str | None = None
+) -> str:
     view = "one node per module" if drawing.level == "modules" else "one node per op"
+    other = "one node per op" if drawing.level == "modules" else "one node per module"
+    switch = (
+        f'<p class="meta other-level">Drawn {view}. For {other}: '
+        f"<code>{escape(other_level(drawing.level, command))}</code></p>"
+    )
     if not interactive:
         return (
-            f"<h2>Graph <span class='meta'>({view})</span></h2><div class='stage'>"
+            f"<h2>Graph <span class='meta'>({view})</span></h2>{switch}<div class='stage'>"
             f"<div class='graph-box static'>{strip_xml_prolog(svg)}</div>"
             f"<div class='side'>{legend_html(drawing)}</div></div>"
         )
@@ -145,7 +181,7 @@ def _graph_section(drawing: Drawing, svg: str, interactive: bool) -> str:
         "match · click a node or a site row</span></div>"
     )
     return (
-        f'<section class="explore">{toolbar}<div class="stage">'
+        f'<section class="explore">{toolbar}{switch}<div class="stage">'
         f'<div class="graph-box">{strip_xml_prolog(svg)}</div>'
         f'<div class="side">{legend_html(drawing)}<div class="facts"><span class="meta">Click a '
         "node for its facts; click a site row below to light up its witness paths.</span>"
@@ -423,7 +459,8 @@ def analysis_body(
     )
     out = ['<div class="analyzer-report">', _header(document), _verdict(document)]
     if svg and drawing is not None:
-        out.append(_graph_section(drawing, svg, interactive))
+        command = document.get("metadata", {}).get("command")
+        out.append(_graph_section(drawing, svg, interactive, command))
     if extra:
         out.append(extra)
     out += [
