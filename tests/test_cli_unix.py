@@ -89,3 +89,29 @@ def test_validates_closing_line_speaks_words_not_json_keys() -> None:
     closing = done.stdout.splitlines()[-1]
     assert done.returncode == 0 and closing.startswith("verdict"), done.stdout
     assert "dependence/sites/cross terms" in closing and "_" not in closing, closing
+
+
+MODELS = """import torch
+def build():
+    return torch.nn.Linear(2, 2), (torch.randn(1, 2),)
+class Net(torch.nn.Module):
+    def forward(self, x):
+        return x
+"""
+
+
+def test_spec_mistakes_name_what_to_give(run_cli, tmp_path) -> None:
+    models = tmp_path / "models.py"
+    models.write_text(MODELS)
+    code, _, stderr = run_cli("analyze", str(models))
+    assert code == 2 and f"{models}:build, {models}:Net" in " ".join(stderr.split())
+    code, _, stderr = run_cli("analyze", f"{tmp_path}:build")
+    assert code == 2 and "is a folder, not a Python file" in " ".join(stderr.split())
+    assert "does not exist" not in stderr
+
+
+def test_a_foreign_json_given_as_a_trace_names_its_schema(run_cli, tmp_path) -> None:
+    analysis = tmp_path / "a.json"
+    assert run_cli("-q", "analyze", "zoo:mlp", "--json", str(analysis))[0] == 0
+    code, _, stderr = run_cli("analyze", str(analysis))
+    assert code == 2 and "schema 'analyzer.analysis/1'" in stderr

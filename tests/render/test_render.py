@@ -173,3 +173,22 @@ def test_repr_is_one_line() -> None:
         "<Analysis zoo:transformer_block: 49 nodes, primitive set [matmul, normalization, "
         "relu, transpose], 4 input-by-input sites, degree inf>"
     )
+
+
+class _EveryOtherLayer(nn.Module):
+    """Layers 0, 2 and 4 of five run: the fold must not read as five layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([_Gate() for _ in range(5)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[::2]:
+            x = layer(x)
+        return x
+
+
+def test_a_fold_of_layers_0_2_4_lists_them() -> None:
+    result = analyze(_EveryOtherLayer(), (torch.randn(2, 4),))
+    markdown = markdown_report(result)
+    assert "layers.{0,2,4} ×3" in markdown and "{0…4}" not in markdown
