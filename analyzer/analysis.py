@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,7 +26,7 @@ from analyzer.frontend.dialect import (
 from analyzer.frontend.specs import versions
 from analyzer.passes.classify import circuit_class, primitive_class
 from analyzer.passes.dataflow import Facts, node_facts
-from analyzer.passes.facts import Fact, format_degree
+from analyzer.passes.facts import INF, Fact, format_degree
 from analyzer.passes.registry import PRIMITIVE_CLASSES
 from analyzer.passes.sites import (
     Site,
@@ -114,6 +114,25 @@ class Analysis:
     def warnings(self) -> list[str]:
         return list(self.traced.warnings)
 
+    def degree_reasons(self) -> dict[str, list[str]]:
+        """The ops that make the output's degree infinite (``"infinite"``) or piecewise
+        (``"piecewise"``), as ``"node (op)"``: on every path from a source to the output
+        along which the value is not a polynomial (or is piecewise), the first op on it —
+        the one whose operands were still polynomial (unkinked) and whose result is not.
+        An op that makes a value non-polynomial which never reaches the output (it is
+        compared, or read only for its shape) is not named.
+
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU(),
+        ...                           torch.nn.Linear(2, 2), torch.nn.Tanh())
+        >>> analyze(net, (torch.randn(1, 2),)).degree_reasons()
+        {'infinite': ['tanh (aten.tanh)'], 'piecewise': ['relu (aten.relu)']}
+        """
+        output = self.traced.output_node
+        infinite = _first_on_paths(output, self.facts, lambda f: f.degree == INF)
+        piecewise = _first_on_paths(output, self.facts, lambda f: f.piecewise)
+        return {"infinite": infinite, "piecewise": piecewise}
+
     def primitive_counts(self) -> dict[str, int]:
         """Op nodes per primitive class, every class present (zeros included)."""
         counts = Counter(self.classes.values())
@@ -127,7 +146,7 @@ class Analysis:
         return witness_path(self.parents, node)
 
     def to_json(self) -> dict[str, Any]:
-        """The ``analyzer.analysis/1`` document of DESIGN.md §3."""
+        """The ``analyzer.analysis/1`` document of docs/json.md."""
         graph = self.traced.graph
         edges = sum(len(tensor_operands(n)) for n in graph.nodes)
         return {
@@ -151,6 +170,7 @@ class Analysis:
             ],
             "degree": self.degree,
             "piecewise": self.output_fact.piecewise,
+            "degree_reasons": self.degree_reasons(),
             "piecewise_affine": self.piecewise_affine,
             "output_dependence": str(self.output_fact.dependence),
             "unknown_ops": self.unknown_ops,
@@ -179,6 +199,29 @@ class Analysis:
         from analyzer.render.html import notebook_html
 
         return notebook_html(self)
+
+
+def _first_on_paths(output: fx.Node, facts: Facts, holds: Callable[[Fact], bool]) -> list[str]:
+    """Walk back from ``output`` through the values where ``holds``; name, in graph order,
+    those whose own operands do not hold (where it started). A source where it holds
+    (an integer input is discrete, hence piecewise) is named as the input it is."""
+    seen: set[fx.Node] = set()
+    stack = [node for node in output.all_input_nodes if holds(facts[node])]
+    origins: list[fx.Node] = []
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        before = [n for n in node.all_input_nodes if n in facts and holds(facts[n])]
+        stack += before
+        if not before:
+            origins.append(node)
+    order = {node: i for i, node in enumerate(output.graph.nodes)}
+    return [
+        f"{node.name} ({op_name(node) if node.op == 'call_function' else 'input'})"
+        for node in sorted(origins, key=order.__getitem__)
+    ]
 
 
 def analyze_traced(traced: TracedModel) -> Analysis:

@@ -6,7 +6,7 @@ against torch's default thread count on the same tiny-model work.
     .venv/bin/python bench/bench_claims.py --examples 50
 
 On the GPU the drawn models' validations and the identities run on the device; S5's trained
-part runs CLAIMS.md's full 20k steps there (a reduced 2k-step run on the CPU), so the two
+part runs the seed's full 20k steps there (a reduced 2k-step run on the CPU), so the two
 timings measure somewhat different work: the table says which.
 """
 

@@ -1,4 +1,4 @@
-"""Claims about architectures, checked statically and empirically (DESIGN.md §6).
+"""Claims about architectures, checked statically and empirically (docs/claims.md).
 
 >>> from analyzer.claims import claim, run_claim
 >>> @claim("a linear map doubles when its input does", identity=True, tolerance=1e-12)

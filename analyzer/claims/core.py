@@ -1,6 +1,6 @@
 """A claim: a statement about every model of a family, or a numeric identity.
 
-DESIGN.md §6. :func:`claim` turns a function into a :class:`Claim`. A *family* claim's
+docs/claims.md. :func:`claim` turns a function into a :class:`Claim`. A *family* claim's
 function receives one drawn :class:`~analyzer.claims.model.Model` at a time and asserts
 about it; the runner (:mod:`analyzer.claims.runner`) makes it a hypothesis property, so a
 false claim ends with a shrunk counterexample. An *identity* claim's function receives
@@ -50,7 +50,7 @@ EXPECTATIONS = ("holds", "holds with caveat")
 class Measurement:
     """One measured number and what it is held to.
 
-    With ``expected`` it is a *figure* (CLAIMS.md gives a value): ``within`` says whether
+    With ``expected`` it is a *figure* (the seed gives a value): ``within`` says whether
     ``|value − expected| ≤ tolerance`` (times ``|expected|`` when ``relative``). Without,
     it is an *error bound*: ``|value| ≤ tolerance``. Without a tolerance it is reported
     only. ``decides``: whether it being out of tolerance makes the claim fail (bounds do,

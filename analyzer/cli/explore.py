@@ -47,6 +47,8 @@ def run(options: argparse.Namespace) -> int:
             loaded.module, tuple(loaded.args), kwargs=dict(loaded.kwargs), strict=False
         )
         program.example_inputs = None  # its adapter would print weights: meta has none
-    options.progress.note(f"Model Explorer: http://localhost:{options.port} (ctrl-c stops it)")
-    start_explorer(result, program, port=options.port, open_browser=not options.no_browser)
+    start_explorer(
+        result, program, port=options.port, open_browser=not options.no_browser,
+        announce=lambda url: options.progress.note(f"Model Explorer: {url} (ctrl-c stops it)"),
+    )  # fmt: skip
     return 0

@@ -18,6 +18,8 @@ functions find as ``options.progress``; results go to stdout.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import textwrap
 import time
@@ -37,6 +39,7 @@ from analyzer.cli.options import check_common
 from analyzer.cli.quiet import torch_quiet
 from analyzer.errors import AnalyzerError, MissingToolError
 
+CLOSED_PIPE = 141  # what a shell reports for a program ended by SIGPIPE (128 + 13)
 INTERNAL_ERROR = 5  # an exception that is not an AnalyzerError: a bug, or an unsupported case
 PACKAGES = {  # modules the tool imports -> the package pip installs them from (exit 4 if absent)
     "hypothesis": "hypothesis", "transformers": "transformers", "sympy": "sympy",
@@ -61,16 +64,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     options.progress = ConsoleProgress(quiet=options.quiet)
     try:
-        with torch_quiet(options.debug):
+        with torch_quiet(options.debug) as silence:
             if "torch" not in sys.modules:  # seconds on a cold start: say so
                 with options.progress.task("loading torch"):
                     import torch
+            silence()  # importing torch set its loggers' levels afresh
             if not options.debug:  # vmap's note that an op runs unbatched is torch's concern
                 import torch
 
                 torch._C._functorch._set_vmap_fallback_warning_enabled(False)
             check_common(options)
-            return int(options.run(options) or 0)
+            code = int(options.run(options) or 0)
+            sys.stdout.flush()  # a reader that left (`| head`) shows here, not at exit
+            return code
+    except BrokenPipeError:
+        return _closed_pipe()
     except AnalyzerError as error:
         if options.debug:
             raise
@@ -96,6 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "yet; rerun with --debug for the traceback and report it"
         )
         return INTERNAL_ERROR
+
+
+def _closed_pipe() -> int:
+    """The reader of stdout left (``analyzer zoo | head -1``): stop quietly, as a Unix tool
+    killed by SIGPIPE does, and point stdout at /dev/null so that Python's own flush at exit
+    finds nowhere to fail."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    return CLOSED_PIPE
 
 
 def _fail(message: str) -> None:
@@ -125,7 +143,9 @@ def _parser() -> argparse.ArgumentParser:
         "primitive set, every input-by-input product, its polynomial degree.",
         epilog="Exit codes: 0 success, 1 `validate --strict` disagreement, 2 bad input, "
         "3 the model could not be traced, 4 a program the tool needs is missing, "
-        "5 internal error. `analyzer COMMAND --help` shows a command's options.",
+        "5 internal error. `analyzer COMMAND --help` shows a command's options. What every "
+        "word of the output and every JSON field means: docs/index.md in the project's "
+        "source (concepts.md, cli.md, json.md, claims.md).",
     )
     parser.add_argument("--version", action="version", version=f"analyzer {analyzer.__version__}")
     parser.add_argument(

@@ -104,7 +104,7 @@ def add_model_options(
 
 
 def add_training_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training step (DESIGN §5)")
+    group = parser.add_argument_group("training step (docs/concepts.md)")
     group.add_argument(
         "--training", action="store_true",
         help="trace one SGD step (forward, loss, backward, update) as a function of the data",

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import sys
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 # Loggers whose warnings (symbolic-shape graph dumps, export notices) are torch's business,
@@ -17,27 +17,57 @@ QUIET_LOGGERS = (
 )  # fmt: skip
 
 
+SILENT = logging.CRITICAL + 1  # above every level torch logs at (its tracebacks are ERROR)
+
+
+def _torch_loggers() -> list[logging.Logger]:
+    """The roots of :data:`QUIET_LOGGERS` and every existing logger under them that sets a
+    level of its own: torch gives some children (``torch._subclasses.fake_tensor``)
+    their own stderr handler and stops propagation, so raising the root is not enough.
+
+    >>> any(logger.name == "torch" for logger in _torch_loggers())
+    True
+    """
+    roots = {name.split(".")[0] for name in QUIET_LOGGERS}
+    named = [
+        logger
+        for name, logger in logging.Logger.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger)
+        and name.split(".")[0] in roots
+        and (logger.level != logging.NOTSET or logger.handlers)
+    ]
+    return list(
+        {id(logger): logger for logger in [*map(logging.getLogger, QUIET_LOGGERS), *named]}.values()
+    )
+
+
 @contextlib.contextmanager
-def torch_quiet(debug: bool) -> Iterator[None]:
+def torch_quiet(debug: bool) -> Iterator[Callable[[], None]]:
     """Keep torch's and transformers' own log lines and warnings off the user's terminal
-    (graph dumps from symbolic shapes, deprecation notices) unless ``--debug``."""
+    (graph dumps from symbolic shapes, fake-tensor tracebacks, deprecation notices) unless
+    ``--debug``. Yields a function to call again once torch is imported: importing torch
+    resets its loggers' levels and adds children with handlers of their own."""
     if debug:
-        yield
+        yield lambda: None
         return
-    loggers = [logging.getLogger(name) for name in QUIET_LOGGERS]
-    levels = [logger.level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)
+    saved: dict[int, tuple[logging.Logger, int]] = {}
+
+    def silence() -> None:
+        for logger in _torch_loggers():  # a failed fake-tensor run logs ERROR + traceback
+            saved.setdefault(id(logger), (logger, logger.level))
+            logger.setLevel(SILENT)
+
+    silence()
     stderr = sys.stderr
     sys.stderr = _WithoutGraphDumps(stderr)  # type: ignore[assignment]
     with warnings.catch_warnings():
         for module in ("torch", "transformers", "huggingface_hub"):
             warnings.filterwarnings("ignore", module=rf"{module}(\.|$)")
         try:
-            yield
+            yield silence
         finally:
             sys.stderr = stderr
-            for logger, level in zip(loggers, levels, strict=True):
+            for logger, level in saved.values():
                 logger.setLevel(level)
 
 

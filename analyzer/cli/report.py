@@ -21,8 +21,8 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="the report folder")
     parser.add_argument(
         "--level", default="auto", choices=["auto", "ops", "modules"],
-        help="draw every op, or one node per module (default: auto = ops up to 300 drawn "
-        "ops, modules above)",
+        help="draw every op, or one node per module (default: auto = ops when there are at "
+        "most 300 and their drawing reads at its width on a 1400-pixel page, else modules)",
     )  # fmt: skip
     parser.add_argument(
         "--depth", type=int, default=3, metavar="N",

@@ -14,7 +14,7 @@ are those of the function the op computes:
   and the class weights' tangent in ``nll_loss``;
 * the value depends on the input but autograd does not see it: ``detach``, ``item``,
   sampling with input-dependent parameters (``normal(mean=x)``). Dependence follows
-  values (DESIGN §2), so these pass their tangent on; random draws come from a
+  values (docs/concepts.md), so these pass their tangent on; random draws come from a
   generator the executor reseeds before every run, so each is a fixed function.
 
 Fused attention also returns its inner values (``scores`` = q·kᵀ, ``weights``), the

@@ -2,7 +2,7 @@
 
 A site that ``analyze`` misses is a false claim, so validate looks at every node whose op
 multiplies (by its own table below, not the registry's) and that analyze did not list,
-and measures whether it multiplies input-dependent values (DESIGN §2):
+and measures whether it multiplies input-dependent values (docs/concepts.md):
 
 * a **contraction** of two operands that both vary with the input is a site;
 * an **elementwise product** ``a ⊙ b`` (``mul``, ``div``, ``addcmul``, ``lerp``'s weight and

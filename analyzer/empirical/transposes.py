@@ -1,7 +1,7 @@
 """Transposes that feed the contractions validate measured, against the published list.
 
 ``analyze`` publishes every dynamic transpose with whether it feeds a contraction (a
-weight made from the input and used the other way round, DESIGN §2). Which transposes
+weight made from the input and used the other way round, see docs/concepts.md). Which transposes
 feed one follows from which nodes are contractions, so a contraction the static pass
 missed or published under another kind (an escaped Python number once replaced a fused
 op's sites) loses its transposes too. Here the contractions are the ones validate

@@ -1,6 +1,6 @@
 """The empirical backend: check what ``analyze`` publishes by differentiating the model.
 
-DESIGN.md §4. The model is traced exactly as ``analyze`` traces it, the passes run on
+docs/json.md. The model is traced exactly as ``analyze`` traces it, the passes run on
 that graph, and the *same* graph is executed node by node in float64
 (:mod:`analyzer.empirical.execute`; ops whose PyTorch derivatives are wrong or missing
 run through :mod:`analyzer.empirical.ops`). Every published claim is then measured
@@ -192,7 +192,7 @@ def validate(
     splitting the samples into chunks (default: half of the device's free memory).
     ``degree_method`` is ``auto`` (interpolation where exact, else nested ``jvp``),
     ``interpolation`` or ``nested``. With ``training``, the graph checked is one SGD step
-    of the model (DESIGN §5), differentiated with respect to the data and targets.
+    of the model (docs/concepts.md), differentiated with respect to the data and targets.
     """
     device = device or default_device()
     check_options(samples, max_degree, memory, device, pairs, degree_method)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -121,6 +122,8 @@ def load_model(
 
         return LoadedModel(built.module, (), spec, built.inputs, built.warnings, on_cpu)
     target, sep, name = spec.rpartition(":")
+    if not sep and spec.endswith(".py"):
+        raise SpecError(_factories_of(spec))
     if not sep or not target or not name:
         raise SpecError(
             f"malformed model spec {spec!r}: use zoo:NAME, hf:MODEL_TYPE, FILE.py:NAME or "
@@ -167,9 +170,41 @@ def _built_elsewhere(
     return load_checkpoint(spec, parse_config(config), device, named=named, **sizes)
 
 
+def _factories_of(spec: str) -> str:
+    """The message for ``FILE.py`` given without ``:NAME``: the names it could mean (the
+    file's own functions and ``nn.Module`` classes, and module instances)."""
+
+    namespace = _import_target(spec, spec)
+    own = getattr(namespace, "__name__", "")
+    names = [
+        name
+        for name, value in vars(namespace).items()
+        if not name.startswith("_")
+        and (
+            (inspect.isfunction(value) and value.__module__ == own)
+            or (isinstance(value, type) and issubclass(value, torch.nn.Module)
+                and value.__module__ == own)
+            or isinstance(value, torch.nn.Module)
+        )
+    ]  # fmt: skip
+    if not names:
+        return (
+            f"{spec!r} defines no function or nn.Module to analyse: give FILE.py:NAME, where "
+            "NAME returns (module, example_args) or is a module"
+        )
+    return f"{spec!r} needs :NAME, the factory or module to analyse: " + ", ".join(
+        f"{spec}:{name}" for name in names
+    )
+
+
 def _import_target(target: str, spec: str) -> Any:
     if target.endswith(".py") or "/" in target:
         path = Path(target)
+        if path.is_dir():
+            raise SpecError(
+                f"{str(path)!r} is a folder, not a Python file (from model spec {spec!r}): "
+                "give FILE.py:NAME, or package.module:NAME for a package"
+            )
         if not path.is_file():
             raise SpecError(f"model file {str(path)!r} does not exist (from model spec {spec!r})")
         module_name = f"_analyzer_user_{abs(hash(path.resolve()))}"

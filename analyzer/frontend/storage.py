@@ -104,6 +104,8 @@ def load_trace(path: str | Path) -> TracedModel:
     header = document.get("graph") if isinstance(document, dict) else None
     if not isinstance(header, dict) or header.get("schema") != SCHEMA:
         found = header.get("schema") if isinstance(header, dict) else None
+        if found is None and isinstance(document, dict):  # an analysis JSON, say
+            found = document.get("schema")
         raise SpecError(
             f"{str(source)!r} is not an analyzer trace (schema {found!r}, expected {SCHEMA!r}); "
             "make one with: analyzer trace SPEC --out FILE.json"

@@ -1,6 +1,6 @@
 """Training-step graphs: one SGD step of a model as a function of its data batch.
 
-DESIGN.md §5. ``trace(module, args, training=TrainingStep(loss="mse", lr=0.1))`` traces
+docs/concepts.md. ``trace(module, args, training=TrainingStep(loss="mse", lr=0.1))`` traces
 
     (data, targets) → (W₁ − η·∇W₁, …, loss)
 

@@ -32,7 +32,7 @@ from analyzer.passes.transposes import DynamicTranspose
 
 
 def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
-    """The class of one op node (see the table in DESIGN.md §2)."""
+    """The class of one op node (see the table in docs/concepts.md)."""
     entry = entry_for(node)
     if entry is None:
         return "unknown"

@@ -1,6 +1,6 @@
 """Input-by-input multiplicative sites, their witness paths, and dynamic transposes.
 
-A site is a node that multiplies two or more ``continuous`` operands (DESIGN.md §2).
+A site is a node that multiplies two or more ``continuous`` operands (docs/concepts.md).
 Two facts found in one forward sweep tell its kind:
 
 * the *pointwise root* of a value: the tensor it is an entrywise function of

@@ -1,5 +1,5 @@
 """The transfer functions: how each :class:`~analyzer.passes.registry.Rule` turns the
-facts of an op's operands into the fact of its result (DESIGN.md §2's degree rules).
+facts of an op's operands into the fact of its result (docs/concepts.md's degree rules).
 
 Every function has the signature ``(node, entry, operand_facts, facts) -> Fact`` (or a
 tuple of facts for ops with several outputs, which ``getitem`` picks apart). Operands

@@ -1,4 +1,4 @@
-"""Dynamic transposes, and which of them make weights dynamic (DESIGN.md §2).
+"""Dynamic transposes, and which of them make weights dynamic (docs/concepts.md).
 
 A transpose of a continuous value *feeds a contraction* only when it changes how an
 operand of a ``contraction`` site is contracted. In ``A·B`` the left operand is

@@ -104,6 +104,10 @@ body.analyzer-page { margin: 1.2rem 1.5rem; }
 .analyzer-report a { color: var(--an-link); }
 """
 
+LEGIBLE_PX = 9
+"""The height in pixels (a label's box, about its font size) at which a graph label reads
+without zooming: the page opens with labels at least this tall."""
+
 SCRIPT = r"""
 (function () {
   var root = document.currentScript.closest('.analyzer-report');
@@ -125,6 +129,7 @@ SCRIPT = r"""
     var r = rect(); view.w = r.width * s; view.h = r.height * s;
     view.x = cx - view.w / 2; view.y = cy - view.h / 2; apply();
   }
+  var LEGIBLE_PX = %LEGIBLE_PX%;  /* a label this tall (pixels) reads without zooming */
   var natural = 0.75;  /* graphviz draws in points: 0.75 pt per pixel is its own size */
   function fit() {
     var r = rect(), s = Math.max(full.w / r.width, full.h / r.height, natural);
@@ -141,6 +146,25 @@ SCRIPT = r"""
     if (whole <= natural / 0.7) { fit(); return; }
     view.w = r.width * s; view.h = r.height * s;
     view.x = full.x + (full.w - view.w) / 2; view.y = full.y; apply();
+    /* too wide to read whole: open where the labels are legible (LEGIBLE_PX tall), at the
+       top, centred on the first node drawn (the input); fit shows the whole */
+    var tall = labelHeight();
+    if (tall > 0 && tall < LEGIBLE_PX) {
+      s = Math.max(s * tall / LEGIBLE_PX, natural);
+      var first = svg.querySelector('g.node'), cx = full.x + full.w / 2;
+      if (first) { var b = bbox(first); cx = b.x + b.w / 2; }
+      view.w = r.width * s; view.h = r.height * s;
+      view.x = Math.min(Math.max(cx - view.w / 2, full.x), full.x + full.w - view.w);
+      view.y = full.y; apply();
+    }
+  }
+  function labelHeight() {  /* the median height, in pixels, of the labels as drawn now */
+    var hs = [], texts = svg.querySelectorAll('g.node text');
+    for (var i = 0; i < texts.length && hs.length < 200; i++) {
+      var h = texts[i].getBoundingClientRect().height; if (h > 0) hs.push(h);
+    }
+    hs.sort(function (a, b) { return a - b; });
+    return hs.length ? hs[Math.floor(hs.length / 2)] : 0;
   }
   function zoom(f, px, py) {
     var r = rect(); if (px === undefined) { px = r.left + r.width / 2; py = r.top + r.height / 2; }
@@ -265,3 +289,4 @@ SCRIPT = r"""
   start();
 })();
 """
+SCRIPT = SCRIPT.replace("%LEGIBLE_PX%", str(LEGIBLE_PX))

@@ -19,6 +19,7 @@ Model Explorer on localhost with them loaded.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,10 +100,17 @@ def explorer_module() -> Any:
 
 
 def start_explorer(
-    analysis: Analysis, program: Any, *, port: int = 8080, open_browser: bool = True
+    analysis: Analysis,
+    program: Any,
+    *,
+    port: int = 8080,
+    open_browser: bool = True,
+    announce: Callable[[str], None] | None = None,
 ) -> None:
     """Serve ``program`` (the ``torch.export.ExportedProgram`` of the analysed model) in
-    Model Explorer on localhost with the overlays loaded; returns when the server stops."""
+    Model Explorer on localhost with the overlays loaded; returns when the server stops.
+    ``announce`` is given the address that opens the model with its overlays (the bare
+    server address opens an empty Model Explorer)."""
     model_explorer = explorer_module()
     folder = Path(tempfile.mkdtemp(prefix="analyzer-explore-"))
     config = model_explorer.config()
@@ -114,6 +122,22 @@ def start_explorer(
         path = folder / f"{stem}.json"
         write_json_atomic(path, document)
         config.add_node_data_from_path(str(path))
+    if announce is not None:
+        announce(explorer_url(config, port))
     model_explorer.visualize_from_config(
         config, host="localhost", port=port, no_open_in_browser=not open_browser
     )
+
+
+def explorer_url(config: Any, port: int) -> str:
+    """The address that loads ``config``'s model and node data: Model Explorer reads them
+    from the page's ``data`` parameter (what it opens in the browser itself).
+
+    >>> class Config:
+    ...     def to_url_param_value(self):
+    ...         return "%7B%22models%22%3A%20%5B%5D%7D"
+    >>> explorer_url(Config(), 8080)
+    'http://localhost:8080/?data=%7B%22models%22%3A%20%5B%5D%7D'
+    """
+    encode = getattr(config, "to_url_param_value", None)
+    return f"http://localhost:{port}/" + (f"?data={encode()}" if callable(encode) else "")

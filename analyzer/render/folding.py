@@ -71,6 +71,19 @@ def first_instance(pattern: str, containers: dict[str, list[int]]) -> str:
     return ".".join(parts)
 
 
+def index_set(indices: list[int]) -> str:
+    """The indices of a folded block: a run of consecutive ones as ``{0…4}``, others
+    listed, so that layers 0, 2 and 4 never read as five layers.
+
+    >>> index_set([0, 1, 2, 3]), index_set([0, 2, 4])
+    ('{0…3}', '{0,2,4}')
+    """
+    ordered = sorted(indices)
+    if ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"{{{ordered[0]}…{ordered[-1]}}}"
+    return "{" + ",".join(map(str, ordered)) + "}"
+
+
 def display_module(pattern: str, containers: dict[str, list[int]]) -> str:
     """``layers.*.mlp`` → ``layers.{0…79}.mlp ×80``; the root module is ``(root)``."""
     if not pattern:
@@ -79,8 +92,7 @@ def display_module(pattern: str, containers: dict[str, list[int]]) -> str:
     for i, part in enumerate(parts):
         prefix = ".".join(parts[:i])
         if part == "*" and prefix in containers:
-            indices = containers[prefix]
-            parts[i] = f"{{{indices[0]}…{indices[-1]}}}"
+            parts[i] = index_set(containers[prefix])
     count = repeats(pattern, containers)
     return ".".join(parts) + (f" ×{count}" if count > 1 else "")
 

@@ -6,12 +6,14 @@ Sites and transposes of a repeated block are one row each (``layers.{0…31}.sel
 
 from __future__ import annotations
 
+import html
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from analyzer.render.folding import fold, repeated_containers
 from analyzer.render.wording import (
     PIECEWISE,
+    degree_reasons,
     describe_inputs,
     describe_parameters,
     implied_classes,
@@ -27,6 +29,16 @@ def _code(text: str) -> str:
     """Inline code that survives backticks and table pipes in user names."""
     text = text.replace("|", "\\|")
     return f"`` {text} ``" if "`" in text else f"`{text}`"
+
+
+def _escaped(text: str) -> str:
+    """Plain text from a model (module names, warnings) as Markdown text, not HTML:
+    renderers pass raw HTML through, so ``<img onerror=…>`` in a module name would run.
+
+    >>> _escaped('<img src=x onerror="alert(1)">')
+    '&lt;img src=x onerror="alert(1)"&gt;'
+    """
+    return html.escape(text, quote=False)
 
 
 def markdown_report(analysis: Analysis, why: str = "") -> str:
@@ -46,11 +58,12 @@ def markdown_report(analysis: Analysis, why: str = "") -> str:
         f"- **primitive set**: {', '.join(document['circuit_class']) or '(none)'}",
         f"- **degree**: {document['degree']}"
         + (" (piecewise)" if document["piecewise"] else "")
-        + f"; piecewise affine: {'yes' if document['piecewise_affine'] else 'no'}",
+        + f"; piecewise affine: {'yes' if document['piecewise_affine'] else 'no'}"
+        + (f" — {_escaped(degree_reasons(document))}" if degree_reasons(document) else ""),
         f"- **graph**: {', '.join(facts)}",
     ]
     if parameters_by_block(metadata):
-        lines.append(f"- **parameters by module**: {parameters_by_block(metadata)}")
+        lines.append(f"- **parameters by module**: {_escaped(parameters_by_block(metadata))}")
     if metadata.get("inputs"):
         lines.append(f"- **inputs**: {_code(describe_inputs(metadata['inputs']))}")
     lines.append(f"- **unknown ops**: {', '.join(map(_code, document['unknown_ops'])) or 'none'}")
@@ -68,7 +81,7 @@ def markdown_report(analysis: Analysis, why: str = "") -> str:
     lines += _sites(document["input_products"], containers)
     lines += _transposes(document["dynamic_transposes"], containers)
     for warning in document["warnings"]:
-        lines.append(f"\n> warning: {warning}")
+        lines.append(f"\n> warning: {_escaped(warning)}")
     lines += _reproduce(document, metadata)
     return "\n".join(lines) + "\n"
 
@@ -101,7 +114,8 @@ def _sites(sites: list[dict[str, Any]], containers: dict[str, list[int]]) -> lis
                 f"{', '.join(_code(o) for o in site['operands'])} |"
             )
     for label, items in folded:
-        lines += ["", f"<details><summary>{label}: the {len(items)} sites</summary>", ""]
+        summary = f"{html.escape(label)}: the {len(items)} sites"
+        lines += ["", f"<details><summary>{summary}</summary>", ""]
         lines += [
             f"- {_code(s['node'])} {s['kind']}"
             + (f" ({s['part']})" if s.get("part") else "")

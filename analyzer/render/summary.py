@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from analyzer.render.folding import fold, repeated_containers
 from analyzer.render.wording import (
     PIECEWISE,
+    degree_reasons,
     describe_inputs,
     describe_parameters,
     implied_classes,
@@ -48,8 +49,10 @@ def render_summary(analysis: Analysis) -> str:
         f"degree         {document['degree']}"
         + (" (piecewise*)" if document["piecewise"] else "")
         + f"   piecewise affine: {'yes' if document['piecewise_affine'] else 'no'}",
-        "ops by class   " + _ops(analysis, document),
     ]
+    if degree_reasons(document):
+        lines.append(f"  because      {degree_reasons(document)}")
+    lines += ["ops by class   " + _ops(analysis, document)]
     containers = repeated_containers(
         [s["module"] for s in document["input_products"]]
         + [t["module"] for t in document["dynamic_transposes"]]

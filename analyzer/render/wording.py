@@ -35,6 +35,24 @@ def title(document: dict[str, Any]) -> tuple[str, str]:
     return document["model"], ", ".join(f"{key}={value}" for key, value in config.items())
 
 
+def degree_reasons(document: dict[str, Any], most: int = 4) -> str:
+    """Why the degree is what it is: the first op on each path that makes the output
+    non-polynomial or piecewise (the analysis JSON's ``degree_reasons``); "" when neither.
+
+    >>> degree_reasons({"degree_reasons": {"infinite": ["tanh (aten.tanh)"],
+    ...                                    "piecewise": ["relu (aten.relu)"]}})
+    'not a polynomial from tanh (aten.tanh); piecewise from relu (aten.relu)'
+    """
+    reasons = document.get("degree_reasons") or {}
+    said = []
+    for key, words in (("infinite", "not a polynomial from"), ("piecewise", "piecewise from")):
+        ops = list(reasons.get(key, []))
+        if ops:
+            more = f" and {len(ops) - most} more" if len(ops) > most else ""
+            said.append(f"{words} {', '.join(ops[:most])}{more}")
+    return "; ".join(said)
+
+
 def describe_inputs(inputs: list[dict[str, Any]]) -> str:
     """``input_ids int64[1, 16], mask bool[1, 16]``."""
     return ", ".join(

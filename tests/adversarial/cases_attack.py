@@ -101,7 +101,7 @@ def sort_values_times_input():
 
 @case("attack", truth(2, cross=True))
 def quarter_square_product():
-    """((x + y)² − (x − y)²)/4 = x·y, spelled as squares: by DESIGN §2 a pointwise
+    """((x + y)² − (x − y)²)/4 = x·y, spelled as squares: by docs/concepts.md a pointwise
     nonlinearity (no site), but degree 2 with cross terms, so not piecewise affine."""
     return Fn(lambda m, x, y: ((x + y) ** 2 - (x - y) ** 2) / 4), _xy()
 

@@ -1,10 +1,10 @@
 """Classes 4 and 5: fused attention is two contraction sites, and which transposes feed one.
 
 Every variant of ``scaled_dot_product_attention`` performs ``Q·Kᵀ`` (part ``scores``) and
-``A·V`` (part ``mix``); a 2-layer transformer therefore has four contraction sites. DESIGN §2's
-refined rule for ``feeds_contraction``: an operand contracted the other way round from its
-natural axis (K along its feature axis, δ along its batch axis) is used transposed; head and
-sequence permutes that leave the contracted axis's role alone are layout.
+``A·V`` (part ``mix``); a 2-layer transformer therefore has four contraction sites. The
+rule of docs/concepts.md for ``feeds_contraction``: an operand contracted the other way round
+from its natural axis (K along its feature axis, δ along its batch axis) is used transposed;
+head and sequence permutes that leave the contracted axis's role alone are layout.
 """
 
 from __future__ import annotations

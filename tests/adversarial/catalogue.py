@@ -220,7 +220,7 @@ def warns_when_frozen(doc: dict[str, Any]) -> list[str]:
 
 def feeds(explicit: list[bool], implied: list[bool] | None = None) -> Check:
     """``feeds_contraction`` of the explicit transposes (and of the implied ones: the K of a
-    fused attention, the weight of ``linear``), in graph order, per DESIGN §2's refined rule."""
+    fused attention, the weight of ``linear``), in graph order, per the rule of docs/concepts.md."""
 
     def check(doc: dict[str, Any]) -> list[str]:
         problems = []

@@ -25,7 +25,7 @@ the input alone. Finite differences see what autograd does not (``.item()``, ``d
   of the output, for pairs ``i ≠ j``. A pair is a cross term when ``D_ij/h²`` is non-zero
   (``|D| > 1e-10`` of the values) and the same within 5% at two steps (``1e-3`` and ``4e-3``):
   smooth there. A kink or a jump between the points makes ``D/h²`` scale like ``1/h`` or
-  ``1/h²`` and is not counted (CLAIMS.md S1, caveat 2).
+  ``1/h²`` and is not counted (the seed S1, caveat 2).
 
 >>> import torch
 >>> measured = Oracle(lambda x: x[..., :1] * x[..., 1:], (torch.randn(3, 2),)).measure()

@@ -1,4 +1,4 @@
-"""Training-step graphs (DESIGN §5, CLAIMS S2): backprop's weight gradients are
+"""Training-step graphs (docs/concepts.md, the seed's claim S2): backprop's weight gradients are
 contractions of two data-dependent values with a dynamic transpose; the forward has none."""
 
 from __future__ import annotations
@@ -130,7 +130,7 @@ def test_then_predict_is_the_dual_form_of_a_linear_layer() -> None:
 
 
 def test_dual_form_identity_to_1e_10() -> None:
-    """After T SGD steps, W_T·q = W_0·q + Σ e_t·(x_tᵀ·q) with e_t = −η·δ_t (CLAIMS S2)."""
+    """After T SGD steps, W_T·q = W_0·q + Σ e_t·(x_tᵀ·q) with e_t = −η·δ_t (the seed's claim S2)."""
     torch.manual_seed(0)
     layer = nn.Linear(6, 3, bias=False).double()
     rate, steps = 0.05, 7

@@ -1,4 +1,4 @@
-"""Site kinds and what is not a site (DESIGN.md §2), on hand-written models."""
+"""Site kinds and what is not a site (docs/concepts.md), on hand-written models."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""feeds_contraction follows DESIGN §2's refined rule: an operand contracted the other way
+"""feeds_contraction follows the rule of docs/concepts.md: an operand contracted the other way
 round from its natural use is transposed, whatever permutes led there; head and sequence
 permutes that leave the contracted axis's role alone are layout."""
 

@@ -224,3 +224,33 @@ def test_notebook_view_is_readable_in_light_and_dark(
     assert luminance(chip_fill) - luminance(chip_text) > 0.5  # dark text on a light chip
     assert page.locator(".analyzer-report .graph-box svg").count() == 1
     page.screenshot(path=str(tmp_path / "notebook.png"))
+
+
+LABEL_HEIGHT = """() => { const hs = [...document.querySelectorAll('.graph-box g.node text')]
+  .map(t => t.getBoundingClientRect()).filter(r => r.height > 0 && r.bottom > 0
+    && r.top < window.innerHeight).map(r => r.height).sort((a, b) => a - b);
+  return hs.length ? hs[Math.floor(hs.length / 2)] : 0; }"""
+
+
+@pytest.mark.parametrize("level", ["auto", "ops"])
+def test_a_medium_graph_opens_with_legible_labels(browser, tmp_path: Path, level: str) -> None:
+    """zoo:mamba_block's op drawing is about 2,400 points wide: ``auto`` draws modules,
+    and ``--level ops`` opens zoomed to where labels read (not on the whole width), on a
+    1400-pixel-wide page; the page gives the command for the other level."""
+    if not shutil.which("dot"):
+        pytest.skip("graphviz is not installed")
+    result = analyze(*build_zoo_model("mamba_block"), model="zoo:mamba_block")
+    result.traced.metadata["command"] = "analyzer report zoo:mamba_block --out r"
+    path = write_report(result, tmp_path / level, level=level) / "index.html"
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(path.as_uri())
+    page.wait_for_load_state("load")
+    page.locator(".graph-box").scroll_into_view_if_needed()
+    assert page.evaluate(LABEL_HEIGHT) >= 8.5
+    drawn = "modules" if level == "auto" else "ops"
+    other = "ops" if drawn == "modules" else "modules"
+    switch = page.locator(".other-level").inner_text()
+    assert f"analyzer report zoo:mamba_block --out r --level {other}" in switch
+    page.locator("[data-act=fit]").click()  # fit still shows the whole drawing
+    assert page.evaluate(LABEL_HEIGHT) < 8.5 or drawn == "modules"
+    page.close()

@@ -139,3 +139,49 @@ def test_explore_serves_the_graph_with_the_overlays(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_explore_announces_the_address_that_loads_the_model(monkeypatch) -> None:
+    """The bare server address opens an empty Model Explorer; the one announced carries
+    the config (the model and the overlays) in its ``data`` parameter, as Model Explorer's
+    own ``ModelExplorerConfig.to_url_param_value`` encodes it. A stand-in package records
+    what the tool gives it (the real one is an optional extra)."""
+    import sys
+    import types
+    from urllib.parse import quote
+
+    import torch
+
+    from analyzer import analyze
+    from analyzer.render.explorer import start_explorer
+
+    class Config:
+        def __init__(self) -> None:
+            self.models: list[str] = []
+            self.node_data: list[str] = []
+
+        def add_model_from_pytorch(self, name, exported_program, settings=None):
+            self.models.append(name)
+
+        def add_node_data_from_path(self, path):
+            self.node_data.append(path)
+
+        def to_url_param_value(self) -> str:
+            return quote(f'{{"models": {self.models}, "nodeData": {len(self.node_data)}}}')
+
+    served: list[tuple[Config, int]] = []
+    fake = types.ModuleType("model_explorer")
+    fake.config = Config  # type: ignore[attr-defined]
+    fake.visualize_from_config = lambda config, host, port, no_open_in_browser: served.append(
+        (config, port)
+    )  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "model_explorer", fake)
+    net = torch.nn.Sequential(torch.nn.Linear(3, 3), torch.nn.ReLU())
+    args = (torch.randn(2, 3),)
+    result = analyze(net, args, model="net")
+    program = torch.export.export(net, args, strict=False)
+    said: list[str] = []
+    start_explorer(result, program, port=8123, open_browser=False, announce=said.append)
+    [(config, port)] = served
+    assert port == 8123 and config.node_data and config.models == ["net"]
+    assert said == [f"http://localhost:8123/?data={config.to_url_param_value()}"]

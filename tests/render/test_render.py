@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -91,6 +92,35 @@ class Evil(nn.Module):
         return getattr(self, EVIL)(x) * self.gate(x)
 
 
+class _Gate(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b = nn.Linear(4, 4), nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.a(x) * self.b(x)
+
+
+class EvilStack(nn.Module):
+    """Repeated blocks under a hostile name: folded into ``<details>`` in report.md."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_module(EVIL, nn.ModuleList([_Gate() for _ in range(3)]))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in getattr(self, EVIL):
+            x = block(x)
+        return x
+
+
+def test_report_md_writes_user_names_as_text_not_html() -> None:
+    for model in (Evil(), EvilStack()):
+        markdown = markdown_report(analyze(model, (torch.randn(2, 4),), model=EVIL))
+        outside_code = re.sub(r"``.*?``|`[^`]*`", "", markdown)
+        assert "<img" not in outside_code and EVIL in markdown, markdown
+
+
 def test_user_names_are_escaped_everywhere(tmp_path: Path) -> None:
     result = analyze(Evil(), (torch.randn(2, 4),), model=EVIL)
     assert result.to_json()["input_products"][0]["module"] == ""
@@ -143,3 +173,22 @@ def test_repr_is_one_line() -> None:
         "<Analysis zoo:transformer_block: 49 nodes, primitive set [matmul, normalization, "
         "relu, transpose], 4 input-by-input sites, degree inf>"
     )
+
+
+class _EveryOtherLayer(nn.Module):
+    """Layers 0, 2 and 4 of five run: the fold must not read as five layers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList([_Gate() for _ in range(5)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.layers[::2]:
+            x = layer(x)
+        return x
+
+
+def test_a_fold_of_layers_0_2_4_lists_them() -> None:
+    result = analyze(_EveryOtherLayer(), (torch.randn(2, 4),))
+    markdown = markdown_report(result)
+    assert "layers.{0,2,4} ×3" in markdown and "{0…4}" not in markdown

@@ -1,4 +1,4 @@
-"""The seed's claims S1–S8 (CLAIMS.md), made precise and checked: ``analyzer claims``.
+"""The seed's claims S1–S8 (docs/claims.md), made precise and checked: ``analyzer claims``.
 
 >>> [c.id for c in seed_suite()]
 ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8']

@@ -1,4 +1,4 @@
-"""Tolerances and small numeric helpers shared by the seed claims (CLAIMS.md's rules).
+"""Tolerances and small numeric helpers shared by the seed claims (the seed's rules).
 
 >>> import torch
 >>> f"{relative_error(torch.tensor([3.0, 8.0]), torch.tensor([3.0, 8.5])):.4f}"
@@ -10,13 +10,13 @@ from __future__ import annotations
 import torch
 
 IDENTITY = 1e-12
-"""An identity holds in float64 to ≤ 1e-12·max(1, |f|) (CLAIMS.md)."""
+"""An identity holds in float64 to ≤ 1e-12·max(1, |f|) (docs/claims.md)."""
 FLOAT = torch.float64
 
 
 def figure_tolerance(figure: str) -> float:
-    """Half a unit in the last digit CLAIMS.md gives: a figure reproduces when it rounds
-    to the same digits. Such figures were measured on CLAIMS.md's own random draws, so
+    """Half a unit in the last digit the seed gives: a figure reproduces when it rounds
+    to the same digits. Such figures were measured on the seed's own random draws, so
     they report and do not decide.
 
     >>> figure_tolerance("0.77"), figure_tolerance("1.1e-1"), figure_tolerance("3.0000")

@@ -147,7 +147,7 @@ def s1_kinks(check: Check) -> None:
         check.measure(f"ReLU net: median |D|/h² at h = {h:g}", medians[-1], tolerance=None)
     check.measure(
         "ReLU net: max |D|/max(1, |f|) on in-region quads", in_region_max,
-        note="CLAIMS.md measured ~8e-16",
+        note="the seed measured ~8e-16",
     )  # fmt: skip
     check.measure(
         "ReLU net: median |D|/h² at h = 1e-4 over that at 1e-1 (→ 0)",
@@ -168,9 +168,9 @@ def s1_kinks(check: Check) -> None:
     for h, value in zip(STEPS, ratios[:, 0].tolist(), strict=True):
         check.measure(f"bilinear form: D/h² of the first quad at h = {h:g}", value, tolerance=None)
     check.measure(
-        "bilinear form: D/h² (CLAIMS.md's figure)", ratios[0, 0].item(), expected=-0.372328,
+        "bilinear form: D/h² (the seed's figure)", ratios[0, 0].item(), expected=-0.372328,
         tolerance=figure_tolerance("-0.372328"),
-        note="D/h² is the entry A_ij of a random form, and CLAIMS.md does not state its form: "
+        note="D/h² is the entry A_ij of a random form, and the seed does not state its form: "
         "what reproduces is that D/h² is one constant at every h (the bound above)",
     )  # fmt: skip
 
@@ -228,7 +228,7 @@ def s1_yarotsky(check: Check) -> None:
         check.measure(
             f"sup |f_{m}(x) − x²| on [0, 1] ({3 * m} ReLU units)", error,
             expected=2.0 ** (-2 * m - 2), tolerance=1e-9, relative=True, decides=True,
-            note=f"CLAIMS.md measured {figure:g}",
+            note=f"the seed measured {figure:g}",
         )  # fmt: skip
     analysis = analyze(YarotskySquare(4), (torch.rand(5, 1),))
     check.note(

@@ -107,7 +107,7 @@ def _dual_form(check: Check, steps: int = 20, lr: float = 0.1) -> None:
     attention = initial @ query + torch.stack(values).T @ (torch.stack(keys) @ query)
     check.measure(
         f"dual form after {steps} SGD steps: W_T·q vs W_0·q + Σ e_t·(x_tᵀ·q)",
-        relative_error(attention, trained), tolerance=DUAL_FORM, note="CLAIMS.md measured 4.4e-15",
+        relative_error(attention, trained), tolerance=DUAL_FORM, note="the seed measured 4.4e-15",
     )  # fmt: skip
 
 

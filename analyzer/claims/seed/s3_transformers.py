@@ -128,13 +128,13 @@ def s3_homogeneity(check: Check) -> None:
 
     check.measure(
         "linear attention: apparent degree at α = 2", apparent_degree(linear_attention, x, 2),
-        expected=3.0, tolerance=1e-9, decides=True, note="CLAIMS.md measured 3.0000",
+        expected=3.0, tolerance=1e-9, decides=True, note="the seed measured 3.0000",
     )  # fmt: skip
     degrees = reference_apparent_degrees(check.generator(1))
     check.measure(
         "softmax attention: apparent degree at α = 2 (reference protocol)", degrees[2],
         range=APPARENT_DEGREE_RANGE, protocol=APPARENT_DEGREE_PROTOCOL,
-        note="CLAIMS.md: 5th–95th percentile over 50 draws −0.22 … 2.52 (median 1.26)",
+        note="the seed's reference: 5th–95th percentile over 50 draws −0.22 … 2.52 (median 1.26)",
     )  # fmt: skip
     check.measure("softmax attention: apparent degree at α = 4 (reference protocol)", degrees[4],
                   tolerance=None, protocol=APPARENT_DEGREE_PROTOCOL)  # fmt: skip
@@ -148,14 +148,14 @@ def s3_homogeneity(check: Check) -> None:
 
 
 APPARENT_DEGREE_PROTOCOL = (
-    "CLAIMS.md S3: T = 6 tokens, d = 16, d_k = 8, W_Q, W_K, W_V i.i.d. N(0, 1/d) of shape "
+    "S3 protocol: T = 6 tokens, d = 16, d_k = 8, W_Q, W_K, W_V i.i.d. N(0, 1/d) of shape "
     "d_k × d, X i.i.d. N(0, 1), f(X) = sum of softmax(Q·Kᵀ/√d_k)·V, float64"
 )
 APPARENT_DEGREE_RANGE = (-0.22, 2.52)
 
 
 def reference_apparent_degrees(generator: torch.Generator) -> dict[int, float]:
-    """``log(|f(αX)|/|f(X)|)/log α`` at α = 2 and 4 under CLAIMS.md's S3 protocol."""
+    """``log(|f(αX)|/|f(X)|)/log α`` at α = 2 and 4 under the seed's S3 reference protocol."""
     tokens, d, d_k = 6, 16, 8
     wq, wk, wv = (torch.randn(d_k, d, generator=generator, dtype=FLOAT) / d**0.5 for _ in range(3))
     x = torch.randn(tokens, d, generator=generator, dtype=FLOAT)

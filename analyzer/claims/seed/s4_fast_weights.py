@@ -42,7 +42,7 @@ def recurrent_form(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.T
 
 
 CAPACITY_PROTOCOL = (
-    "CLAIMS.md S4: d = 16; n ≤ d keys the first n rows of a random orthogonal matrix (QR of "
+    "S4 protocol: d = 16; n ≤ d keys the first n rows of a random orthogonal matrix (QR of "
     "a Gaussian), n > d keys n random unit vectors; values one-hot (V = I_n); "
     "W = Σ v_j·k_jᵀ; error max |K·Wᵀ − V|, float64"
 )
@@ -59,7 +59,7 @@ def memory_keys(n: int, d: int, generator: torch.Generator) -> torch.Tensor:
 
 def capacity_error(n: int, d: int, generator: torch.Generator) -> float:
     """Store ``n`` one-hot values under ``n`` keys in ``W = Σ v_j·k_jᵀ`` and return
-    ``max |K·Wᵀ − V|`` (CLAIMS.md's S4 protocol)."""
+    ``max |K·Wᵀ − V|`` (the seed's S4 reference protocol)."""
     keys = memory_keys(n, d, generator)
     values = torch.eye(n, dtype=FLOAT)
     memory = values.T @ keys  # Σ_j v_j·k_jᵀ, (n, d)
@@ -93,19 +93,19 @@ def s4_fast_weights(check: Check) -> None:
     q, k, v = (torch.randn(tokens, d, generator=generator, dtype=FLOAT) for _ in range(3))
     check.measure(
         "parallel vs recurrent causal linear attention", relative_error(parallel_form(q, k, v),
-        recurrent_form(q, k, v)), note="CLAIMS.md measured 2e-15",
+        recurrent_form(q, k, v)), note="the seed measured 2e-15",
     )  # fmt: skip
-    # memorising, CLAIMS.md's protocol: W = Σ v_j·k_jᵀ with one-hot values, error max |K·Wᵀ − V|
+    # memorising, the reference protocol: W = Σ v_j·k_jᵀ with one-hot values, error max |K·Wᵀ − V|
     exact = capacity_error(d, d, generator)
     check.measure(
         f"retrieval of n = d = {d} associations with orthonormal keys (reference protocol)",
-        exact, note="CLAIMS.md measured 6e-16",
+        exact, note="the seed measured 6e-16",
     )  # fmt: skip
     beyond = capacity_error(2 * d, d, generator)
     check.measure(
         f"largest retrieval error of n = {2 * d} > d = {d} associations (reference protocol)",
         beyond, range=CAPACITY_RANGE, protocol=CAPACITY_PROTOCOL,
-        note="CLAIMS.md: median 0.72 over 50 draws, 5th–95th percentile 0.63 … 0.82",
+        note="the seed's reference: median 0.72 over 50 draws, 5th–95th percentile 0.63 … 0.82",
     )  # fmt: skip
     assert beyond > 0.1, f"beyond capacity the retrieval error is only {beyond:.3g}"
     analysis = analyze(_CausalLinearAttention(8), (torch.randn(6, 8),))

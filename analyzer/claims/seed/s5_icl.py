@@ -3,7 +3,7 @@
 Von Oswald et al. (ICML 2023), Proposition 1: one linear self-attention layer with the
 weights below maps the test token to a prediction equal to one GD step on the in-context
 least-squares loss, to float64 precision over 1000 random tasks. The trained version (a
-trained LSA matches line-searched one-step GD) runs CLAIMS.md's 20k steps on the GPU and a
+trained LSA matches line-searched one-step GD) runs the seed's 20k steps on the GPU and a
 reduced run on the CPU, labelled as such. Caveat, measured: with the same weights, a
 softmax over the scores no longer computes the GD step.
 """
@@ -74,7 +74,7 @@ def s5_icl(check: Check) -> None:
     gd = torch.einsum("tmd,td->tm", w0 + delta_w, x_test)
     check.measure(
         f"LSA prediction vs one GD step, max over {tasks} random tasks",
-        relative_error(prediction, gd), note="CLAIMS.md measured 1.8e-15",
+        relative_error(prediction, gd), note="the seed measured 1.8e-15",
     )  # fmt: skip
 
 
@@ -154,20 +154,20 @@ def s5_trained(check: Check) -> None:
             "20k steps at batch 2048",
             train_lsa_against_gd(check.device, check.generator()),
         )
-    else:  # CLAIMS.md's run takes ~15 min on 2 CPU cores; a tenth of its steps already converges
-        run = f"reduced CPU run: {CPU_STEPS} steps at batch {CPU_BATCH} (CLAIMS.md: 20k at 2048)"
+    else:  # the seed's run takes ~15 min on 2 CPU cores; a tenth of its steps already converges
+        run = f"reduced CPU run: {CPU_STEPS} steps at batch {CPU_BATCH} (the seed: 20k at 2048)"
         result = train_lsa_against_gd(
             check.device, check.generator(), steps=CPU_STEPS, batch=CPU_BATCH
         )
     check.note("training", run)
     check.measure("trained LSA test ½·MSE", result.trained_loss, tolerance=None,
-                  note=f"CLAIMS.md measured 0.2031; {run}")  # fmt: skip
+                  note=f"the seed measured 0.2031; {run}")  # fmt: skip
     check.measure("line-searched one-step GD test ½·MSE", result.gd_loss, tolerance=None,
-                  note="CLAIMS.md measured 0.2029")  # fmt: skip
+                  note="the seed measured 0.2029")  # fmt: skip
     check.measure("trained LSA test ½·MSE over GD's", result.trained_loss / result.gd_loss,
                   expected=1.0, tolerance=0.02, relative=True, decides=True)  # fmt: skip
     check.measure("mean cosine of input sensitivities", result.cosine, expected=1.0,
-                  tolerance=0.01, decides=True, note="CLAIMS.md measured 0.9993")  # fmt: skip
+                  tolerance=0.01, decides=True, note="the seed measured 0.9993")  # fmt: skip
 
 
 def softmax_scores(scores: torch.Tensor) -> torch.Tensor:

@@ -58,7 +58,7 @@ def s6_hopfield(check: Check) -> None:
     check.measure(
         "Hopfield update vs scaled_dot_product_attention (MATH backend)",
         relative_error(hopfield_update(patterns, state, beta), attention),
-        note="CLAIMS.md measured 0.0",
+        note="the seed measured 0.0",
     )  # fmt: skip
     _zoo_share_site_kinds(check)
     _energy_descends(check)
@@ -104,7 +104,7 @@ def _energy_descends(check: Check, trials: int = 100, steps: int = 10) -> None:
 
 
 RETRIEVAL_PROTOCOL = (
-    "CLAIMS.md S6: d = 64, N = 200 patterns, i.i.d. Gaussian columns scaled to norm M = 3; "
+    "S6 protocol: d = 64, N = 200 patterns, i.i.d. Gaussian columns scaled to norm M = 3; "
     "query = pattern 0 plus N(0, 0.05²) noise per entry; one update X·softmax(β·Xᵀ·ξ); error "
     "‖ξ_new − x_0‖; separation Δ = x_0ᵀx_0 − max_{j≠0} x_0ᵀx_j; float64"
 )
@@ -113,7 +113,7 @@ ERROR_RANGES = {1: (0.094, 0.156), 2: (4.7e-5, 1.8e-4), 4: (4.6e-11, 3.3e-9)}
 
 
 def reference_retrieval(generator: torch.Generator) -> tuple[dict[int, float], float]:
-    """One-step retrieval errors at β = 1, 2, 4 and the separation Δ, under CLAIMS.md's S6
+    """One-step retrieval errors at β = 1, 2, 4 and the separation Δ, under the seed's S6 reference
     protocol."""
     d, count, norm = 64, 200, 3.0
     patterns = torch.randn(d, count, generator=generator, dtype=FLOAT)
@@ -129,11 +129,11 @@ def reference_retrieval(generator: torch.Generator) -> tuple[dict[int, float], f
 
 
 def _retrieval(check: Check) -> None:
-    """CLAIMS.md's figures under its protocol: the errors at β = 1, 2, 4 and their decay
+    """The seed's figures under its reference protocol: the errors at β = 1, 2, 4 and their decay
     rate ``log(e(β=2)/e(β=4)) / (2Δ)``; that the error falls with β decides."""
     errors, separation = reference_retrieval(check.generator(2))
     check.measure("separation Δ (reference protocol)", separation, range=(5.52, 6.52),
-                  protocol=RETRIEVAL_PROTOCOL, note="CLAIMS.md: median 5.96")  # fmt: skip
+                  protocol=RETRIEVAL_PROTOCOL, note="reference: median 5.96")  # fmt: skip
     for beta, errors_range in ERROR_RANGES.items():
         check.measure(
             f"one-step retrieval error at β = {beta} (reference protocol)", errors[beta],
@@ -142,7 +142,7 @@ def _retrieval(check: Check) -> None:
     rate = math.log(errors[2] / errors[4]) / (2 * separation)
     check.measure(
         "decay rate log(e(β=2)/e(β=4)) / (2Δ) (reference protocol)", rate, range=DECAY_RANGE,
-        protocol=RETRIEVAL_PROTOCOL, note="CLAIMS.md: median 1.06 over 50 draws",
+        protocol=RETRIEVAL_PROTOCOL, note="the seed's reference: median 1.06 over 50 draws",
     )  # fmt: skip
     assert errors[1] > errors[2] > errors[4], f"the error does not fall with β: {errors}"
     assert rate > 0.5, f"the error decays at {rate:.3g}·Δ per unit β, not exponentially"
