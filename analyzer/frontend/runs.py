@@ -13,7 +13,7 @@ ran the model already.
 >>> try:
 ...     check_forward_runs(torch.nn.Linear(3, 2), (torch.ones(1, 3, dtype=torch.long),), {}, "m")
 ... except TraceError as error:
-...     print(str(error)[:64])
+...     print(str(error)[:63])
 m fails on its example inputs (RuntimeError: mat1 and mat2 must
 """
 

@@ -14,6 +14,7 @@ constant of the recording, ``_tensor_constant0``) may be made of what was read:
 :func:`escaped_constants` lists those that are not the module's own tensors, with every
 read before them.
 
+>>> import torch, torch.fx as fx
 >>> g = fx.Graph(); x = g.placeholder("x")
 >>> read = g.call_function(torch.ops.aten.item.default, (x,))
 >>> scaled = g.call_function(torch.ops.aten.mul.Tensor, (x, 2.5))
@@ -69,6 +70,7 @@ def escaped_constants(traced: TracedModel) -> dict[fx.Node, list[fx.Node]]:
     when the frontend says so (``metadata["module_constants"]``) or is a parameter;
     without that record (a stored trace, a hand-built graph) every one is suspect.
 
+    >>> import torch
     >>> g = fx.Graph(); x = g.placeholder("x")
     >>> read = g.call_function(torch.ops.aten.item.default, (x,))
     >>> made = g.get_attr("_tensor_constant0")
