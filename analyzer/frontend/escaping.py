@@ -142,14 +142,9 @@ class EscapeRecorder(TorchFunctionMode):
 
 def _user_line() -> str:
     """``file:line`` of the innermost frame outside torch, numpy and this package."""
-    skipped = tuple(os.path.dirname(module.__file__ or "") for module in (torch, np, _package()))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    skipped = (os.path.dirname(torch.__file__), os.path.dirname(np.__file__), package)
     for frame in reversed(traceback.extract_stack()):
-        if not frame.filename.startswith(skipped) and "<" not in frame.filename[:1]:
+        if not frame.filename.startswith(skipped) and not frame.filename.startswith("<"):
             return f"{os.path.basename(frame.filename)}:{frame.lineno}"
     return ""
-
-
-def _package() -> Any:
-    import analyzer
-
-    return analyzer

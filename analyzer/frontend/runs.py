@@ -4,9 +4,10 @@
 torch's kernels: ``linear`` on ``int64`` inputs with ``float32`` weights traces, and the
 graph then describes a computation that does not run. A model whose tensors are all
 materialised (none on the ``meta`` device) is therefore run once on a copy of its example
-inputs after a symbolic frontend traced it; a meta model (a 70B built without weights)
-cannot run and is checked only by the fake propagation of tracing. The ``real`` frontend
-ran the model already.
+inputs after a symbolic frontend traced it (without autograd first, and left as it was:
+see :func:`check_forward_runs`); a meta model (a 70B built without weights) cannot run
+and is checked only by the fake propagation of tracing. The ``real`` frontend ran the
+model already.
 
 >>> import torch
 >>> check_forward_runs(torch.nn.Linear(3, 2), (torch.randn(1, 3),), {}, "linear")
@@ -42,15 +43,18 @@ def materialised(module: Any, example_args: Sequence[Any], example_kwargs: dict[
 def check_forward_runs(
     module: Any, example_args: Sequence[Any], example_kwargs: dict[str, Any], model: str
 ) -> None:
-    """Run ``module`` once on a copy of its inputs (random generators left as they were);
-    raise :class:`~analyzer.errors.TraceError` with the model's own error if it fails.
-    Does nothing for a model that is not :func:`materialised`."""
+    """Run ``module`` once on a copy of its inputs and leave it as it was (random
+    generators, and parameters and buffers the forward wrote into); raise
+    :class:`~analyzer.errors.TraceError` with the model's own error if it fails. Does
+    nothing for a model that is not :func:`materialised`, nor for one whose parameters and
+    buffers exceed :data:`SNAPSHOT_BYTES` (a copy of them is what makes the run harmless)."""
     if not materialised(module, example_args, example_kwargs):
         return
-    args, kwargs = copy.deepcopy((tuple(example_args), dict(example_kwargs)))
+    state = _snapshot(module)
+    if state is None:
+        return
     try:
-        with torch.random.fork_rng(devices=_cuda_devices(args, kwargs, module)):
-            module(*args, **kwargs)
+        _run(module, example_args, example_kwargs)
     except Exception as error:
         lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
         said = " ".join(lines[:3])[:600] or repr(error)
@@ -60,6 +64,51 @@ def check_forward_runs(
             "a computation that never happens. Check the inputs' dtypes and shapes "
             "(--input, --kwarg) against what the model expects."
         ) from error
+    finally:
+        _restore(state)
+
+
+SNAPSHOT_BYTES = 2**31
+"""The most parameter and buffer bytes copied to run a model harmlessly (2 GiB)."""
+
+
+def _run(module: Any, example_args: Sequence[Any], example_kwargs: dict[str, Any]) -> None:
+    """One forward without autograd; again with it if that fails (a forward that
+    differentiates inside), the second error being the model's."""
+    for grad in (False, True):
+        args, kwargs = copy.deepcopy((tuple(example_args), dict(example_kwargs)))
+        devices = _cuda_devices(args, kwargs, module)
+        try:
+            with torch.random.fork_rng(devices=devices), torch.set_grad_enabled(grad):
+                module(*args, **kwargs)
+            return
+        except Exception:
+            if grad:
+                raise
+
+
+_State = list[tuple[torch.Tensor, torch.Tensor, int, bool]]
+
+
+def _snapshot(module: Any) -> _State | None:
+    """A copy of every parameter and buffer with its version counter and grad flag;
+    ``None`` when they are too large to copy."""
+    if not isinstance(module, nn.Module):
+        return []
+    tensors = list(dict.fromkeys([*module.parameters(), *module.buffers()]))
+    if sum(t.numel() * t.element_size() for t in tensors) > SNAPSHOT_BYTES:
+        return None
+    return [(t, t.detach().clone(), t._version, t.requires_grad) for t in tensors]
+
+
+def _restore(state: _State) -> None:
+    """Put back what the run wrote (a tensor whose version counter moved)."""
+    with torch.no_grad():
+        for tensor, saved, version, grad in state:
+            if tensor._version != version:
+                tensor.copy_(saved)
+            if tensor.requires_grad != grad and tensor.is_leaf:
+                tensor.requires_grad_(grad)
 
 
 def _is_tensor(value: Any) -> bool:

@@ -98,3 +98,22 @@ def test_the_cli_exits_3_with_the_models_error(run_cli, tmp_path: Path) -> None:
     assert "Traceback" not in stderr and "\n\n" not in stderr.strip()
     code, stdout, _ = run_cli("analyze", f"{path}:GatedMLP", "--input", "float32[2,8,16]")
     assert code == 0 and "gating" in stdout
+
+
+def test_the_run_leaves_written_parameters_and_buffers_as_they_were() -> None:
+    class Writer(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = nn.Parameter(torch.zeros(4))
+            self.register_buffer("cache", torch.zeros(4))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                self.w.copy_(x.mean(0))
+            self.cache.copy_(x[0] * self.w)  # with autograd: the buffer would require grad
+            return x * self.w + self.cache
+
+    model = Writer()
+    check_forward_runs(model, (torch.randn(3, 4),), {}, "writer")
+    assert torch.equal(model.w, torch.zeros(4)) and torch.equal(model.cache, torch.zeros(4))
+    assert model.w.requires_grad and not model.cache.requires_grad
