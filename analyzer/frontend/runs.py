@@ -4,10 +4,11 @@
 torch's kernels: ``linear`` on ``int64`` inputs with ``float32`` weights traces, and the
 graph then describes a computation that does not run. A model whose tensors are all
 materialised (none on the ``meta`` device) is therefore run once on a copy of its example
-inputs after a symbolic frontend traced it (without autograd first, and left as it was:
-see :func:`check_forward_runs`); a meta model (a 70B built without weights) cannot run
-and is checked only by the fake propagation of tracing. The ``real`` frontend ran the
-model already.
+inputs before it is traced (without autograd first, and left as it was: see
+:func:`check_forward_runs`); before, because export may replace the module's Python
+attributes with equal copies. A meta model (a 70B built without weights) cannot run and
+is checked only by the fake propagation of tracing. A trace asked of the ``real``
+frontend alone runs the model anyway.
 
 >>> import torch
 >>> check_forward_runs(torch.nn.Linear(3, 2), (torch.randn(1, 3),), {}, "linear")

@@ -99,11 +99,11 @@ def trace(
             if len(names) + len(extra) == len(traced.example_inputs):
                 _name_inputs(traced, [*names, *extra])
         else:
+            if frontend != "real":  # before tracing: export may rewrite the module's attributes
+                check_forward_runs(module, example_args, example_kwargs or {}, model)
             traced = _trace_frontends(
                 module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
             )
-            if traced.frontend != "real":  # the real frontend ran the model already
-                check_forward_runs(module, example_args, example_kwargs or {}, model)
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
