@@ -99,11 +99,17 @@ def trace(
             if len(names) + len(extra) == len(traced.example_inputs):
                 _name_inputs(traced, [*names, *extra])
         else:
-            if frontend != "real":  # before tracing: export may rewrite the module's attributes
-                check_forward_runs(module, example_args, example_kwargs or {}, model)
-            traced = _trace_frontends(
+            failed = None  # run before tracing: export may rewrite the module's attributes
+            if frontend != "real":
+                try:
+                    check_forward_runs(module, example_args, example_kwargs or {}, model)
+                except TraceError as error:
+                    failed = error
+            traced = _trace_frontends(  # when none traces, every frontend's reason is said
                 module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
             )
+            if failed is not None:
+                raise failed
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
