@@ -433,3 +433,21 @@ def test_when_the_graph_is_not_the_model_the_degree_is_the_models() -> None:
         report.degree_method
     )
     assert report.fidelity.mismatched > 0
+
+
+def test_a_degree_equal_to_the_cap_is_measured_exactly() -> None:
+    """Derivatives 0 … cap + 1 along a line: order cap is the last that may be non-zero."""
+    from analyzer.empirical.verdicts import nested_degree
+
+    assert nested_degree([1.0, 2.0, 3.0, 4.0, 5.0, 0.0], cap=4) == "4"
+    assert nested_degree([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], cap=4) == "inf"
+    assert nested_degree([1.0, 2.0, 3.0, 0.0, 0.0, 0.0], cap=4) == "2"
+    assert nested_degree([1.0, 0.0, 0.0], cap=1) == "0"
+    report = validate(Cube(), (torch.randn(2, 3),), samples=2, max_degree=3,
+                      degree_method="nested")  # fmt: skip
+    assert report.degree_empirical == "3"
+
+
+class Cube(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x * x.flip(-1)

@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from analyzer.errors import SpecError
-from analyzer.frontend.specs import check_device, load_model, parameter_counts, parse_kwargs
+from analyzer.frontend.specs import (
+    check_device,
+    load_model,
+    parameter_counts,
+    parse_input_spec,
+    parse_kwargs,
+)
 
 
 def test_devices_are_checked_with_a_reason() -> None:
@@ -67,3 +73,14 @@ def test_factories_may_return_keyword_inputs(tmp_path, monkeypatch) -> None:
         load_model("kw_models_test:wrong")
     with pytest.raises(SpecError, match="did you mean 'build'"):
         load_model("kw_models_test:biuld")
+
+
+def test_a_bound_is_for_integer_inputs_only() -> None:
+    for text in ("float32[2]<5", "float64[2,3]<1", "complex64[4]<9"):
+        with pytest.raises(SpecError, match="integer inputs only"):
+            parse_input_spec(text)
+    ids = parse_input_spec("int64[200]<5")
+    assert ids.dtype == torch.int64 and int(ids.min()) >= 0 and int(ids.max()) <= 4
+    with pytest.raises(SpecError, match="at least 1"):
+        parse_input_spec("int64[2]<0")
+    assert parse_input_spec("float32[2,3]").shape == (2, 3)

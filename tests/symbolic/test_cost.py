@@ -154,6 +154,14 @@ def test_crossover_is_solved_over_the_reals() -> None:
     assert root == 64 + 6 * sympy.sqrt(114)
 
 
+def test_leading_term_is_by_total_degree_over_every_symbol() -> None:
+    """B·N² is of total degree 3, above B·N (2), though both are of degree 1 in B."""
+    b, n = symbol("B"), symbol("N")
+    assert leading_term(32 * b * n**2 + 4096 * b * n, [b, n]) == 32 * b * n**2
+    assert leading_term(5 * b**2 + 7 * n**2 + 3 * b, [b, n]) == 5 * b**2 + 7 * n**2
+    assert leading_term(4096 * b * n + 32 * n**2, [b, n]) == 4096 * b * n + 32 * n**2
+
+
 def test_leading_term_of_a_non_polynomial_is_the_expression() -> None:
     n = symbol("N")
     assert leading_term(sympy.floor(n / 2) * 3, [n]) == sympy.floor(n / 2) * 3
