@@ -84,3 +84,23 @@ def test_a_bound_is_for_integer_inputs_only() -> None:
     with pytest.raises(SpecError, match="at least 1"):
         parse_input_spec("int64[2]<0")
     assert parse_input_spec("float32[2,3]").shape == (2, 3)
+
+
+def test_input_specs_give_the_dtype_shape_device_and_range_asked_for() -> None:
+    """Each part of a spec reaches the tensor (killed mutants of ``parse_input_spec``)."""
+    for text, dtype in (("float64[3,4]", torch.float64), ("complex64[3,4]", torch.complex64)):
+        drawn = parse_input_spec(text)
+        assert drawn.dtype == dtype and drawn.shape == (3, 4)
+        assert not torch.equal(drawn, drawn.real.round().to(dtype))  # random, not 0/1 ids
+    assert parse_input_spec("float32[2, 3]").shape == (2, 3)
+    assert parse_input_spec("float32[2,3]", device="meta").device.type == "meta"
+    assert parse_input_spec("int64[4]<7", device="meta").device.type == "meta"
+    ids = parse_input_spec("int32[400]")  # no bound: 0 or 1
+    assert ids.dtype == torch.int32 and set(ids.tolist()) == {0, 1}
+    ids = parse_input_spec("int64[400]<5")
+    assert set(ids.tolist()) == {0, 1, 2, 3, 4}
+    assert set(parse_input_spec("int64[8]<1").tolist()) == {0}
+    with pytest.raises(SpecError, match="'floatx' is not a torch dtype"):
+        parse_input_spec("floatx[2]")
+    with pytest.raises(SpecError, match=r"malformed.*'int64\[1,16\]<50000' for token ids"):
+        parse_input_spec("float32(2)")
