@@ -63,3 +63,39 @@ def test_torch_max_of_two_inputs_is_relu_end_to_end() -> None:
     doc = result.to_json()
     assert doc["degree"] == "1" and doc["piecewise_affine"]
     assert {k: v for k, v in result.primitive_counts().items() if v} == {"relu": 1}
+
+
+def test_register_stores_one_entry_under_each_name() -> None:
+    names = "tests.fake_product tests.fake_product_"
+    try:
+        register(names, "matmul", Rule.CONTRACTION, multiplied=(0, 2), transposes=2)
+        first, second = lookup("tests.fake_product"), lookup("tests.fake_product_")
+        assert first is second and first is not None
+        assert (first.primitive, first.rule) == ("matmul", Rule.CONTRACTION)
+        assert (first.multiplied, first.transposes) == ((0, 2), 2)
+    finally:
+        for name in names.split():
+            REGISTRY.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "primitive", "rule", "multiplied"),
+    [
+        ("aten.linear", "matmul", Rule.CONTRACTION, (0, 1)),
+        ("aten.addmm", "matmul", Rule.CONTRACTION, (1, 2)),  # bias, then the two factors
+        ("aten.baddbmm", "matmul", Rule.CONTRACTION, (1, 2)),
+        ("aten.einsum", "matmul", Rule.CONTRACTION, (-1,)),  # every tensor of the list
+        ("aten.bilinear", "matmul", Rule.CONTRACTION, (0, 1, 2)),
+        ("aten.var", "nonlinearity", Rule.SQUARE_REDUCTION, None),
+        ("aten.cov", "matmul", Rule.SQUARE_REDUCTION, None),
+        ("aten.max.other", "relu", Rule.RELU, None),
+    ],
+)
+def test_entries_that_encode_a_decision(name, primitive, rule, multiplied) -> None:
+    """Which operands a contraction multiplies (``addmm``'s first is the bias), and the
+    rule of ops whose class is not their name's."""
+    entry = lookup(name)
+    assert entry is not None and (entry.primitive, entry.rule) == (primitive, rule)
+    if multiplied is not None:
+        assert tuple(entry.multiplied) == multiplied
+    assert lookup("aten.cov").self_contraction and lookup("aten.linear").transposes == 1
