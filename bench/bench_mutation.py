@@ -98,6 +98,10 @@ EQUIVALENT: dict[str, str] = {
     "analyzer.frontend.specs.x_parse_input_spec__mutmut_25": (
         "dims.replace('XX XX', ''): int() ignores the spaces the original removes"
     ),
+    "analyzer.empirical.verdicts.x_nested_degree__mutmut_16": (
+        "scale over 1 … k+1: when derivative k+1 is the largest, it exceeds tolerance·itself "
+        "and tolerance·max(1 … k) alike; otherwise the maximum is the same"
+    ),
     "analyzer.frontend.specs.x_parse_input_spec__mutmut_53": (
         "torch.randint(upper, shape) is randint(high=upper, size=shape): the same draw"
     ),

@@ -480,6 +480,18 @@ def test_a_degree_equal_to_the_cap_is_measured_exactly() -> None:
     assert report.degree_empirical == "3"
 
 
+def test_nested_degree_reads_the_first_derivative_that_vanishes() -> None:
+    """Derivative ``k + 1`` against the largest of ``1 … k``, the value itself aside."""
+    from analyzer.empirical.verdicts import RELATIVE_TOLERANCE, nested_degree
+
+    assert nested_degree([1.0, 2.0, 0.0, 0.0], cap=2) == "1"
+    assert nested_degree([1.0, 0.0, 5.0, 0.0], cap=2) == "0"  # no tangent: static
+    assert nested_degree([1.0, 1.0, RELATIVE_TOLERANCE, 0.0], cap=2) == "1"  # at the bound
+    assert nested_degree([1.0, 1.0, 2 * RELATIVE_TOLERANCE, 0.0], cap=2) == "2"
+    assert nested_degree([float("inf"), 1.0, 0.0, 0.0], cap=2) == "1"
+    assert nested_degree([1.0, 1.0, float("nan"), 0.0], cap=2) == "2"
+
+
 class Cube(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * x * x.flip(-1)
