@@ -65,7 +65,7 @@ MODULES = {
         ("tests/empirical/test_validate.py",),
         (
             "-k",
-            "cap or tolerance or over_approximation or soundness or too_low or dropped_site "
+            "nested_degree or cap or tolerance or over_approximation or soundness or too_low or dropped_site "
             "or cross_terms or self_products or integer_inputs or piecewise_affine",
         ),
     ),
