@@ -65,8 +65,8 @@ MODULES = {
         ("tests/empirical/test_validate.py",),
         (
             "-k",
-            "nested_degree or cap or tolerance or over_approximation or soundness or too_low or dropped_site "
-            "or cross_terms or self_products or integer_inputs or piecewise_affine",
+            "nested_degree or cap or tolerance or over_approximation or soundness or too_low "
+            "or dropped_site or cross_terms or self_products or integer_inputs or piecewise_affine",
         ),
     ),
     "checks": Target(
