@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Set up a fresh machine: system programs the tool needs, then the virtual environment.
 #   scripts/bootstrap.sh run    graphviz + .venv with the transformers extra
-#   scripts/bootstrap.sh test   graphviz + chromium (browser tests) + .venv with the test extra
+#   scripts/bootstrap.sh test   graphviz + chromium (browser tests) + .venv with the test and
+#                               explorer extras (the Model Explorer test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode="${1:-run}"
 case "$mode" in
   run) programs=(dot); packages=(graphviz); extra="transformers" ;;
-  test) programs=(dot chromium); packages=(graphviz chromium); extra="test" ;;
+  test) programs=(dot chromium); packages=(graphviz chromium); extra="test,explorer" ;;
   *) echo "usage: scripts/bootstrap.sh run|test" >&2; exit 2 ;;
 esac
 missing=()

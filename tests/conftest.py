@@ -1,8 +1,12 @@
-"""Shared fixtures: run the CLI in-process and capture its output and exit code."""
+"""Shared fixtures: run the CLI in-process and capture its output and exit code; every test
+starts from the same random state."""
 
 from __future__ import annotations
 
+import random
+
 import pytest
+import torch
 
 from analyzer.cli import main
 
@@ -23,3 +27,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden", action="store_true", help="rewrite tests/golden from current output"
     )
+
+
+@pytest.fixture(autouse=True)
+def _seeded() -> None:
+    """Each test starts from seed 0 (torch and ``random``): a test's global draws — a
+    model's initial weights, a ``torch.randn`` example — are the same whatever ran before
+    it, so a failure replays. Property tests draw their own seeds through hypothesis
+    (``tests/seeds.py``)."""
+    torch.manual_seed(0)
+    random.seed(0)

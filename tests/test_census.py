@@ -172,9 +172,6 @@ def test_census_types_are_automodel_types() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("ANALYZER_SLOW"), reason="the full census: set ANALYZER_SLOW=1"
-)
 def test_the_full_census(tmp_path: Path) -> None:
     """Every AutoModel type: each gets a record, none fails inside the tool, and at least
     95% of those whose default config and model build (with their packages installed)

@@ -298,16 +298,16 @@ def test_forward_that_raises_exits_3_with_its_message(
     assert not out.exists()
 
 
-def test_validate_on_dict_inputs_never_shows_a_traceback(
-    run_cli, models_file: Path, tmp_path: Path
-) -> None:
+def test_validate_on_dict_inputs_agrees(run_cli, models_file: Path, tmp_path: Path) -> None:
+    """``a(d["x"]) * d["y"]``: one gating site, degree 2, both confirmed."""
     out = tmp_path / "v.json"
-    code, _, stderr = run_cli("validate", f"{models_file}:dict_input", "--samples", "2",
-                              "--pairs", "2", "--device", "cpu", "--json", str(out))  # fmt: skip
-    assert "Traceback" not in stderr
-    if code != 0:  # not supported yet: a message and a code that is not `--strict`'s 1
-        one_paragraph(stderr)
-        assert code in (2, 3, 5) and not out.exists()
+    argv = ["validate", f"{models_file}:dict_input", "--samples", "2", "--pairs", "2"]
+    code, stdout, stderr = run_cli(*argv, "--device", "cpu", "--json", str(out))
+    assert code == 0 and "Traceback" not in stderr, stderr
+    assert "degree       static 2    empirical 2" in stdout
+    document = json.loads(out.read_text())
+    assert document["agree"] is True
+    assert [(p["kind"], p["confirmed"]) for p in document["products"]] == [("gating", True)]
 
 
 def test_debug_shows_the_traceback_before_or_after_the_command(models_file: Path) -> None:

@@ -1,10 +1,12 @@
 """``analyzer.analyze`` on the adversarial cases: no false claim, the class contract kept,
-the caller's module left alone. Over-approximations are allowed (the summary counts them)."""
+the caller's module left alone. Over-approximations are allowed, and pinned per case in
+``precision.json`` (see ``pinned.py``): a loss of precision fails."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.adversarial import pinned
 from tests.adversarial.catalogue import all_cases
 from tests.adversarial.judge import analyze_case
 
@@ -29,3 +31,15 @@ def test_analyze_keeps_the_contract_of_the_class(name: str) -> None:
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_analyze_leaves_the_callers_module_alone(name: str) -> None:
     assert analyze_case(CASES[name]).changed == []
+
+
+def test_analyze_precision_is_pinned(request: pytest.FixtureRequest) -> None:
+    """Exact stays exact and each over-approximation stays what it was (``pinned.py``)."""
+    now = {}
+    for name, case in CASES.items():
+        outcome = analyze_case(case)
+        now[name] = {"analyze": outcome.status, "over": outcome.over}
+    found = pinned.check(now, "analyze", request.config.getoption("--update-golden"))
+    assert not found, "precision changed; after a deliberate change run pytest " + (
+        "tests/adversarial --update-golden and review the diff:\n" + "\n".join(found)
+    )

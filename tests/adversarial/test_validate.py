@@ -11,6 +11,7 @@ import pytest
 
 from analyzer.empirical import validate as validate_module
 from analyzer.passes.facts import STATIC_FACT
+from tests.adversarial import pinned
 from tests.adversarial.cases_escapes import VALIDATE_GAPS
 from tests.adversarial.catalogue import all_cases
 from tests.adversarial.judge import MAX_DEGREE, PAIRS, SAMPLES, analyze_case, validate_case
@@ -34,12 +35,25 @@ def test_validate_returns_a_report(name: str) -> None:
     assert outcome.error is None, outcome.error  # and these models all run and differentiate
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
-def test_validate_never_agrees_with_a_false_claim(name: str) -> None:
-    analysis, outcome = analyze_case(CASES[name]), validate_case(CASES[name])
-    if outcome.report is None or not analysis.false_claims:
-        return  # nothing to agree with (a crash or refusal fails the test above)
-    assert not outcome.report.agree, "validate agrees with: " + "; ".join(analysis.false_claims)
+def test_validate_verdicts_are_pinned(request: pytest.FixtureRequest) -> None:
+    """``validate`` never agrees with a false claim of ``analyze``, and its verdict on each
+    case is the one pinned in ``precision.json``: a case it agreed on that it now disputes is
+    a false alarm (or a lost capability), one it disputed that it now accepts may hide a
+    missed violation. After a deliberate change: ``pytest tests/adversarial --update-golden``."""
+    now, agreeing_with_false = {}, []
+    for name, case in CASES.items():
+        analysis, outcome = analyze_case(case), validate_case(case)
+        agrees = outcome.report is not None and bool(outcome.report.agree)
+        if agrees and analysis.false_claims:
+            agreeing_with_false.append(f"{name}: " + "; ".join(analysis.false_claims))
+        now[name] = {"validate_agrees": agrees}
+    assert not agreeing_with_false, "validate agrees with false claims:\n" + "\n".join(
+        agreeing_with_false
+    )
+    found = pinned.check(now, "validate", request.config.getoption("--update-golden"))
+    assert not found, "validate's verdicts changed (--update-golden to accept):\n" + "\n".join(
+        found
+    )
 
 
 @pytest.mark.parametrize("name", _expecting("refused", "degree"))
@@ -119,15 +133,23 @@ def test_an_injected_false_claim_makes_validate_disagree(monkeypatch, name, muta
 
 
 # --- the command line: exit 0 with a result, or 3 with one paragraph -----------------------
-CLI_CASES = ["prelu_input_slope", "integer_input_only", "bincount_weighted_input_ids",
-             "cdist_pairwise", "item_scaled"]  # fmt: skip
+CLI_CASES = {
+    "tests.adversarial.cases_registry:prelu_input_slope": 0,
+    "tests.adversarial.cases_io:integer_input_only": 0,
+    "tests.adversarial.cases_registry:bincount_weighted_input_ids": 0,
+    "tests.adversarial.cases_precise:cdist_pairwise": 0,  # an over-approximated site: agrees
+    "tests.adversarial.cases_hidden:item_scaled": 0,
+    "tests.adversarial.cases_redteam:while_loop_repeated_gate": 3,  # while_loop cannot run
+}
 
 
-@pytest.mark.parametrize("name", CLI_CASES)
-def test_cli_validate_exits_0_or_3_with_one_paragraph(run_cli, name: str) -> None:
-    case = CASES[name]
-    spec = f"{case.builder.__module__}:{name}"
-    code, _, stderr = run_cli("validate", spec, "--samples", "2", "--pairs", "4")
-    assert code in (0, 3), stderr
-    if code == 3:
-        assert stderr.strip() and "\n\n" not in stderr.strip() and "Traceback" not in stderr
+@pytest.mark.parametrize("spec", sorted(CLI_CASES))
+def test_cli_validate_exits_0_with_a_verdict_or_3_with_one_paragraph(run_cli, spec) -> None:
+    code, stdout, stderr = run_cli("validate", spec, "--samples", "2", "--pairs", "4")
+    assert code == CLI_CASES[spec], stderr
+    assert "Traceback" not in stderr
+    if code == 0:
+        assert "the static claims agree with the model" in stdout
+    else:
+        assert stderr.strip() and "\n\n" not in stderr.strip()
+        assert "while_loop is not supported" in " ".join(stderr.split())

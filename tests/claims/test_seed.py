@@ -3,7 +3,6 @@ reproduced where their construction is stated, and the rest reported as such."""
 
 from __future__ import annotations
 
-import os
 import re
 
 import pytest
@@ -110,7 +109,6 @@ def test_s3_names_two_contraction_sites_per_attention_layer(results) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("ANALYZER_SLOW") != "1", reason="slow: ANALYZER_SLOW=1")
 def test_the_seed_suite_with_default_examples() -> None:
     report = run_claims(seed_suite(), device="cpu")
     assert report.as_expected

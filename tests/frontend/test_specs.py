@@ -8,7 +8,13 @@ import torch
 from torch import nn
 
 from analyzer.errors import SpecError
-from analyzer.frontend.specs import check_device, load_model, parameter_counts, parse_kwargs
+from analyzer.frontend.specs import (
+    check_device,
+    load_model,
+    parameter_counts,
+    parse_input_spec,
+    parse_kwargs,
+)
 
 
 def test_devices_are_checked_with_a_reason() -> None:
@@ -67,3 +73,35 @@ def test_factories_may_return_keyword_inputs(tmp_path, monkeypatch) -> None:
         load_model("kw_models_test:wrong")
     with pytest.raises(SpecError, match="did you mean 'build'"):
         load_model("kw_models_test:biuld")
+
+
+def test_a_bound_is_for_integer_inputs_only() -> None:
+    for text in ("float32[2]<5", "float64[2,3]<1", "complex64[4]<9"):
+        with pytest.raises(SpecError, match="integer inputs only"):
+            parse_input_spec(text)
+    ids = parse_input_spec("int64[200]<5")
+    assert ids.dtype == torch.int64 and int(ids.min()) >= 0 and int(ids.max()) <= 4
+    with pytest.raises(SpecError, match="at least 1"):
+        parse_input_spec("int64[2]<0")
+    assert parse_input_spec("float32[2,3]").shape == (2, 3)
+
+
+def test_input_specs_give_the_dtype_shape_device_and_range_asked_for() -> None:
+    """Each part of a spec reaches the tensor (killed mutants of ``parse_input_spec``)."""
+    for text, dtype in (("float64[3,4]", torch.float64), ("complex64[3,4]", torch.complex64)):
+        drawn = parse_input_spec(text)
+        assert drawn.dtype == dtype and drawn.shape == (3, 4)
+        assert not torch.equal(drawn, drawn.real.round().to(dtype))  # random, not 0/1 ids
+    assert parse_input_spec("float32[2, 3]").shape == (2, 3)
+    assert parse_input_spec("float32[2,3]", device="meta").device.type == "meta"
+    assert parse_input_spec("int64[4]<7", device="meta").device.type == "meta"
+    ids = parse_input_spec("int32[400]")  # no bound: 0 or 1
+    assert ids.dtype == torch.int32 and set(ids.tolist()) == {0, 1}
+    ids = parse_input_spec("int64[400]<5")
+    assert set(ids.tolist()) == {0, 1, 2, 3, 4}
+    assert set(parse_input_spec("int64[8]<1").tolist()) == {0}
+    with pytest.raises(SpecError, match="'floatx' is not a torch dtype"):
+        parse_input_spec("floatx[2]")
+    example = r"malformed.*'int64\[1,16\]<50000' for token ids below 50000$"
+    with pytest.raises(SpecError, match=example):
+        parse_input_spec("float32(2)")

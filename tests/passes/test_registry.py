@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 import pytest
+import torch
+import torch.fx as fx
+from torch import nn
 
-from analyzer.passes.registry import PRIMITIVE_CLASSES, REGISTRY, Rule, lookup, register
+from analyzer.analysis import analyze
+from analyzer.passes.registry import (
+    PRIMITIVE_CLASSES,
+    REGISTRY,
+    Rule,
+    entry_for,
+    lookup,
+    register,
+)
 
 
 def test_every_entry_has_a_known_class() -> None:
@@ -22,3 +33,69 @@ def test_fused_ops_declare_their_semantics() -> None:
     assert "normalization" in attention.implies
     lstm = lookup("aten.lstm")
     assert lstm is not None and lstm.gating_site
+
+
+def _node(target) -> fx.Node:
+    graph = fx.Graph()
+    a, b = graph.placeholder("a"), graph.placeholder("b")
+    return graph.call_function(target, (a, b))
+
+
+def test_an_overload_entry_wins_over_its_packet() -> None:
+    """``torch.max(a, b)`` is an elementwise maximum (relu), not the reduction ``aten.max``
+    (a selection); ``bernoulli.p`` draws with a constant probability (no input dependence),
+    unlike ``bernoulli`` of an input probability."""
+    maximum = entry_for(_node(torch.ops.aten.max.other))
+    assert maximum is not None and maximum.primitive == "relu"
+    assert maximum is lookup("aten.max.other") and maximum is not lookup("aten.max")
+    drawn = entry_for(_node(torch.ops.aten.bernoulli.p))
+    assert drawn is lookup("aten.bernoulli.p") and drawn is not lookup("aten.bernoulli")
+    packet = entry_for(_node(torch.ops.aten.max.dim))  # no overload entry: the packet's
+    assert packet is lookup("aten.max")
+
+
+def test_torch_max_of_two_inputs_is_relu_end_to_end() -> None:
+    class Maximum(nn.Module):
+        def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+            return torch.max(a, b)
+
+    result = analyze(Maximum(), (torch.randn(3), torch.randn(3)))
+    doc = result.to_json()
+    assert doc["degree"] == "1" and doc["piecewise_affine"]
+    assert {k: v for k, v in result.primitive_counts().items() if v} == {"relu": 1}
+
+
+def test_register_stores_one_entry_under_each_name() -> None:
+    names = "tests.fake_product tests.fake_product_"
+    try:
+        register(names, "matmul", Rule.CONTRACTION, multiplied=(0, 2), transposes=2)
+        first, second = lookup("tests.fake_product"), lookup("tests.fake_product_")
+        assert first is second and first is not None
+        assert (first.primitive, first.rule) == ("matmul", Rule.CONTRACTION)
+        assert (first.multiplied, first.transposes) == ((0, 2), 2)
+    finally:
+        for name in names.split():
+            REGISTRY.pop(name, None)
+
+
+@pytest.mark.parametrize(
+    ("name", "primitive", "rule", "multiplied"),
+    [
+        ("aten.linear", "matmul", Rule.CONTRACTION, (0, 1)),
+        ("aten.addmm", "matmul", Rule.CONTRACTION, (1, 2)),  # bias, then the two factors
+        ("aten.baddbmm", "matmul", Rule.CONTRACTION, (1, 2)),
+        ("aten.einsum", "matmul", Rule.CONTRACTION, (-1,)),  # every tensor of the list
+        ("aten.bilinear", "matmul", Rule.CONTRACTION, (0, 1, 2)),
+        ("aten.var", "nonlinearity", Rule.SQUARE_REDUCTION, None),
+        ("aten.cov", "matmul", Rule.SQUARE_REDUCTION, None),
+        ("aten.max.other", "relu", Rule.RELU, None),
+    ],
+)
+def test_entries_that_encode_a_decision(name, primitive, rule, multiplied) -> None:
+    """Which operands a contraction multiplies (``addmm``'s first is the bias), and the
+    rule of ops whose class is not their name's."""
+    entry = lookup(name)
+    assert entry is not None and (entry.primitive, entry.rule) == (primitive, rule)
+    if multiplied is not None:
+        assert tuple(entry.multiplied) == multiplied
+    assert lookup("aten.cov").self_contraction and lookup("aten.linear").transposes == 1

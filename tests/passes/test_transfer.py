@@ -126,3 +126,25 @@ def test_census_ops_have_precise_rules() -> None:
 
     mask = traced_graph(masked, {"x": (3, 4)})
     assert mask.unknown_ops == [] and mask.sites == [] and mask.degree == "1"
+
+
+def test_a_square_reduction_doubles_the_degree() -> None:
+    """var(x·y) = mean((xy − mean(xy))²) has degree 4, as has cov(x∘x) = E[(x²)(x²)ᵀ] − …:
+    the square of a degree-2 value, not one more than it."""
+
+    def variance(graph, n):
+        product = graph.call_function(aten.mul.Tensor, (n["x"], n["y"]))
+        return graph.call_function(aten.var.correction, (product,))
+
+    assert traced_graph(variance, {"x": (3, 4), "y": (3, 4)}).degree == "4"
+
+    def covariance(graph, n):
+        square = graph.call_function(aten.mul.Tensor, (n["x"], n["x"]))
+        return graph.call_function(aten.cov.default, (square,))
+
+    assert traced_graph(covariance, {"x": (3, 4)}).degree == "4"
+
+    def of_an_input(graph, n):
+        return graph.call_function(aten.var.correction, (n["x"],))
+
+    assert traced_graph(of_an_input, {"x": (3, 4)}).degree == "2"

@@ -10,8 +10,6 @@ package, which drives it without downloading a browser of its own.
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -19,13 +17,8 @@ import pytest
 from analyzer.analysis import analyze
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.render.report import write_report
+from tests.programs import need_module, need_program
 from tests.render.test_render import EVIL, Evil
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("ANALYZER_REQUIRE_BROWSER") != "1",
-    reason="chromium is not installed (scripts/bootstrap.sh test installs it)",
-)
 
 FLAGS = [
     "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -35,9 +28,10 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    chromium = need_program("chromium", "chromium-browser")
+    sync_api = need_module("playwright.sync_api")
     with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        launched = playwright.chromium.launch(executable_path=chromium, args=FLAGS, headless=True)
         yield launched
         launched.close()
 

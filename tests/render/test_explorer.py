@@ -27,6 +27,7 @@ import torch
 from analyzer.analysis import analyze
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.render.explorer import GRAPH_ID, overlays
+from tests.programs import need_module
 
 GRAPH_KEYS = {"name", "results", "thresholds", "gradient", "hideInAggregatedStatsTable",
               "hideInChildrenStatsTable", "hideAggregatedStats", "showExpandedSummaryOnGroupNode",
@@ -112,8 +113,7 @@ def free_port() -> int:
 
 
 def test_explore_serves_the_graph_with_the_overlays(tmp_path: Path) -> None:
-    model_explorer = pytest.importorskip("model_explorer")
-    del model_explorer
+    need_module("model_explorer")
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "analyzer.cli", "explore", "zoo:transformer_block",

@@ -120,3 +120,27 @@ def test_the_70b_page_stays_under_a_megabyte(tmp_path: Path) -> None:
     folder = write_report(analyze_traced(traced), tmp_path / "llama70b")
     assert (folder / "index.html").stat().st_size < 1_000_000
     assert (folder / "graph.svg").stat().st_size < 100_000
+
+
+class Quoted(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * x.flip(-1) if "q" != '"' else x  # a line with both quotes: " and '
+
+
+def test_a_source_line_with_quotes_stays_inside_its_title() -> None:
+    """The title attribute holds the whole source line, quotes and all: a ``"`` that is
+    not escaped would end the attribute and let the rest of the line into the markup."""
+    from html.parser import HTMLParser
+
+    result = analyze(Quoted(), (torch.randn(2, 3),), model="quoted")
+    (source,) = {site["source"] for site in result.to_json()["input_products"]}
+    assert '"' in source
+    titles: list[str] = []
+
+    class Titles(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            if tag == "td":
+                titles.extend(value for name, value in attrs if name == "title")
+
+    Titles().feed(page_of(result))
+    assert source in titles, titles

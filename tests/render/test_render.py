@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,17 @@ from analyzer.render.dot import collapse_module, dot_source, draw, repeated_cont
 from analyzer.render.html import html_page
 from analyzer.render.markdown import markdown_report
 from analyzer.render.report import write_report
+from tests.programs import has_program, need_program
 
 GOLDEN = Path(__file__).parent / "golden"
 EVIL = "<img src=x onerror=alert(1)>"
-needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="graphviz dot not installed")
+needs_dot = pytest.mark.usefixtures("dot_program")
+
+
+@pytest.fixture
+def dot_program() -> str:
+    """graphviz's ``dot``: skip without it, fail in CI (``tests/programs.py``)."""
+    return need_program("dot")
 
 
 def test_dot_golden(request: pytest.FixtureRequest) -> None:
@@ -129,7 +135,7 @@ def test_user_names_are_escaped_everywhere(tmp_path: Path) -> None:
     assert "<img" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     dot = dot_source(annotated_graph(result))
     assert EVIL in dot  # inside quoted DOT strings, which graphviz escapes for SVG
-    if shutil.which("dot"):
+    if has_program("dot"):
         folder = write_report(result, tmp_path / "evil")
         for name in ("graph.svg", "index.html"):
             assert "<img" not in (folder / name).read_text()

@@ -5,13 +5,13 @@ says what to do, no file left behind)."""
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 import sympy
 
 from analyzer.symbolic.symbols import symbols_of
+from tests.programs import need_program
 
 
 def test_cost_prints_formulas_table_and_writes_json_and_svg(run_cli, tmp_path: Path) -> None:
@@ -38,8 +38,7 @@ def test_cost_prints_formulas_table_and_writes_json_and_svg(run_cli, tmp_path: P
 
 
 def test_report_with_a_dimension_has_a_cost_section(run_cli, tmp_path: Path) -> None:
-    if shutil.which("dot") is None:
-        pytest.skip("graphviz's dot is not installed")
+    need_program("dot")
     code, _, stderr = run_cli(
         "report", "zoo:hopfield", "--dim", "seq=N", "--out", str(tmp_path / "r")
     )

@@ -15,6 +15,7 @@ from analyzer.frontend.zoo import build_zoo_model
 from analyzer.passes.facts import format_degree
 from analyzer.symbolic.expand import degree_agrees, expand
 from tests.property.test_degree_sympy import SYMBOLS, N, TreeModel, sympy_value, trees
+from tests.seeds import randn, seeds
 
 SMALL = (1, 1, 16)  # one position of the zoo's width: the smallest instance
 
@@ -73,9 +74,11 @@ def _has_relu(tree: tuple) -> bool:
 
 
 @settings(max_examples=30, deadline=None)
-@given(trees())
-def test_expansion_is_sympys_polynomial_and_its_degree_the_static_one(tree: tuple) -> None:
-    inputs = (torch.randn(2, N, dtype=torch.float64),)
+@given(trees(), seeds)
+def test_expansion_is_sympys_polynomial_and_its_degree_the_static_one(
+    tree: tuple, seed: int
+) -> None:
+    inputs = (randn(seed, 2, N, dtype=torch.float64),)
     result = expand(TreeModel(tree), inputs)
     # a fresh module: the tree model finds its weights by node identity, once per trace
     assert format_degree(result.degree) == analyze(TreeModel(tree), inputs).degree

@@ -3,8 +3,6 @@ built in agrees with the static analysis and with validation on drawn examples."
 
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
 from hypothesis import HealthCheck, find, given, settings
@@ -17,8 +15,6 @@ from analyzer.testing.blocks import BLOCKS, INF, Block
 
 QUICK = settings(max_examples=25, deadline=None, database=None,
                  suppress_health_check=list(HealthCheck))  # fmt: skip
-# the project has no default deselection of `slow` yet: skip unless asked for
-SLOW = pytest.mark.skipif(os.environ.get("ANALYZER_SLOW") != "1", reason="slow: ANALYZER_SLOW=1")
 POLYNOMIAL = ["linear", "conv", "avgpool", "batchnorm", "bilinear", "linear_attention", "residual"]
 
 
@@ -65,7 +61,6 @@ def test_static_contains_empirical_and_polynomial_degrees_agree(drawn: Architect
 
 
 @pytest.mark.slow
-@SLOW
 @settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
 @given(architectures(max_depth=3))
 def test_static_contains_empirical_on_every_block(drawn: Architecture) -> None:

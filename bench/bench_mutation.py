@@ -1,0 +1,332 @@
+"""Mutation testing of the core with mutmut: each module's functions are mutated one small
+change at a time (an operator, a constant, a comparison, a string) and run against a fast
+selection of the tests meant to catch them; prints the score per module (killed out of
+killed + survived, equivalent mutants left out) and the survivors.
+
+    .venv/bin/python bench/bench_mutation.py                     # every module below
+    .venv/bin/python bench/bench_mutation.py specs html          # some of them
+    .venv/bin/python bench/bench_mutation.py specs --only parse_input_spec   # some functions
+    .venv/bin/python bench/bench_mutation.py --list              # the modules and their tests
+    .venv/bin/python bench/bench_mutation.py specs --diffs 20    # each survivor's diff, up to 20
+    .venv/bin/python bench/bench_mutation.py --planted           # the issue's planted bugs
+
+Each module runs in its own copy of the repository (``--work``, default a temporary folder)
+whose ``[tool.mutmut]`` section is rewritten for it: ``only_mutate`` the module, the test
+selection below. mutmut runs, per mutant, only the selected tests that reach the mutated
+function (it records which in a first pass). The copy keeps mutmut's ``mutants/`` folder,
+so ``cd <work>/<module> && mutmut browse`` shows every mutant afterwards.
+
+``--planted`` applies, one at a time, the six plausible bugs the default suite once missed
+(issue 23) and runs the test that now catches each; it exits 1 if one goes unnoticed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["-p", "no:cacheprovider", "-q", "-x", "-m", "not slow", "--no-header"]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A module to mutate and the tests (paths, then pytest options) that should kill it."""
+
+    path: str
+    tests: tuple[str, ...]
+    options: tuple[str, ...] = ()
+
+
+# a timing bound: mutmut's trampolines slow every call, so it fails on the original code
+NO_TIMING = (
+    "--deselect",
+    "tests/passes/test_scaling.py::test_100k_node_graph_is_analysed_in_linear_time",
+)
+
+MODULES = {
+    "specs": Target("analyzer/frontend/specs.py", ("tests/frontend/test_specs.py",)),
+    "html": Target(
+        "analyzer/render/html.py", ("tests/render/test_html.py", "tests/render/test_render.py")
+    ),
+    "cost": Target("analyzer/symbolic/cost.py", ("tests/symbolic/test_cost.py",), ("-k", "not hf")),
+    "verdicts": Target(
+        "analyzer/empirical/verdicts.py",
+        ("tests/empirical/test_validate.py",),
+        (
+            "-k",
+            "nested_degree or cap or tolerance or over_approximation or soundness or too_low "
+            "or dropped_site or cross_terms or self_products or integer_inputs or piecewise_affine",
+        ),
+    ),
+    "checks": Target(
+        "analyzer/empirical/checks.py",
+        ("tests/empirical/test_validate.py", "analyzer/empirical/checks.py"),
+        ("-k", "autograd or tolerance or vmap_and_loop or dropped_site or Samples"),
+    ),
+    "transfer": Target(
+        "analyzer/passes/transfer.py",
+        ("tests/passes", "tests/property", "tests/test_analysis.py"),
+        NO_TIMING,
+    ),
+    "registry": Target(
+        "analyzer/passes/registry.py", ("tests/passes", "tests/test_analysis.py"), NO_TIMING
+    ),
+    "sites": Target(
+        "analyzer/passes/sites.py", ("tests/passes", "tests/test_analysis.py"), NO_TIMING
+    ),
+    "classify": Target(
+        "analyzer/passes/classify.py", ("tests/passes", "tests/test_analysis.py"), NO_TIMING
+    ),
+    "expand": Target(
+        "analyzer/symbolic/expand.py",
+        ("tests/symbolic/test_expand.py", "tests/render/test_expand.py"),
+    ),
+}
+
+EQUIVALENT: dict[str, str] = {
+    "analyzer.frontend.specs.x_parse_input_spec__mutmut_25": (
+        "dims.replace('XX XX', ''): int() ignores the spaces the original removes"
+    ),
+    "analyzer.empirical.verdicts.x_nested_degree__mutmut_16": (
+        "scale over 1 … k+1: when derivative k+1 is the largest, it exceeds tolerance·itself "
+        "and tolerance·max(1 … k) alike; otherwise the maximum is the same"
+    ),
+    "analyzer.frontend.specs.x_parse_input_spec__mutmut_53": (
+        "torch.randint(upper, shape) is randint(high=upper, size=shape): the same draw"
+    ),
+}
+"""Mutants that behave exactly as the original, with the reason; left out of the score."""
+
+
+@dataclass
+class Outcome:
+    """mutmut's verdict on every mutant of one module."""
+
+    name: str
+    statuses: dict[str, str] = field(default_factory=dict)  # mutant → killed, survived, …
+    seconds: float = 0.0
+    copy: Path | None = None
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter(self.statuses.values())
+
+    @property
+    def score(self) -> float | None:
+        counts = self.counts
+        killed = counts["killed"] + counts["timeout"]
+        total = killed + counts["survived"]
+        return killed / total if total else None
+
+    @property
+    def survivors(self) -> list[str]:
+        return sorted(m for m, s in self.statuses.items() if s == "survived")
+
+
+def _copy_repository(target: Target, name: str, work: Path) -> Path:
+    copy = work / name
+    if copy.exists():
+        shutil.rmtree(copy)
+    copy.mkdir(parents=True)
+    for item in ("analyzer", "tests"):
+        shutil.copytree(ROOT / item, copy / item, ignore=shutil.ignore_patterns("__pycache__"))
+    text = (ROOT / "pyproject.toml").read_text()
+    text = re.sub(r"\n\[tool\.mutmut\]\n(?:(?!\n\[).)*", "\n", text, flags=re.S)
+    section = {
+        "source_paths": ["analyzer"],
+        "only_mutate": [target.path],
+        "pytest_add_cli_args_test_selection": list(target.tests),
+        "pytest_add_cli_args": FAST + list(target.options),
+    }
+    lines = [f"{key} = {json.dumps(value)}" for key, value in section.items()]
+    (copy / "pyproject.toml").write_text(text.rstrip() + "\n\n[tool.mutmut]\n" + "\n".join(lines))
+    return copy
+
+
+def run_module(name: str, work: Path, only: str | None, children: int) -> Outcome:
+    """``mutmut run`` on one module in its own copy; the statuses from its ``.meta`` file."""
+    from mutmut.stats import status_by_exit_code
+
+    target = MODULES[name]
+    copy = _copy_repository(target, name, work)
+    dotted = target.path.removesuffix(".py").replace("/", ".")
+    patterns = [f"{dotted}.*{only}*__mutmut_*"] if only else []
+    started = time.perf_counter()
+    with open(copy / "mutmut.log", "w") as log:
+        subprocess.run(
+            [sys.executable, "-m", "mutmut", "run", "--max-children", str(children), *patterns],
+            cwd=copy,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            check=False,
+            env={**os.environ, "PYTHONPATH": str(copy)},
+        )
+    outcome = Outcome(name, seconds=time.perf_counter() - started, copy=copy)
+    meta = copy / "mutants" / (target.path + ".meta")
+    if not meta.exists():
+        print(f"{name}: mutmut wrote no results; see {copy / 'mutmut.log'}", file=sys.stderr)
+        return outcome
+    log = (copy / "mutmut.log").read_text(errors="replace")
+    if "failed to collect stats" in log or "FAILED" in log.split("Running mutation testing")[0]:
+        tail = "\n".join(log.strip().splitlines()[-6:])
+        print(
+            f"{name}: the tests fail on the unmutated code under mutmut:\n{tail}", file=sys.stderr
+        )
+    codes = json.loads(meta.read_text())["exit_code_by_key"]
+    for mutant, code in codes.items():
+        if only and only not in mutant:
+            continue
+        outcome.statuses[mutant] = (
+            "equivalent" if mutant in EQUIVALENT else status_by_exit_code[code]
+        )
+    return outcome
+
+
+def diff_of(outcome: Outcome, mutant: str) -> str:
+    """mutmut's diff of one mutant against the original function."""
+    shown = subprocess.run(
+        [sys.executable, "-m", "mutmut", "show", mutant],
+        cwd=outcome.copy,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return shown.stdout.strip()
+
+
+def report(outcome: Outcome, diffs: int) -> None:
+    counts = outcome.counts
+    score = "n/a" if outcome.score is None else f"{100 * outcome.score:.1f}%"
+    others = ", ".join(
+        f"{k} {v}" for k, v in sorted(counts.items()) if k not in ("killed", "survived")
+    )
+    print(
+        f"{outcome.name:10s} {MODULES[outcome.name].path:34s} score {score:>6s}  "
+        f"killed {counts['killed'] + counts['timeout']}, survived {counts['survived']}"
+        f"{', ' + others if others else ''}  ({outcome.seconds / 60:.1f} min)"
+    )
+    by_function: dict[str, list[str]] = defaultdict(list)
+    for mutant in outcome.survivors:
+        by_function[mutant.split("__mutmut_")[0].rsplit(".", 1)[-1]].append(mutant)
+    for function, mutants in sorted(by_function.items()):
+        numbers = ", ".join(m.rsplit("_", 1)[-1] for m in mutants)
+        print(f"    survived in {function}: {len(mutants)} (mutants {numbers})")
+    for mutant in outcome.survivors[:diffs]:
+        print(f"\n--- {mutant}\n{diff_of(outcome, mutant)}")
+
+
+# --- the issue's planted bugs: each must be caught by the default suite ---------------------
+PLANTED = [
+    (
+        "analyzer/passes/transfer.py",
+        "Fact(joined.dependence, 2 * joined.degree, joined.piecewise)",
+        "Fact(joined.dependence, joined.degree + 1, joined.piecewise)",
+        "tests/passes/test_transfer.py",
+        "square_reduction",
+    ),
+    (
+        "analyzer/passes/registry.py",
+        "return lookup(overload_name(node)) or lookup(op_name(node))",
+        "return lookup(op_name(node))",
+        "tests/passes/test_registry.py",
+        "overload or relu_end",
+    ),
+    (
+        "analyzer/symbolic/cost.py",
+        "top = poly.total_degree()",
+        "top = poly.degree()",
+        "tests/symbolic/test_cost.py",
+        "leading_term",
+    ),
+    (
+        "analyzer/empirical/verdicts.py",
+        "for k in range(1, cap + 1):",
+        "for k in range(1, cap):",
+        "tests/empirical/test_validate.py",
+        "equal_to_the_cap",
+    ),
+    (
+        "analyzer/frontend/specs.py",
+        "if high is not None and (dtype.is_floating_point or dtype.is_complex):",
+        "if False:",
+        "tests/frontend/test_specs.py",
+        "bound_is",
+    ),
+    (
+        "analyzer/render/html.py",
+        '<td title="{escape(source)}">',
+        '<td title="{escape(source, quote=False)}">',
+        "tests/render/test_html.py",
+        "quotes",
+    ),
+]
+
+
+def planted(work: Path) -> int:
+    """Apply each planted bug in a copy, run its tests; 1 when one goes unnoticed."""
+    copy = work / "planted"
+    missed = 0
+    for path, old, new, tests, selection in PLANTED:
+        if copy.exists():
+            shutil.rmtree(copy)
+        shutil.copytree(ROOT / "analyzer", copy / "analyzer")
+        shutil.copytree(ROOT / "tests", copy / "tests")
+        shutil.copy(ROOT / "pyproject.toml", copy / "pyproject.toml")
+        source = (copy / path).read_text()
+        if source.count(old) != 1:
+            print(f"{path}: the code changed, the planted bug no longer applies: {old!r}")
+            missed += 1
+            continue
+        (copy / path).write_text(source.replace(old, new))
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", *FAST, tests, "-k", selection],
+            cwd=copy,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        caught = ran.returncode == 1
+        missed += not caught
+        print(f"{path:32s} {new[:60]!r:64s} {'caught' if caught else 'MISSED'}")
+    return 1 if missed else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
+    parser.add_argument("--only", help="mutate only functions whose name contains this")
+    parser.add_argument("--children", type=int, default=2, help="mutants run at once")
+    parser.add_argument("--diffs", type=int, default=0, help="print up to N survivors' diffs")
+    parser.add_argument("--work", type=Path, help="where the copies go (default: a temp dir)")
+    parser.add_argument("--list", action="store_true", help="the modules and their tests")
+    parser.add_argument("--planted", action="store_true", help="the issue's planted bugs")
+    options = parser.parse_args(argv)
+    work = options.work or Path(tempfile.mkdtemp(prefix="analyzer-mutation-"))
+    if options.list:
+        for name, target in MODULES.items():
+            print(f"{name:10s} {target.path:34s} {' '.join(target.tests + target.options)}")
+        return 0
+    if options.planted:
+        return planted(work)
+    unknown = [m for m in options.modules if m not in MODULES]
+    if unknown:
+        parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
+    for name in options.modules or list(MODULES):
+        report(run_module(name, work, options.only, options.children), options.diffs)
+    print(f"\ncopies with mutmut's results: {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
