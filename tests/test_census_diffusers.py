@@ -4,7 +4,6 @@ same document, table and page as the transformers census; the full one is slow."
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -52,9 +51,6 @@ def test_sources_name_their_classes_and_refuse_unknown_ones(run_cli: Any, tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not os.environ.get("ANALYZER_SLOW"), reason="the full census: set ANALYZER_SLOW=1"
-)
 def test_the_full_diffusers_census(tmp_path: Path) -> None:
     """Every diffusers model class gets a record, and none fails inside the tool's
     analysis."""

@@ -231,8 +231,7 @@ def test_a_medium_graph_opens_with_legible_labels(browser, tmp_path: Path, level
     """zoo:mamba_block's op drawing is about 2,400 points wide: ``auto`` draws modules,
     and ``--level ops`` opens zoomed to where labels read (not on the whole width), on a
     1400-pixel-wide page; the page gives the command for the other level."""
-    if not shutil.which("dot"):
-        pytest.skip("graphviz is not installed")
+    need_program("dot")
     result = analyze(*build_zoo_model("mamba_block"), model="zoo:mamba_block")
     result.traced.metadata["command"] = "analyzer report zoo:mamba_block --out r"
     path = write_report(result, tmp_path / level, level=level) / "index.html"
