@@ -25,11 +25,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 import torch.fx as fx
 
 from analyzer.frontend.dialect import (
     TracedModel,
     argument,
+    argument_named,
     node_inputs,
     op_name,
     tensor_operands,
@@ -101,11 +103,18 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
     """Roots and statistics of every continuous node, in one forward sweep."""
     root: dict[fx.Node, fx.Node] = {}
     statistic_of: dict[fx.Node, fx.Node] = {}
+    numbering: dict[Any, fx.Node] = {}
     for node in traced.graph.nodes:
         if not facts[node].is_continuous or node.op == "output":
             continue
         root[node] = node
         if not node.op.startswith("call_"):
+            continue
+        twin = _same_value(node, numbering, root)
+        if twin is not None:  # `(a − b) * (a − b)` is `d * d`: one value computed twice
+            root[node] = root[twin]
+            if twin in statistic_of:
+                statistic_of[node] = statistic_of[twin]
             continue
         continuous = [n for n in tensor_operands(node) if facts[n].is_continuous]
         roots = {root[n] for n in continuous if n not in statistic_of}
@@ -120,6 +129,39 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
             if (entry is not None and entry.pointwise) or name in IDENTITY_OPS:
                 root[node] = roots.pop()
     return Alignment(root, statistic_of, escaped_literals(traced.graph))
+
+
+def _same_value(node: fx.Node, numbering: dict[Any, fx.Node], root: dict) -> fx.Node | None:
+    """An earlier node that computes the same op of the same values (value numbering of
+    deterministic ops, operands read through their pointwise roots' twins)."""
+    target = node.target
+    if isinstance(target, torch._ops.OpOverload) and torch.Tag.nondeterministic_seeded in (
+        target.tags
+    ):
+        return None
+    try:
+        key = (target, _frozen(node.args, numbering), _frozen(node.kwargs, numbering))
+        hash(key)
+    except TypeError:
+        return None
+    twin = numbering.get(key)
+    if twin is None:
+        numbering[key] = node
+        numbering[("value", node)] = node
+    else:
+        numbering[("value", node)] = twin
+    return twin
+
+
+def _frozen(value: Any, numbering: dict[Any, fx.Node]) -> Any:
+    """A hashable form of an argument, each node replaced by the first node of its value."""
+    if isinstance(value, fx.Node):
+        return ("node", numbering.get(("value", value), value))
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v, numbering) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v, numbering)) for k, v in value.items()))
+    return value
 
 
 def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
@@ -189,9 +231,15 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
 
 
 def _pow_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
-    """A complex power multiplies the real and imaginary parts of an entry: distinct
-    entries of the tensor it was viewed from."""
+    """x ** y with both varying is exp(y · log x): a product of the two. A complex power
+    multiplies the real and imaginary parts of an entry: distinct entries of the tensor it
+    was viewed from."""
     base = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+    exponent_node = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else None
+    if isinstance(exponent_node, fx.Node):
+        varying = _continuous(facts, base, exponent_node)
+        if len(varying) == 2:
+            return [Site(node, "gating", tuple(varying))]
     if base is None or not is_complex(base) or not facts[base].is_continuous:
         return []
     exponent = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else 2
@@ -267,7 +315,16 @@ def attention_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
 
 
 def _normalization_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
-    return [Site(node, "normalization", tuple(_continuous(facts, *tensor_operands(node))))]
+    """The normalisation itself, and the product of the normalised value with an affine
+    weight that varies too (adaptive layer norm: ``layer_norm(x, w=1 + g(c))``), as the
+    same function written out gets."""
+    sites = [Site(node, "normalization", tuple(_continuous(facts, *tensor_operands(node))))]
+    value = _continuous(facts, named_node(node, "input") or named_node(node, "self")
+                        or named_node(node, "v"))  # fmt: skip
+    weight = _continuous(facts, named_node(node, "weight") or named_node(node, "g"))
+    if value and weight and weight[0] not in value:
+        sites.append(Site(node, "gating", (value[0], weight[0]), "affine"))
+    return sites
 
 
 def _batch_norm_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
@@ -277,6 +334,8 @@ def _batch_norm_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]
     scale = _continuous(facts, named_node(node, "weight"), named_node(node, "running_var"))
     if value and scale:  # (x − mean) · weight / sqrt(var): eval mode with varying statistics
         return [Site(node, "gating", (value[0], scale[0]))]
+    if len(scale) == 2:  # weight / sqrt(var) with both varying: a product of the two
+        return [Site(node, "gating", (scale[0], scale[1]))]
     return []
 
 
@@ -363,9 +422,41 @@ def _activation_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> l
     """δ ⊙ f'(x) multiplies two input-dependent values unless f' is a step (ReLU)."""
     gradient, point = backward_operands(node)
     operands = _continuous(facts, gradient, point)
-    if entry.derivative_degree == 0 or len(operands) < 2:
+    sites = []
+    if entry.derivative_degree != 0 and len(operands) >= 2:
+        sites.append(Site(node, "gating", tuple(operands)))
+    if op_name(node) in SOFTMAX_BACKWARDS and point is not None and facts[point].is_continuous:
+        # y ⊙ (δ − Σ δ ⊙ y): the output times a sum of itself, even for a static δ
+        sites.append(Site(node, "normalization", (point,), "softmax"))
+    return sites
+
+
+SOFTMAX_BACKWARDS = frozenset({"aten._softmax_backward_data"})
+
+
+def _histogram_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """A density divides the weights by their sum and by a width set by the data."""
+    if not argument_named(node, "density"):
         return []
-    return [Site(node, "gating", tuple(operands))]
+    weight = _continuous(facts, named_node(node, "weight"))
+    data = _continuous(facts, named_node(node, "self"))
+    sites = [Site(node, "normalization", (weight[0],), "density")] if weight else []
+    if weight and data:
+        sites.append(Site(node, "gating", (weight[0], data[0]), "width"))
+    return sites
+
+
+def _covariance_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """(x − μ)(x − μ)ᵀ contracts x with itself; varying observation weights multiply x and
+    divide by their own sum."""
+    value = _continuous(facts, named_node(node, "self") or named_node(node, "input"))
+    weights = _continuous(facts, named_node(node, "fweights"), named_node(node, "aweights"))
+    sites = [Site(node, "contraction", (value[0], value[0]))] if value else []
+    if weights:
+        sites.append(Site(node, "normalization", (weights[0],), "weights"))
+        if value:
+            sites.append(Site(node, "gating", (value[0], weights[0]), "weighted"))
+    return sites
 
 
 def _conv_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
@@ -410,6 +501,8 @@ _SPECIAL_SITES = {
     Rule.CDIST: _cdist_sites,
     Rule.GRID_SAMPLE: _grid_sample_sites,
     Rule.SPLIT_GATE: _split_gate_sites,
+    Rule.COVARIANCE: _covariance_sites,
+    Rule.HISTOGRAM: _histogram_sites,
     Rule.LOOKUP: _lookup_sites,
     Rule.POW: _pow_sites,
     Rule.ACTIVATION_BACKWARD: _activation_backward_sites,
