@@ -236,21 +236,27 @@ register("aten.prelu aten._prelu_kernel", "relu", Rule.PRELU)
 
 # --- smooth nonlinearities ---------------------------------------------------------
 register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.exp2 "
-         "aten.expm1 aten.log aten.log2 aten.log10 aten.log1p aten.softplus aten.erf "
+         "aten.expm1 aten.log aten.log2 aten.log10 aten.log1p aten.erf "
          "aten.erfc aten.erfinv aten.sin aten.cos aten.tan aten.sqrt aten.rsqrt aten.mish "
-         "aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid aten.logsigmoid "
+         "aten.logsigmoid "
          "aten.log_sigmoid aten.log_sigmoid_forward aten.atan aten.asin aten.acos "
          "aten.sinh aten.cosh aten.asinh aten.acosh aten.atanh aten.softsign aten.tanh_ "
-         "aten.sigmoid_ aten.gelu_ aten.std "
-         "aten.std_mean aten.logsumexp aten.logaddexp aten.logaddexp2 aten.square_root "
+         "aten.sigmoid_ aten.gelu_ "
+         "aten.logaddexp aten.logaddexp2 aten.square_root "
          "aten.exp_ aten.sqrt_ aten.rsqrt_ aten.sin_ aten.cos_ aten.log_ "
          "aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
          "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
          "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
          "aten.logit aten.hypot aten.nan_to_num "
-         "aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ aten.hardsigmoid_ "
-         "math.sqrt operator.pow",
+         "aten.mish_ math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
+# smooth pieces joined at a point: elu's two branches, hardswish's clamp, softplus's switch to
+# the identity above its threshold
+register("aten.softplus aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid "
+         "aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.hardsigmoid_", "nonlinearity",
+         Rule.SMOOTH, kinked=True, **_p)  # fmt: skip
+# smooth reductions (they mix the entries they reduce: not pointwise)
+register("aten.std aten.std_mean aten.logsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.pow aten.square aten.pow_", "nonlinearity", Rule.POW, **_p)
 # smooth between jumps: x − y·trunc(x / y), |x|·sign(y), the branch cut of atan2 and angle
 register("aten.fmod aten.remainder aten.copysign aten.angle", "nonlinearity", Rule.SMOOTH,
@@ -366,8 +372,11 @@ register("aten.l1_loss", "relu", Rule.RELU)
 register("aten.smooth_l1_loss aten.huber_loss", "nonlinearity", Rule.SQUARE_REDUCTION,
          kinked=True)  # fmt: skip
 # −w·(y·log x + (1 − y)·log(1 − x)), and pos_weight·y·log σ(x): every tensor multiplies
-register("aten.binary_cross_entropy aten.binary_cross_entropy_with_logits "
-         "aten.soft_margin_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1, 2, 3))  # fmt: skip
+register("aten.binary_cross_entropy_with_logits aten.soft_margin_loss", "nonlinearity",
+         Rule.SMOOTH, multiplied=(0, 1, 2, 3))  # fmt: skip
+# torch clamps its logarithms at −100: a kink where an input nears 0 or 1
+register("aten.binary_cross_entropy", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1, 2),
+         kinked=True)  # fmt: skip
 # 2·δ·(x − y)/n: δ times a sum
 register("aten.mse_loss_backward", "elementwise", Rule.PRODUCT, factors=((0,), (1, 2)))
 # δ ⊙ f'(x): ReLU-like derivatives are steps (a data-dependent gate, degree 0)

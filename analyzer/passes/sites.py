@@ -22,6 +22,7 @@ Two facts found in one forward sweep tell its kind:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,13 +105,14 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
     root: dict[fx.Node, fx.Node] = {}
     statistic_of: dict[fx.Node, fx.Node] = {}
     numbering: dict[Any, fx.Node] = {}
+    value_of: dict[fx.Node, fx.Node] = {}
     for node in traced.graph.nodes:
         if not facts[node].is_continuous or node.op == "output":
             continue
         root[node] = node
         if not node.op.startswith("call_"):
             continue
-        twin = _same_value(node, numbering, root)
+        twin = _same_value(node, numbering, value_of)
         if twin is not None:  # `(a − b) * (a − b)` is `d * d`: one value computed twice
             root[node] = root[twin]
             if twin in statistic_of:
@@ -131,36 +133,38 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
     return Alignment(root, statistic_of, escaped_literals(traced.graph))
 
 
-def _same_value(node: fx.Node, numbering: dict[Any, fx.Node], root: dict) -> fx.Node | None:
-    """An earlier node that computes the same op of the same values (value numbering of
-    deterministic ops, operands read through their pointwise roots' twins)."""
-    target = node.target
-    if isinstance(target, torch._ops.OpOverload) and torch.Tag.nondeterministic_seeded in (
-        target.tags
-    ):
+def _same_value(
+    node: fx.Node, numbering: dict[Any, fx.Node], value_of: dict[fx.Node, fx.Node]
+) -> fx.Node | None:
+    """An earlier node that computes the same deterministic op of the same values (value
+    numbering: operands are read as the first node that computed them)."""
+    if node.op != "call_function" or _not_a_function_of_its_arguments(node.target):
         return None
+    kwargs = _frozen(node.kwargs, value_of) if node.kwargs else ()
     try:
-        key = (target, _frozen(node.args, numbering), _frozen(node.kwargs, numbering))
-        hash(key)
-    except TypeError:
+        twin = numbering.setdefault((node.target, _frozen(node.args, value_of), kwargs), node)
+    except TypeError:  # an unhashable constant among the arguments
         return None
-    twin = numbering.get(key)
-    if twin is None:
-        numbering[key] = node
-        numbering[("value", node)] = node
-    else:
-        numbering[("value", node)] = twin
-    return twin
+    value_of[node] = twin
+    return None if twin is node else twin
 
 
-def _frozen(value: Any, numbering: dict[Any, fx.Node]) -> Any:
+@functools.cache
+def _not_a_function_of_its_arguments(target: Any) -> bool:
+    """Ops that draw random numbers or write into their arguments."""
+    if not isinstance(target, torch._ops.OpOverload):
+        return False
+    return torch.Tag.nondeterministic_seeded in target.tags or target._schema.is_mutable
+
+
+def _frozen(value: Any, value_of: dict[fx.Node, fx.Node]) -> Any:
     """A hashable form of an argument, each node replaced by the first node of its value."""
     if isinstance(value, fx.Node):
-        return ("node", numbering.get(("value", value), value))
+        return value_of.get(value, value)
     if isinstance(value, (list, tuple)):
-        return tuple(_frozen(v, numbering) for v in value)
+        return tuple(_frozen(v, value_of) for v in value)
     if isinstance(value, dict):
-        return tuple(sorted((k, _frozen(v, numbering)) for k, v in value.items()))
+        return tuple(sorted((k, _frozen(v, value_of)) for k, v in value.items()))
     return value
 
 

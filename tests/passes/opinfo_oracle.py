@@ -27,6 +27,7 @@ Known exceptions are listed in :data:`EXCEPTIONS`, each with its reason.
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
 # OpInfos that draw random numbers or whose samples are not functions of their inputs
 RANDOM_HINTS = ("dropout", "rand", "normal", "bernoulli", "multinomial", "uniform",
                 "empty", "poisson", "exponential", "cauchy", "geometric", "log_normal")  # fmt: skip
+
+
+SLOW_CALL = 0.02  # seconds: a sample whose one call takes longer is traced, not probed
 
 
 @dataclass
@@ -168,7 +172,9 @@ class Probe:
             warnings.simplefilter("ignore")
             self.eps = _output_eps(case.function(*[t.clone() for t in case.tensors]))
         self.rounding = self.eps / torch.finfo(torch.float64).eps  # 1 for float64 outputs
+        started = time.perf_counter()
         out = self.raw(case.tensors)
+        self.seconds = time.perf_counter() - started  # one call: what a check costs
         self.weights = None if out is None else torch.randn(out.shape, generator=generator,
                                                              dtype=torch.float64)  # fmt: skip
 
@@ -357,6 +363,9 @@ def check_case(case: Case, numeric: bool = True) -> Result:
         return result
     if probe.weights is None or not probe.floats or not _deterministic(probe):
         return result
+    if probe.seconds > SLOW_CALL:
+        result.skipped = "numeric: one call takes over 20 ms"
+        return result
     result.numeric = True
     _numeric_checks(case, analysis, probe, nodes, result, generator)
     return result
@@ -458,15 +467,20 @@ class Report:
         self.verified_ops -= self.failed_ops
 
 
-def sweep(names: list[str] | None, samples: int, progress: Callable[[str], None] | None = None
-          ) -> Report:  # fmt: skip
-    """Check up to ``samples`` samples of every float64 OpInfo (or those named)."""
+def sweep(
+    names: list[str] | None,
+    samples: int,
+    progress: Callable[[str], None] | None = None,
+    numeric: bool = True,
+) -> Report:
+    """Check up to ``samples`` samples of every float64 OpInfo (or those named); without
+    ``numeric``, only trace them (which ops run, which the registry knows)."""
     report = Report()
     for opinfo in float64_opinfos():
         if names is not None and opinfo.name not in names:
             continue
         for case in cases_of(opinfo, samples):
-            report.add(check_case(case))
+            report.add(check_case(case, numeric))
         if progress is not None:
             progress(opinfo.name)
     return report
