@@ -530,3 +530,119 @@ register("torch._functorch.predispatch._vmap_increment_nesting "
          "torch._functorch.predispatch._vmap_decrement_nesting "
          "torch._functorch.predispatch.lazy_load_decompositions",
          "structural", Rule.STATIC)  # fmt: skip
+
+# --- ops that PyTorch's OpInfo samples exercise (see tests/passes/test_opinfo.py) ------
+# special functions: smooth in their argument, entrywise
+register("aten.special_airy_ai aten.special_bessel_j0 aten.special_bessel_j1 "
+         "aten.special_bessel_y0 aten.special_bessel_y1 aten.special_modified_bessel_i0 "
+         "aten.special_modified_bessel_i1 aten.special_modified_bessel_k0 "
+         "aten.special_modified_bessel_k1 aten.special_scaled_modified_bessel_k0 "
+         "aten.special_scaled_modified_bessel_k1 aten.special_spherical_bessel_j0 "
+         "aten.polygamma aten.special_polygamma aten.special_digamma aten.special_psi "
+         "aten.special_gammaln aten.special_multigammaln aten.special_expit aten.special_exp2 "
+         "aten.special_expm1 aten.special_logit aten.special_erf aten.special_erfc "
+         "aten.special_erfinv aten.special_sinc aten.special_log1p aten.special_i0 "
+         "aten.digamma_ aten.lgamma_ aten.polygamma_ aten.erfinv_ aten.i0_",
+         "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
+# entr(x) = −x·log x for x > 0, 0 at 0, −∞ below: pieces joined at 0
+register("aten.special_entr", "nonlinearity", Rule.SMOOTH, kinked=True, **_p)
+# smooth in both arguments, which they multiply inside (ζ(x, q) = Σ (q + k)^−x, Γ(a, x)):
+register("aten.special_zeta aten.igamma aten.igammac aten.special_gammainc "
+         "aten.special_gammaincc", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1),
+         site_kind="gating", **_p)  # fmt: skip
+# orthogonal polynomials p_n(x): the degree n is a tensor too, truncated to an integer
+register("aten.special_chebyshev_polynomial_t aten.special_chebyshev_polynomial_u "
+         "aten.special_chebyshev_polynomial_v aten.special_chebyshev_polynomial_w "
+         "aten.special_shifted_chebyshev_polynomial_t aten.special_shifted_chebyshev_polynomial_u "
+         "aten.special_shifted_chebyshev_polynomial_v aten.special_shifted_chebyshev_polynomial_w "
+         "aten.special_hermite_polynomial_h aten.special_hermite_polynomial_he "
+         "aten.special_laguerre_polynomial_l aten.special_legendre_polynomial_p",
+         "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating", kinked=True,
+         **_p)  # fmt: skip
+register("aten.special_softmax aten.special_log_softmax", "normalization", Rule.NORMALIZATION)
+register("aten.special_logsumexp", "nonlinearity", Rule.SMOOTH)
+register("aten.special_round aten.isreal aten.argwhere aten.hash_tensor "
+         "aten.bitwise_left_shift aten.bitwise_right_shift aten.gcd aten.lcm "
+         "aten.linalg_matrix_rank", "sparsity", Rule.COMPARE)  # fmt: skip
+# pointwise arithmetic: degrees ↔ radians; x·2ᵉ; the float next to x; mantissa and exponent
+register("aten.deg2rad aten.rad2deg", "elementwise", Rule.AFFINE, **_p)
+register("aten.ldexp", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating",
+         kinked=True, **_p)  # fmt: skip
+register("aten.nextafter", "relu", Rule.RELU, **_p)
+register("aten.frexp", "relu", Rule.SELECT_TOP)
+# matrix functions and factorisations: smooth, multiplying distinct entries
+register("aten.linalg_cond aten.linalg_householder_product aten.geqrf aten.ormqr "
+         "aten.linalg_ldl_factor aten.linalg_ldl_factor_ex aten.svd aten.qr "
+         "aten._linalg_slogdet aten._linalg_eigvals aten.linalg_ldl_solve aten.linalg_lu_solve "
+         "aten.lu_solve aten.linalg_tensorinv aten.linalg_tensorsolve", "nonlinearity",
+         Rule.SMOOTH, self_contraction=True)  # fmt: skip
+# powers x⁰ … xᴺ⁻¹ of each entry (a self-product, not pointwise in layout)
+register("aten.linalg_vander", "nonlinearity", Rule.SMOOTH)
+register("aten.pinverse", "gating", Rule.INVERSE, kinked=True)
+register("aten.lu_unpack aten.linalg_diagonal aten.block_diag aten.column_stack aten.dsplit "
+         "aten.hsplit aten.vsplit aten.ravel aten._chunk_cat aten.chalf aten.resize_ "
+         "aten.resize_as_ aten.resize aten.resize_as aten.to_sparse", "structural",
+         Rule.STRUCTURAL)  # fmt: skip
+register("aten.mH", "transpose", Rule.STRUCTURAL)
+register("aten.empty_permuted aten.tril_indices aten.triu_indices aten._linalg_check_errors",
+         "structural", Rule.STATIC)  # fmt: skip
+# losses: margins are ReLU-like; class weights and p = 2 multiply (over-approximated smooth)
+register("aten.multilabel_margin_loss aten.multilabel_margin_loss_forward", "relu", Rule.RELU)
+register("aten.multi_margin_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 4),
+         kinked=True)  # fmt: skip
+register("aten._ctc_loss aten.ctc_loss", "nonlinearity", Rule.SMOOTH, kinked=True)
+# statistics: a linear interpolation between order statistics, weighted by q's position
+register("aten.quantile aten.nanquantile", "relu", Rule.PRODUCT, multiplied=(0, 1),
+         kinked=True)  # fmt: skip
+register("aten.histogramdd aten._histogramdd_bin_edges aten._histogramdd_from_bin_cts "
+         "aten._histogramdd_from_bin_tensors", "relu", Rule.HISTOGRAM)  # fmt: skip
+# segment reductions: sums, means, maxima, and (reduce='prod') products of entries
+register("aten.segment_reduce aten._segment_reduce", "nonlinearity", Rule.SMOOTH,
+         self_contraction=True, kinked=True)  # fmt: skip
+# spectra: the short-time transform windows the signal (a product when the window varies);
+# the inverse divides by the window's overlap-added square
+register("aten.fft_hfft2 aten.fft_hfftn aten.fft_ihfft2 aten.fft_ihfftn", "matmul", Rule.AFFINE)
+register("aten.stft", "matmul", Rule.CONTRACTION, multiplied=(0, 4))
+register("aten.istft", "nonlinearity", Rule.SMOOTH, multiplied=(0, 4), site_kind="gating")
+# pooling: unpooling places values at stored indices; pairwise distances within one tensor
+register("aten.max_unpool2d aten.max_unpool3d", "sparsity", Rule.WHERE, selector=(1,))
+register("aten.fractional_max_pool3d aten.max_pool1d_with_indices", "relu", Rule.RELU)
+register("aten.pdist aten._pdist_forward", "nonlinearity", Rule.SMOOTH, self_contraction=True,
+         kinked=True)  # fmt: skip
+# the affine grid base·θᵀ: linear in θ
+register("aten.affine_grid_generator", "matmul", Rule.AFFINE)
+# linear maps: finite differences (smooth over-approximation when the spacing varies),
+# sums to a shape, the trapezoid rule, a distance
+register("aten.gradient", "nonlinearity", Rule.SMOOTH)
+register("aten.sum_to_size", "reduction", Rule.AFFINE)
+register("aten.trapz", "reduction", Rule.PRODUCT, multiplied=(0, 1))
+register("aten.dist", "nonlinearity", Rule.NORM)
+# batch norm that updates its running statistics normalises by the batch's
+register("aten._batch_norm_with_update aten._batch_norm_with_update_functional",
+         "normalization", Rule.NORMALIZATION)  # fmt: skip
+register("aten._batch_norm_no_update", "normalization", Rule.BATCH_NORM)
+# masked reads and writes at stored places, and dropout's backward δ·mask·scale
+register("aten._unsafe_masked_index", "sparsity", Rule.LOOKUP, selector=(1, 2))
+register("aten._unsafe_masked_index_put_accumulate", "sparsity", Rule.WHERE, selector=(1, 2))
+register("aten.put aten.put_", "sparsity", Rule.WHERE, selector=(1,))
+register("aten.native_dropout_backward", "sparsity", Rule.WHERE, selector=(1,))
+# addmm followed by relu or gelu in one op
+register("aten._addmm_activation", "matmul", Rule.SMOOTH, multiplied=(1, 2),
+         site_kind="contraction", kinked=True)  # fmt: skip
+register("aten._lu_with_info", "nonlinearity", Rule.SMOOTH, self_contraction=True)
+register("aten.feature_alpha_dropout", "elementwise", Rule.AFFINE)
+# −Σ t·w·log_softmax(x) (mean: divided by Σ w): a normalisation, and a product of the
+# scores with the weights or with probabilistic targets when they vary
+register("aten.cross_entropy_loss", "normalization", Rule.NORMALIZATION, multiplied=(0, 1, 2))
+# t·(log t − x), exp(x) − t·x: products of the prediction and the target
+register("aten.kl_div", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating")
+register("aten.poisson_nll_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1),
+         site_kind="gating", kinked=True)  # fmt: skip
+# margins on a similarity or on −y·(x1 − x2): products of the inputs (and of the label)
+register("aten.cosine_embedding_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1, 2),
+         site_kind="contraction", kinked=True)  # fmt: skip
+register("aten.margin_ranking_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1, 2),
+         kinked=True)  # fmt: skip
+# x where the label is 1, max(0, margin − x) where it is −1: a selection by the label
+register("aten.hinge_embedding_loss", "relu", Rule.RELU)
+register("aten.triplet_margin_loss", "nonlinearity", Rule.SMOOTH, kinked=True)

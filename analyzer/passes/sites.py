@@ -328,6 +328,10 @@ def _normalization_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Si
     weight = _continuous(facts, named_node(node, "weight") or named_node(node, "g"))
     if value and weight and weight[0] not in value:
         sites.append(Site(node, "gating", (value[0], weight[0]), "affine"))
+    elif entry.multiplied:  # cross_entropy: the scores times varying targets or weights
+        varying = _continuous_operands(node, entry.multiplied, facts)
+        if len(varying) >= 2:
+            sites.append(Site(node, "gating", varying[:2], "weighted"))
     return sites
 
 
@@ -443,10 +447,11 @@ def _histogram_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
     if not argument_named(node, "density"):
         return []
     weight = _continuous(facts, named_node(node, "weight"))
-    data = _continuous(facts, named_node(node, "self"))
+    # the bin width comes from the bin edges when they are a tensor, else the data's range
+    width = [n for n in _continuous(facts, *tensor_operands(node)) if n not in weight]
     sites = [Site(node, "normalization", (weight[0],), "density")] if weight else []
-    if weight and data:
-        sites.append(Site(node, "gating", (weight[0], data[0]), "width"))
+    if weight and width:
+        sites.append(Site(node, "gating", (weight[0], width[0]), "width"))
     return sites
 
 

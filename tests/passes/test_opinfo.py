@@ -94,7 +94,7 @@ ISSUE_CASES = {
 @pytest.mark.parametrize("name", sorted(ISSUE_CASES))
 def test_issue_rules_agree_with_the_oracle(name: str) -> None:
     function, *tensors = ISSUE_CASES[name]
-    result = check_case(_case(name, function, *tensors))
+    result = check_case(_case(name, function, *tensors), slow_call=math.inf)
     assert result.skipped is None, result.skipped
     assert result.violations == []
     assert result.numeric, "the oracle did not run"
