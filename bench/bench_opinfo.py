@@ -22,7 +22,7 @@ import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from tests.passes.opinfo_oracle import EXCEPTIONS, UNCOVERED, sweep  # noqa: E402
+from tests.passes.opinfo_oracle import EXCEPTIONS, UNCOVERED, sweep
 
 
 def main() -> None:
