@@ -646,3 +646,7 @@ register("aten.margin_ranking_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0,
 # x where the label is 1, max(0, margin − x) where it is −1: a selection by the label
 register("aten.hinge_embedding_loss", "relu", Rule.RELU)
 register("aten.triplet_margin_loss", "nonlinearity", Rule.SMOOTH, kinked=True)
+# rows of a table longer than max_norm scaled back to it: smooth pieces with a switch
+register("aten.embedding_renorm aten.embedding_renorm_", "nonlinearity", Rule.SMOOTH,
+         kinked=True)  # fmt: skip
+register("aten.nonzero_numpy", "sparsity", Rule.COMPARE)
