@@ -41,7 +41,7 @@ INTERNAL_ERROR = 5  # an exception that is not an AnalyzerError: a bug, or an un
 PACKAGES = {  # modules the tool imports -> the package pip installs them from (exit 4 if absent)
     "hypothesis": "hypothesis", "transformers": "transformers", "sympy": "sympy",
     "networkx": "networkx", "tqdm": "tqdm", "model_explorer": "ai-edge-model-explorer",
-    "playwright": "playwright",
+    "playwright": "playwright", "ray": "ray[default]",
 }  # fmt: skip
 
 COMMANDS = [analyze, trace, report, validate, zoo, explore, claims, cost, expand, census]
