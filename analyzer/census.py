@@ -79,6 +79,7 @@ class CensusOptions:
     memory_gb: float = 8.0  # address-space limit of a worker process
     max_cpu_parameters: int = 500_000_000  # the largest model rebuilt on the cpu (2 GB)
     validate: ValidationBudget | None = None  # validate each analysed type on this budget
+    crossover: float = 0.0  # seconds for the crossover length (0: not computed)
 
     def key(self) -> dict[str, Any]:
         """The options that change a result (not how many workers ran it)."""
@@ -90,7 +91,8 @@ class CensusOptions:
     @property
     def deadline(self) -> float:
         """Seconds a worker may spend on one type, validation included."""
-        return self.timeout + (self.validate.seconds + 30 if self.validate else 0.0)
+        validation = self.validate.seconds + 30 if self.validate else 0.0
+        return self.timeout + validation + (self.crossover + 10 if self.crossover else 0.0)
 
 
 Executor = Callable[[list[str], CensusOptions, Path, Callable[..., dict[str, Any]]],
@@ -190,11 +192,16 @@ def analyse_type(
         "shrunk": built.shrunk,
         "shrink": _level(built, options.shrink),
         "warnings": document["warnings"],
+        "layers": layers_in(built.module),
         "seconds": 0.0,
     }
     if out is not None and options.reports:
         record["report"] = _write_model_report(result, out, model_type)
     record["seconds"] = _since(started)
+    if options.crossover:
+        from analyzer.census_cost import crossover_of
+
+        record["crossover"] = crossover_of(built, model_type, options.crossover)
     if options.validate is not None:
         name = _file_name(model_type)
         if out is not None:  # what the store keeps if the validation takes the worker down
@@ -204,6 +211,33 @@ def analyse_type(
         if "evidence" in record["validation"]:
             record["validation"]["evidence"] = f"models/{name}/validation.json"
     return record
+
+
+def layers_in(module: Any) -> int | None:
+    """Layers the model's config counts (its layer fields, sub-configs included; ``None``
+    when it names none).
+
+    >>> from transformers import BertConfig
+    >>> class Stub:
+    ...     config = BertConfig(num_hidden_layers=3)
+    >>> layers_in(Stub())
+    3
+    """
+    from analyzer.frontend.hf_shrink import LAYER_FIELDS
+
+    def count(document: dict[str, Any]) -> int:
+        total = 0
+        for key, value in document.items():
+            if isinstance(value, dict):
+                total += count(value)
+            elif key in LAYER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+                total += value
+        return total
+
+    config = getattr(module, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return None
+    return count(config.to_dict()) or None
 
 
 def _level(built: Any, asked: str | None) -> str:

@@ -62,6 +62,11 @@ def add_parser(commands: Any) -> None:
         help="where each worker validates: cpu or cuda (default: %(default)s)",
     )  # fmt: skip
     census.add_argument(
+        "--crossover", type=float, default=0.0, metavar="S", nargs="?", const=60.0,
+        help="also solve for the sequence length where input-by-input contractions cost as "
+        "much as static ones, S seconds per type (default when given: 60)",
+    )  # fmt: skip
+    census.add_argument(
         "--executor", default="local", choices=["local", "ray"],
         help="local worker processes (default), or one Ray task per type",
     )  # fmt: skip
@@ -93,6 +98,8 @@ def run(options: argparse.Namespace) -> int:
         raise SpecError(f"--validate-samples {options.validate_samples}: must be at least 1")
     if options.validate_timeout <= 0:
         raise SpecError(f"--validate-timeout {options.validate_timeout}: must be positive")
+    if options.crossover < 0:
+        raise SpecError(f"--crossover {options.crossover}: must not be negative (seconds)")
     if options.gpus < 0:
         raise SpecError(f"--gpus {options.gpus}: must not be negative")
     if options.address and options.executor != "ray":
@@ -107,7 +114,7 @@ def run(options: argparse.Namespace) -> int:
     settings = CensusOptions(
         shrink=None if options.shrink == "none" else options.shrink, seq_len=options.seq_len,
         timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
-        memory_gb=options.memory,
+        memory_gb=options.memory, crossover=options.crossover,
         validate=ValidationBudget(
             samples=options.validate_samples, seconds=options.validate_timeout,
             device=options.validate_device,
