@@ -46,9 +46,10 @@ class _Worker:
         self.connection.close()
 
 
-def quiet_worker(memory_gb: float) -> None:
+def quiet_worker(memory_gb: float, analyse: Any = None) -> None:
     """What a census worker does once: output to /dev/null (torch prints graphs of failed
-    traces), an address-space limit, one thread, no warnings, transformers imported."""
+    traces), an address-space limit, one thread, no warnings, and transformers imported
+    when ``analyse`` is the census's own (a stand-in in a test does without)."""
     import logging
     import resource
     import warnings
@@ -63,16 +64,24 @@ def quiet_worker(memory_gb: float) -> None:
     torch.set_num_threads(1)  # one core per worker
     warnings.simplefilter("ignore")
     logging.disable(logging.ERROR)  # torch logs every failed trace: the record says it
-    import transformers  # imported once, before the clock of the first type starts
+    if needs_transformers(analyse):
+        import transformers  # imported once, before the clock of the first type starts
 
-    transformers.logging.set_verbosity_error()
+        transformers.logging.set_verbosity_error()
+
+
+def needs_transformers(analyse: Any) -> bool:
+    """Whether ``analyse`` is the census's own analysis (``None``: assume so)."""
+    from analyzer.census import analyse_type
+
+    return analyse is None or analyse is analyse_type
 
 
 def _worker_main(connection: Any, options: Any, out: str, analyse: Any) -> None:
     """A worker: import the heavy modules once, then analyse types until told to stop."""
     from analyzer.census import failure_record
 
-    quiet_worker(options.memory_gb)
+    quiet_worker(options.memory_gb, analyse)
     connection.send(("ready", None))
     while True:
         try:
@@ -160,4 +169,4 @@ def _collect(worker: _Worker, options: Any) -> tuple[dict[str, Any] | None, bool
     return record, True
 
 
-__all__ = ["local_pool", "quiet_worker"]
+__all__ = ["local_pool", "needs_transformers", "quiet_worker"]

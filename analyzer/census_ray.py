@@ -66,6 +66,7 @@ class RayExecutor:
         self, ray: Any, todo: list[str], options: Any, out: Path, analyse: Any
     ) -> Iterable[dict[str, Any]]:
         from analyzer.census import failure_record
+        from analyzer.census_pool import needs_transformers
 
         actor = ray.remote(_CensusWorker).options(
             num_cpus=self.cpus, num_gpus=self.gpus, max_restarts=0, max_task_retries=0,
@@ -76,7 +77,8 @@ class RayExecutor:
         if self.gpus:
             slots = min(slots, max(1, int(resources.get("GPU", 0) // self.gpus)))
         pending = list(todo)
-        workers = [_Slot(actor) for _ in range(min(slots, len(todo)))]
+        preload = needs_transformers(analyse)
+        workers = [_Slot(actor, preload) for _ in range(min(slots, len(todo)))]
         try:
             while pending or any(w.task for w in workers):
                 for worker in workers:
@@ -90,7 +92,7 @@ class RayExecutor:
                         yield record
                     if replace:
                         ray.kill(worker.handle)
-                        workers[index] = _Slot(actor)
+                        workers[index] = _Slot(actor, preload)
                 now = time.perf_counter()
                 for index, worker in enumerate(workers):
                     if worker.task and now - worker.since > options.deadline:
@@ -99,7 +101,7 @@ class RayExecutor:
                             worker.task, "timeout", f"no result within {options.deadline:g} s "
                             "(its Ray worker was killed)", now - worker.since,
                         )  # fmt: skip
-                        workers[index] = _Slot(actor)
+                        workers[index] = _Slot(actor, preload)
         finally:
             for worker in workers:
                 ray.kill(worker.handle)
@@ -108,8 +110,8 @@ class RayExecutor:
 class _Slot:
     """One Ray actor (a worker process with torch imported) and the type it works on."""
 
-    def __init__(self, actor: Any) -> None:
-        self.handle = actor.remote()
+    def __init__(self, actor: Any, preload: bool) -> None:
+        self.handle = actor.remote(preload)
         self.ref = self.handle.ready.remote()
         self.ready = False
         self.task: str | None = None
@@ -183,7 +185,7 @@ def _first_line(error: BaseException) -> str:
 class _CensusWorker:
     """A Ray actor: torch and transformers imported once, then one type per call."""
 
-    def __init__(self) -> None:
+    def __init__(self, preload: bool = True) -> None:
         import logging
         import warnings
 
@@ -192,9 +194,10 @@ class _CensusWorker:
         torch.set_num_threads(1)  # one core per worker, as in the local pool
         warnings.simplefilter("ignore")
         logging.disable(logging.ERROR)
-        import transformers
+        if preload:
+            import transformers
 
-        transformers.logging.set_verbosity_error()
+            transformers.logging.set_verbosity_error()
 
     def ready(self) -> bool:
         return True

@@ -65,14 +65,17 @@ class ValidationBudget:
     device: str = "cpu"
 
 
-class _Deadline(Exception):
-    """Raised in the validating thread when its time budget is spent."""
+class _Deadline(BaseException):
+    """Raised in the validating thread when its time budget is spent (a ``BaseException``,
+    as ``KeyboardInterrupt`` is, so that the broad ``except Exception`` of a fallback
+    cannot swallow it)."""
 
 
 @contextlib.contextmanager
 def deadline(seconds: float) -> Iterator[None]:
-    """Raise :class:`_Deadline` after ``seconds`` (a ``SIGALRM`` timer; only in the main
-    thread of a process: elsewhere the executor's own timeout is the only bound)."""
+    """Raise :class:`_Deadline` after ``seconds``, and again every 5 s until the block is
+    left (a ``SIGALRM`` timer; only in the main thread of a process: elsewhere the
+    executor's own timeout is the only bound)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -81,7 +84,7 @@ def deadline(seconds: float) -> Iterator[None]:
         raise _Deadline()
 
     previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    signal.setitimer(signal.ITIMER_REAL, seconds, 5.0)
     try:
         yield
     finally:

@@ -180,3 +180,16 @@ def test_census_validates_a_dozen_types(tmp_path: Path) -> None:
         if r["validation"]["verdict"] == "disagrees"
     }
     assert not disagree
+
+
+def test_the_deadline_is_not_swallowed_by_a_broad_except() -> None:
+    from analyzer.census_validation import _Deadline, deadline
+
+    started = time.perf_counter()
+    with pytest.raises(_Deadline), deadline(0.3):
+        try:
+            time.sleep(5)
+        except Exception:  # what a fallback does: must not end the deadline
+            pass
+        time.sleep(5)
+    assert time.perf_counter() - started < 3

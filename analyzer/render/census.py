@@ -37,7 +37,8 @@ td.num { text-align: right; }
 .fail td:first-child { border-left: 4px solid #d62728; }
 .summary td { vertical-align: middle; }
 details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
-#models td:nth-child(3) { min-width: 30rem; }
+#models td:nth-child(3) { min-width: 20rem; }
+.wide { overflow-x: auto; max-width: 100%; }
 #models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
 #models .chip { font-size: .78rem; padding: .05rem .45rem; }
 .fail td:first-child { white-space: nowrap; }
@@ -112,9 +113,11 @@ def census_page(document: dict[str, Any]) -> str:
     )
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>analyzer: the transformers census</title><style>{STYLE}{CENSUS_STYLE}</style>"
+        f"<title>analyzer: the atlas of transformers architectures</title>"
+        f"<style>{STYLE}{CENSUS_STYLE}</style>"
         '</head><body class="analyzer-page"><div class="analyzer-report">'
-        "<h1>Every transformers architecture, analysed</h1>"
+        f"<h1>The atlas: every transformers architecture, analysed"
+        f"{' and validated' if summary.get('validation') else ''}</h1>"
         f'<div class="meta">{meta}</div>',
         _summary(summary),
         _validation_summary(summary, document.get("verdicts", {})),
@@ -222,7 +225,14 @@ def _table(document: dict[str, Any]) -> str:
         "</select></label>"
         f'<label>validation <select id="f-verdict"><option value="">any</option>{verdicts}'
         "</select></label></div>",
-        '<table id="models"><thead><tr>'
+        '<p class="meta">Each row is the model as the census built it: its <em>shrink</em> '
+        "(<code>widths</code>: layers and widths cut, <code>layers</code>: layers only, "
+        "<code>none</code>: the default config) applies to every figure of the row, the "
+        "crossover (the sequence length past which input-by-input contractions cost more "
+        "multiply-adds than static ones) included; <em>layers</em> is what the config "
+        "counts. Hover a validation or crossover cell for its reason; a validation "
+        "verdict links its evidence.</p>"
+        '<div class="wide"><table id="models"><thead><tr>'
         + "".join(
             f'<th class="sortable" onclick="sortBy({i}, {str(numeric).lower()})">{escape(h)}</th>'
             for i, (h, numeric) in enumerate(_COLUMNS)
@@ -231,7 +241,7 @@ def _table(document: dict[str, Any]) -> str:
     ]
     for record in sorted(analysed, key=lambda r: r["type"]):
         out.append(_row(record))
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "\n".join(out)
 
 
