@@ -20,6 +20,7 @@ analyzer.errors.SpecError: a Ray task needs a positive number of CPUs, not 0
 from __future__ import annotations
 
 import os
+import socket
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -95,7 +96,14 @@ class RayExecutor:
                         workers[index] = _Slot(actor, preload)
                 now = time.perf_counter()
                 for index, worker in enumerate(workers):
-                    if worker.task and now - worker.since > options.deadline:
+                    if worker.task and worker.died():
+                        yield failure_record(
+                            worker.task, "crash", "the Ray worker died (its process is gone): "
+                            "out of memory, or a crash in native code", now - worker.since,
+                        )  # fmt: skip
+                        ray.kill(worker.handle)
+                        workers[index] = _Slot(actor, preload)
+                    elif worker.task and now - worker.since > options.deadline:
                         ray.kill(worker.handle)  # the worker process goes with its task
                         yield failure_record(
                             worker.task, "timeout", f"no result within {options.deadline:g} s "
@@ -116,6 +124,20 @@ class _Slot:
         self.ready = False
         self.task: str | None = None
         self.since = 0.0
+        self.process: int | None = None  # its process id, when it runs on this machine
+
+    def died(self) -> bool:
+        """Whether its process is gone (known only for a worker on this machine: Ray itself
+        can take a while to notice)."""
+        if self.process is None:
+            return False
+        try:
+            os.kill(self.process, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        return False
 
     def assign(self, model_type: str, options: Any, out: str, analyse: Any) -> None:
         self.ref = self.handle.run.remote(model_type, options, out, analyse)
@@ -127,10 +149,11 @@ class _Slot:
             return None, False
         if self.task is None:  # the start-up ping
             try:
-                ray.get(self.ref)
+                host, process = ray.get(self.ref)
             except ray.exceptions.RayError as error:
                 raise RuntimeError(f"a census Ray worker died while starting: {error}")
             self.ready = True
+            self.process = process if host == socket.gethostname() else None
             return None, False
         model_type, self.task = self.task, None
         record = _result(ray, self.ref, model_type, self.since)
@@ -199,8 +222,9 @@ class _CensusWorker:
 
             transformers.logging.set_verbosity_error()
 
-    def ready(self) -> bool:
-        return True
+    def ready(self) -> tuple[str, int]:
+        """Where this worker runs: its host and process id."""
+        return socket.gethostname(), os.getpid()
 
     def run(self, model_type: str, options: Any, out: str, analyse: Any) -> dict[str, Any]:
         from analyzer.census import failure_record
