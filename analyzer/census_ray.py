@@ -78,13 +78,13 @@ class RayExecutor:
         if self.gpus:
             slots = min(slots, max(1, int(resources.get("GPU", 0) // self.gpus)))
         pending = list(todo)
-        preload = needs_transformers(analyse)
+        preload = (needs_transformers(analyse), analyse, options, str(out))
         workers = [_Slot(actor, preload) for _ in range(min(slots, len(todo)))]
         try:
             while pending or any(w.task for w in workers):
                 for worker in workers:
                     if worker.ready and worker.task is None and pending:
-                        worker.assign(pending.pop(0), options, str(out), analyse)
+                        worker.assign(pending.pop(0))
                 waiting = [w.ref for w in workers]
                 done, _ = ray.wait(waiting, num_returns=1, timeout=1.0)
                 for index, worker in enumerate(workers):
@@ -118,8 +118,8 @@ class RayExecutor:
 class _Slot:
     """One Ray actor (a worker process with torch imported) and the type it works on."""
 
-    def __init__(self, actor: Any, preload: bool) -> None:
-        self.handle = actor.remote(preload)
+    def __init__(self, actor: Any, setup: tuple[Any, ...]) -> None:
+        self.handle = actor.remote(*setup)
         self.ref = self.handle.ready.remote()
         self.ready = False
         self.task: str | None = None
@@ -139,8 +139,8 @@ class _Slot:
             return False
         return False
 
-    def assign(self, model_type: str, options: Any, out: str, analyse: Any) -> None:
-        self.ref = self.handle.run.remote(model_type, options, out, analyse)
+    def assign(self, model_type: str) -> None:
+        self.ref = self.handle.run.remote(model_type)
         self.task, self.since = model_type, time.perf_counter()
 
     def collect(self, ray: Any, finished: bool, options: Any) -> tuple[dict[str, Any] | None, bool]:
@@ -208,7 +208,10 @@ def _first_line(error: BaseException) -> str:
 class _CensusWorker:
     """A Ray actor: torch and transformers imported once, then one type per call."""
 
-    def __init__(self, preload: bool = True) -> None:
+    def __init__(self, preload: bool, analyse: Any, options: Any, out: str) -> None:
+        """Everything a type needs that is the same for every type is unpickled and
+        imported here, before the worker says it is ready (the clock of a type starts
+        then): ``analyse``'s module above all."""
         import logging
         import warnings
 
@@ -221,16 +224,17 @@ class _CensusWorker:
             import transformers
 
             transformers.logging.set_verbosity_error()
+        self.analyse, self.options, self.out = analyse, options, Path(out)
 
     def ready(self) -> tuple[str, int]:
         """Where this worker runs: its host and process id."""
         return socket.gethostname(), os.getpid()
 
-    def run(self, model_type: str, options: Any, out: str, analyse: Any) -> dict[str, Any]:
+    def run(self, model_type: str) -> dict[str, Any]:
         from analyzer.census import failure_record
 
         try:
-            return analyse(model_type, options, Path(out))
+            return self.analyse(model_type, self.options, self.out)
         except MemoryError as error:
             return failure_record(model_type, "crash", f"MemoryError: {error}", 0.0)
 

@@ -4,9 +4,11 @@ finished by the other."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
+import torch
 
 from analyzer.census import CensusOptions, run_census
 from analyzer.census_ray import RayExecutor, connect
@@ -65,3 +67,39 @@ def test_the_cli_without_ray_exits_4(run_cli, tmp_path: Path, monkeypatch) -> No
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ModuleNotFoundError
     code, _, err = run_cli("census", "--types", "gpt2", "--out", str(tmp_path), "--executor", "ray")
     assert code == 4 and "pip install 'ray[default]'" in err
+
+
+class SlowInFloat64(torch.nn.Module):
+    """A linear layer that hangs when validated (float64), not when recorded (float32)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float64 and not isinstance(x, torch._subclasses.FakeTensor):
+            time.sleep(600)
+        return torch.relu(self.linear(x))
+
+
+@pytest.mark.slow
+def test_blockwise_on_ray_matches_the_local_run_and_reports_a_stuck_block(cluster) -> None:
+    from analyzer.blockwise_ray import validate_blockwise_ray
+    from analyzer.empirical.blockwise import validate_blockwise
+
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+                                  for _ in range(3)])  # fmt: skip
+    x = torch.randn(2, 4)
+    local = validate_blockwise(stack, (x,), samples=2, blocks="all")
+    remote = validate_blockwise_ray(stack, (x,), samples=2, blocks="all")
+    assert [b["path"] for b in remote.blocks] == [b.path for b in local.blocks]
+    assert [b["validation"]["agree"] for b in remote.blocks] == [
+        b.report.agree for b in local.blocks
+    ]
+    assert remote.agree == local.agree and not remote.failures
+
+    stuck = torch.nn.Sequential(SlowInFloat64(), SlowInFloat64())
+    report = validate_blockwise_ray(stuck, (x,), samples=2, timeout=20)
+    assert report.failures and report.failures[0]["outcome"] == "timeout"
+    assert not report.agree and "timeout" in report.text()

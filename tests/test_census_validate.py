@@ -193,3 +193,19 @@ def test_the_deadline_is_not_swallowed_by_a_broad_except() -> None:
             pass
         time.sleep(5)
     assert time.perf_counter() - started < 3
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(
+    strict=True,
+    reason="a false disagreement of validate's graph-fidelity check, not of the analysis: "
+    "T5LayerNorm computes its variance in float32 (hidden_states.to(torch.float32)) even in "
+    "the float64 copy of the model, while the graph's float32 casts are retargeted to "
+    "float64 (analyzer/empirical/execute.py), so model and graph differ by ~2e-5 relative, "
+    "above fidelity's 1e-6 tolerance. The fix belongs in analyzer/empirical/fidelity.py "
+    "(run the reference with float32 casts retargeted too).",
+)
+def test_t5_validates_without_a_disagreement(tmp_path: Path) -> None:
+    options = CensusOptions(workers=1, timeout=300, validate=ValidationBudget(seconds=300))
+    document = run_census(tmp_path, ["t5"], options)
+    assert document["models"]["t5"]["validation"]["verdict"] != "disagrees"
