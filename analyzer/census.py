@@ -20,9 +20,6 @@ import collections
 import csv
 import io
 import json
-import multiprocessing
-import multiprocessing.connection
-import os
 import time
 import traceback
 from collections.abc import Callable, Iterable
@@ -30,6 +27,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from analyzer.census_pool import local_pool
+from analyzer.census_store import failure_record, store, stored
+from analyzer.census_store import file_name as _file_name
+from analyzer.census_validation import (
+    VERDICTS,
+    ValidationBudget,
+    summarise_validation,
+    validate_built,
+)
 from analyzer.errors import AnalyzerError, SpecError, TraceError
 from analyzer.output import write_json_atomic, write_text_atomic
 from analyzer.progress import SILENT, Progress
@@ -72,10 +78,26 @@ class CensusOptions:
     reports: bool = True
     memory_gb: float = 8.0  # address-space limit of a worker process
     max_cpu_parameters: int = 500_000_000  # the largest model rebuilt on the cpu (2 GB)
+    validate: ValidationBudget | None = None  # validate each analysed type on this budget
+    crossover: float = 0.0  # seconds for the crossover length (0: not computed)
 
     def key(self) -> dict[str, Any]:
         """The options that change a result (not how many workers ran it)."""
-        return {"shrink": self.shrink, "seq_len": self.seq_len, "batch": self.batch}
+        key: dict[str, Any] = {"shrink": self.shrink, "seq_len": self.seq_len, "batch": self.batch}
+        if self.validate is not None:
+            key["validate"] = {"samples": self.validate.samples, "device": self.validate.device}
+        return key
+
+    @property
+    def deadline(self) -> float:
+        """Seconds a worker may spend on one type, validation included."""
+        validation = self.validate.seconds + 30 if self.validate else 0.0
+        return self.timeout + validation + (self.crossover + 10 if self.crossover else 0.0)
+
+
+Executor = Callable[[list[str], CensusOptions, Path, Callable[..., dict[str, Any]]],
+                    Iterable[dict[str, Any]]]  # fmt: skip
+"""Runs types (``todo, options, out, analyse``) and yields their records as they finish."""
 
 
 def census_types() -> list[str]:
@@ -87,17 +109,6 @@ def census_types() -> list[str]:
     from transformers.models.auto.modeling_auto import MODEL_MAPPING_NAMES
 
     return sorted(MODEL_MAPPING_NAMES)
-
-
-def failure_record(model_type: str, category: str, error: str, seconds: float) -> dict[str, Any]:
-    """The record of a type that did not analyse."""
-    return {
-        "type": model_type,
-        "status": "failed",
-        "category": category,
-        "error": error,
-        "seconds": round(seconds, 2),
-    }
 
 
 def analyse_type(
@@ -168,13 +179,70 @@ def analyse_type(
         "parameters": sum(p.numel() for p in built.module.parameters()),
         "inputs": {n: list(v.shape) for n, v in built.inputs.items() if hasattr(v, "shape")},
         "shrunk": built.shrunk,
+        "shrink": _level(built, options.shrink),
         "warnings": document["warnings"],
+        "layers": layers_in(built.module),
         "seconds": 0.0,
     }
     if out is not None and options.reports:
         record["report"] = _write_model_report(result, out, model_type)
     record["seconds"] = _since(started)
+    if options.crossover:
+        from analyzer.census_cost import crossover_of
+
+        record["crossover"] = crossover_of(built, model_type, options.crossover)
+    if options.validate is not None:
+        name = _file_name(model_type)
+        if out is not None:  # what the store keeps if the validation takes the worker down
+            write_json_atomic(out / "results" / f"{name}.partial.json", record)
+        evidence = out / "models" / name / "validation.json" if out is not None else None
+        record["validation"] = validate_built(built, model_type, options.validate, evidence)
+        if "evidence" in record["validation"]:
+            record["validation"]["evidence"] = f"models/{name}/validation.json"
     return record
+
+
+analyse_type.needs_transformers = True  # type: ignore[attr-defined]  # workers import it first
+
+
+def layers_in(module: Any) -> int | None:
+    """Layers the model's config counts (its layer fields, sub-configs included; ``None``
+    when it names none).
+
+    >>> from transformers import BertConfig
+    >>> class Stub:
+    ...     config = BertConfig(num_hidden_layers=3)
+    >>> layers_in(Stub())
+    3
+    """
+    from analyzer.frontend.hf_shrink import LAYER_FIELDS
+
+    def count(document: dict[str, Any]) -> int:
+        total = 0
+        for key, value in document.items():
+            if isinstance(value, dict):
+                total += count(value)
+            elif key in LAYER_FIELDS and isinstance(value, int) and not isinstance(value, bool):
+                total += value
+        return total
+
+    config = getattr(module, "config", None)
+    if config is None or not hasattr(config, "to_dict"):
+        return None
+    return count(config.to_dict()) or None
+
+
+def _level(built: Any, asked: str | None) -> str:
+    """The shrink level the model was built at: the first one asked for that did not fail
+    (``none``: the default config)."""
+    from analyzer.frontend.hf_shrink import SHRINK_LEVELS
+
+    if not built.shrunk or asked is None:
+        return "none"
+    notes = [w for w in built.warnings if w.startswith("less shrunk: ")]
+    failed = {w.split(": ")[1].split(" ")[0] for w in notes}
+    levels = [lv for lv in SHRINK_LEVELS[SHRINK_LEVELS.index(asked) :] if lv not in failed]
+    return levels[0] if levels else "none"
 
 
 def _since(started: float) -> float:
@@ -198,11 +266,6 @@ def _write_model_report(result: Any, out: Path, model_type: str) -> str:
     return relative
 
 
-def _file_name(model_type: str) -> str:
-    """Model types are identifiers with ``-`` at most; keep any other character out."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in model_type)
-
-
 def run_census(
     out: str | Path,
     types: Iterable[str] | None = None,
@@ -211,13 +274,17 @@ def run_census(
     resume: bool = False,
     progress: Progress = SILENT,
     analyse: Callable[[str, CensusOptions, Path], dict[str, Any]] = analyse_type,
+    executor: Executor | None = None,
 ) -> dict[str, Any]:
     """Analyse ``types`` (default: :func:`census_types`) in worker processes; write
     ``census.json``, ``census.csv`` and ``index.html`` into ``out``; return the document.
 
     Unknown names in ``types`` are refused up front (:class:`SpecError`, with the
     closest known types). ``analyse`` is what a worker runs per type (a module-level
-    function, so that worker processes can import it).
+    function, so that worker processes can import it). ``executor`` runs the types and
+    yields their records as they finish (default: the local process pool,
+    :func:`analyzer.census_pool.local_pool`; :func:`analyzer.census_ray.ray_executor` runs
+    them on a Ray cluster); every record goes to the same resumable store.
     """
     options = options or CensusOptions()
     if options.workers < 1:
@@ -232,24 +299,48 @@ def run_census(
         raise SpecError(f"--out {str(folder)!r} is a file; give a folder")
     results = folder / "results"
     results.mkdir(parents=True, exist_ok=True)
+    key = options.key()
     records: dict[str, dict[str, Any]] = {}
     if resume:
         for model_type in wanted:
-            stored = _stored(results / f"{_file_name(model_type)}.json", options)
-            if stored is not None:
-                records[model_type] = stored
+            found = stored(results, model_type, key)
+            if found is not None:
+                records[model_type] = found
     todo = [t for t in wanted if t not in records]
     started = time.perf_counter()
     if records:
         progress.note(f"resuming: {len(records)} of {len(wanted)} types already done")
+    executor = executor or local_pool
+    failures = 0
     with progress.task("census", total=len(todo)) as task:
-        for record in _pool(todo, options, folder, progress, task, analyse):
-            record["options"] = options.key()
-            write_json_atomic(results / f"{_file_name(record['type'])}.json", record)
+        for done, record in enumerate(executor(todo, options, folder, analyse), 1):
+            record = store(results, record, key)
             records[record["type"]] = record
+            failures += record["status"] == "failed"
+            task.advance()
+            progress.note(_progress_line(record, done, len(todo), failures, started))
     document = census_document([records[t] for t in wanted], options, time.perf_counter() - started)
     write_census(document, folder)
     return document
+
+
+def _progress_line(
+    record: dict[str, Any], done: int, total: int, failures: int, started: float
+) -> str:
+    """``[3/60] gpt2: clean (4.1 s) · validation agree (3.2 s) · 0 failed · … left``."""
+    elapsed = time.perf_counter() - started
+    left = elapsed / done * (total - done)
+    validation = record.get("validation")
+    checked = (
+        f" · validation {validation['verdict']} ({validation.get('seconds', 0.0):.1f} s)"
+        if validation
+        else ""
+    )
+    return (
+        f"[{done}/{total}] {record['type']}: {record['category']} "
+        f"({record['seconds']:.1f} s){checked} · {failures} failed · "
+        f"{_duration(elapsed)} elapsed, about {_duration(left)} left"
+    )
 
 
 def _check_types(wanted: list[str]) -> None:
@@ -265,169 +356,6 @@ def _check_types(wanted: list[str]) -> None:
                 f"--types: unknown model type {model_type!r}"
                 + did_you_mean(model_type, CONFIG_MAPPING.keys())
             )
-
-
-def _stored(path: Path, options: CensusOptions) -> dict[str, Any] | None:
-    try:
-        record = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return record if record.get("options") == options.key() else None
-
-
-# --- the pool: one process per worker, replaced when it hangs or dies ----------------
-
-
-class _Worker:
-    """One worker process and the type it is working on."""
-
-    def __init__(self, context: Any, options: CensusOptions, out: Path, analyse: Any) -> None:
-        self.connection, child = context.Pipe()
-        self.process = context.Process(
-            target=_worker_main, args=(child, options, str(out), analyse), daemon=True
-        )
-        self.process.start()
-        child.close()
-        self.ready = False
-        self.task: str | None = None
-        self.since = 0.0
-
-    def assign(self, model_type: str) -> None:
-        self.connection.send(model_type)
-        self.task, self.since = model_type, time.perf_counter()
-
-    def stop(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=10)
-        self.connection.close()
-
-
-def _worker_main(connection: Any, options: CensusOptions, out: str, analyse: Any) -> None:
-    """A worker: import the heavy modules once, then analyse types until told to stop."""
-    import logging
-    import resource
-    import warnings
-
-    import torch
-
-    quiet = os.open(os.devnull, os.O_WRONLY)  # torch prints graphs of failed traces
-    os.dup2(quiet, 1)
-    os.dup2(quiet, 2)
-    limit = int(options.memory_gb * 2**30)
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    torch.set_num_threads(1)  # one core per worker
-    warnings.simplefilter("ignore")
-    logging.disable(logging.ERROR)  # torch logs every failed trace: the record says it
-    import transformers  # imported once, before the clock of the first type starts
-
-    transformers.logging.set_verbosity_error()
-    connection.send(("ready", None))
-    while True:
-        try:
-            model_type = connection.recv()
-        except EOFError:
-            return
-        if model_type is None:
-            return
-        try:
-            record = analyse(model_type, options, Path(out))
-        except MemoryError as error:
-            record = failure_record(model_type, "crash", f"MemoryError: {error}", 0.0)
-        connection.send(("done", record))
-
-
-def _pool(
-    todo: list[str],
-    options: CensusOptions,
-    out: Path,
-    progress: Progress,
-    task: Any,
-    analyse: Any,
-) -> Iterable[dict[str, Any]]:
-    """Run ``todo`` in ``options.workers`` processes; yield each record as it arrives."""
-    if not todo:
-        return
-    context = multiprocessing.get_context("spawn")  # no torch state forked into children
-    pending = collections.deque(todo)
-    workers = [
-        _Worker(context, options, out, analyse) for _ in range(min(options.workers, len(todo)))
-    ]
-    started, failures, done = time.perf_counter(), 0, 0
-
-    def report(record: dict[str, Any]) -> None:
-        nonlocal failures, done
-        done += 1
-        failures += record["status"] == "failed"
-        task.advance()
-        elapsed = time.perf_counter() - started
-        left = elapsed / done * (len(todo) - done)
-        progress.note(
-            f"[{done}/{len(todo)}] {record['type']}: {record['category']} "
-            f"({record['seconds']:.1f} s) · {failures} failed · "
-            f"{_duration(elapsed)} elapsed, about {_duration(left)} left"
-        )
-
-    try:
-        while pending or any(w.task for w in workers):
-            for worker in workers:
-                if worker.ready and worker.task is None and pending:
-                    worker.assign(pending.popleft())
-            waits = [w.connection for w in workers] + [w.process.sentinel for w in workers]
-            multiprocessing.connection.wait(waits, timeout=1.0)
-            for index, worker in enumerate(workers):
-                record, replace = _collect(worker, options)
-                if record is not None:
-                    report(record)
-                    yield record
-                if replace:
-                    worker.stop()
-                    workers[index] = _Worker(context, options, out, analyse)
-    finally:  # ask each worker to stop and give it time to exit cleanly: a killed one
-        for worker in workers:  # leaves its semaphores to the resource tracker's warning
-            if worker.process.is_alive():
-                try:
-                    worker.connection.send(None)
-                except OSError:
-                    pass
-        for worker in workers:
-            if worker.task is None:
-                worker.process.join(timeout=10)
-            worker.stop()
-
-
-def _collect(worker: _Worker, options: CensusOptions) -> tuple[dict[str, Any] | None, bool]:
-    """``(record, replace the worker)`` after a wait: a result, a death or a timeout."""
-    try:
-        if worker.connection.poll():
-            kind, record = worker.connection.recv()
-            if kind == "ready":
-                worker.ready = True
-                return None, False
-            worker.task = None
-            return record, False
-    except (EOFError, OSError):
-        pass  # the process died: handled below
-    else:
-        if worker.process.is_alive():
-            if worker.task and time.perf_counter() - worker.since > options.timeout:
-                record = failure_record(
-                    worker.task, "timeout", f"no result within {options.timeout:g} s",
-                    time.perf_counter() - worker.since,
-                )  # fmt: skip
-                return record, True
-            return None, False
-    worker.process.join(timeout=5)
-    code = worker.process.exitcode
-    if worker.task is None:
-        if worker.ready:
-            return None, True
-        raise RuntimeError(f"a census worker died while starting (exit code {code})")
-    record = failure_record(
-        worker.task, "crash", f"the worker died (exit code {code}): out of memory, or a "
-        "crash in native code", time.perf_counter() - worker.since,
-    )  # fmt: skip
-    return record, True
 
 
 def _duration(seconds: float) -> str:
@@ -454,6 +382,7 @@ def census_document(
         "torch": torch.__version__,
         **_diffusers_version(records),
         "options": {**options.key(), "timeout": options.timeout, "workers": options.workers},
+        "verdicts": VERDICTS,
         "seconds": round(seconds, 1),
         "categories": CATEGORIES,
         "summary": summarise(records),
@@ -520,12 +449,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         "seconds_per_type": round(sum(r["seconds"] for r in records) / len(records), 2)
         if records
         else 0.0,
+        "validation": summarise_validation(analysed),
     }
 
 
 CSV_COLUMNS = (
     "type status category circuit_class contraction gating normalization degree "
-    "unknown_ops device frontend nodes seconds error"
+    "unknown_ops device frontend nodes parameters shrink seconds error validation "
+    "validation_seconds validation_reason validation_evidence"
 ).split()
 
 
@@ -542,9 +473,36 @@ def census_csv(document: dict[str, Any]) -> str:
             "circuit_class": " ".join(record.get("circuit_class", [])),
             "unknown_ops": " ".join(record.get("unknown_ops", [])),
             "error": record.get("error", "").splitlines()[0] if record.get("error") else "",
+            "shrink": shrink_of(record),
+            **_validation_columns(record.get("validation")),
         }
         writer.writerow([row.get(column, "") for column in CSV_COLUMNS])
     return stream.getvalue()
+
+
+def _validation_columns(validation: dict[str, Any] | None) -> dict[str, Any]:
+    if not validation:
+        return {}
+    return {
+        "validation": validation["verdict"],
+        "validation_seconds": validation.get("seconds", ""),
+        "validation_reason": validation.get("reason", ""),
+        "validation_evidence": validation.get("evidence", ""),
+    }
+
+
+def shrink_of(record: dict[str, Any]) -> str:
+    """How the type's model was built: ``widths``, ``layers``, ``none`` (its default
+    config), or ``""`` where nothing was built.
+
+    >>> shrink_of({"status": "analysed", "shrunk": {"n_layer": 2}, "shrink": "layers"})
+    'layers'
+    >>> shrink_of({"status": "analysed", "shrunk": {}})
+    'none'
+    """
+    if record.get("status") != "analysed":
+        return ""
+    return str(record.get("shrink") or ("none" if not record.get("shrunk") else "?"))
 
 
 def write_census(document: dict[str, Any], out: str | Path) -> None:

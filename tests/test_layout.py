@@ -37,6 +37,12 @@ STAGES = {
     "render": 7,
     "census": 8,
     "census_diffusers": 8,
+    "census_store": 8,
+    "census_pool": 8,
+    "census_ray": 8,
+    "census_validation": 8,
+    "census_cost": 8,
+    "blockwise_ray": 8,  # validate --blockwise --executor ray: the census's executor seam
     "console": 9,  # the CLI's progress display: prints, so it sits with cli.py
     "cli": 9,
     "__main__": 9,  # `python -m analyzer`: the command line

@@ -52,11 +52,45 @@ def add_parser(commands: Any) -> None:
         "--memory", type=float, default=8.0, metavar="GB",
         help="address-space limit of each worker (default: %(default)s)",
     )  # fmt: skip
+    census.add_argument(
+        "--validate", action="store_true",
+        help="validate each analysed type on the real (shrunk) model, in its worker",
+    )  # fmt: skip
+    census.add_argument(
+        "--validate-samples", type=int, default=4, metavar="N",
+        help="samples per type's validation (default: %(default)s)",
+    )  # fmt: skip
+    census.add_argument(
+        "--validate-timeout", type=float, default=120.0, metavar="S",
+        help="seconds per type's validation, on top of --timeout (default: %(default)s)",
+    )  # fmt: skip
+    census.add_argument(
+        "--validate-device", default="cpu", metavar="DEV",
+        help="where each worker validates: cpu or cuda (default: %(default)s)",
+    )  # fmt: skip
+    census.add_argument(
+        "--crossover", type=float, default=0.0, metavar="S", nargs="?", const=60.0,
+        help="also solve for the sequence length where input-by-input contractions cost as "
+        "much as static ones, S seconds per type (default when given: 60)",
+    )  # fmt: skip
+    census.add_argument(
+        "--executor", default="local", choices=["local", "ray"],
+        help="local worker processes (default), or one Ray task per type",
+    )  # fmt: skip
+    census.add_argument(
+        "--address", metavar="ADDR",
+        help="the Ray cluster (default: RAY_ADDRESS, else a local cluster)",
+    )  # fmt: skip
+    census.add_argument(
+        "--gpus", type=float, default=0.0, metavar="G",
+        help="GPUs per Ray task (default: %(default)s)",
+    )  # fmt: skip
     census.set_defaults(run=run)
 
 
 def run(options: argparse.Namespace) -> int:
     from analyzer.census import CensusOptions, run_census
+    from analyzer.census_validation import ValidationBudget
     from analyzer.output import check_writable_folder
 
     if options.seq_len < 1:
@@ -67,12 +101,31 @@ def run(options: argparse.Namespace) -> int:
         raise SpecError(f"--workers {options.workers}: must be at least 1")
     if options.timeout <= 0:
         raise SpecError(f"--timeout {options.timeout}: must be positive (seconds)")
+    if options.validate_samples < 1:
+        raise SpecError(f"--validate-samples {options.validate_samples}: must be at least 1")
+    if options.validate_timeout <= 0:
+        raise SpecError(f"--validate-timeout {options.validate_timeout}: must be positive")
+    if options.crossover < 0:
+        raise SpecError(f"--crossover {options.crossover}: must not be negative (seconds)")
+    if options.gpus < 0:
+        raise SpecError(f"--gpus {options.gpus}: must not be negative")
+    if options.address and options.executor != "ray":
+        raise SpecError("--address names a Ray cluster: give --executor ray with it")
     check_writable_folder(options.out, "--out")
+    executor = None
+    if options.executor == "ray":
+        from analyzer.census_ray import RayExecutor
+
+        executor = RayExecutor(address=options.address, gpus=options.gpus)
     types = [t.strip() for t in options.types.split(",") if t.strip()] if options.types else None
     settings = CensusOptions(
         shrink=None if options.shrink == "none" else options.shrink, seq_len=options.seq_len,
         timeout=options.timeout, workers=options.workers, reports=not options.no_reports,
-        memory_gb=options.memory,
+        memory_gb=options.memory, crossover=options.crossover,
+        validate=ValidationBudget(
+            samples=options.validate_samples, seconds=options.validate_timeout,
+            device=options.validate_device,
+        ) if options.validate else None,
     )  # fmt: skip
     extra: dict[str, Any] = {}
     if options.source != "transformers":  # diffusers classes: their enumeration and worker
@@ -80,8 +133,9 @@ def run(options: argparse.Namespace) -> int:
 
         types, extra = source_types(options.source, types), {"analyse": analyse_any}
     document = run_census(
-        options.out, types, settings, resume=options.resume, progress=options.progress, **extra
-    )
+        options.out, types, settings, resume=options.resume, progress=options.progress,
+        executor=executor, **extra,
+    )  # fmt: skip
     summary = document["summary"]
     if not options.quiet:
         print(
@@ -90,6 +144,16 @@ def run(options: argparse.Namespace) -> int:
             f"{summary['eligible']} whose default config builds and whose packages are installed"
         )
         print("by category: " + ", ".join(f"{c} {n}" for c, n in summary["by_category"].items()))
+        checked = summary.get("validation")
+        if checked:
+            print(
+                f"validated {checked['validated']}: "
+                + ", ".join(f"{v} {n}" for v, n in checked["by_verdict"].items())
+                + f"; claims confirmed for {100 * checked['confirmed_share']:.1f}% "
+                f"({checked['seconds']:.0f} s validating)"
+            )
+            if checked["disagrees"]:
+                print("disagrees: " + ", ".join(checked["disagrees"]))
         if summary["unknown_ops"]:
             print("unknown ops: " + ", ".join(
                 f"{op} ({len(found)})" for op, found in summary["unknown_ops"].items()

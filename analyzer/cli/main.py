@@ -45,6 +45,7 @@ PACKAGES = {  # modules the tool imports -> the package pip installs them from (
     "hypothesis": "hypothesis", "transformers": "transformers", "sympy": "sympy",
     "networkx": "networkx", "tqdm": "tqdm", "model_explorer": "ai-edge-model-explorer",
     "playwright": "playwright", "diffusers": "diffusers", "safetensors": "safetensors",
+    "ray": "ray[default]",
 }  # fmt: skip
 
 COMMANDS = [analyze, trace, report, validate, zoo, explore, claims, cost, expand, census]

@@ -52,6 +52,18 @@ def add_parser(commands: Any) -> None:
         help="validate each distinct repeated block (layers.N) on its own real input",
     )  # fmt: skip
     parser.add_argument(
+        "--executor", default="local", choices=["local", "ray"],
+        help="with --blockwise: validate the blocks here (default) or as Ray tasks",
+    )  # fmt: skip
+    parser.add_argument(
+        "--address", metavar="ADDR",
+        help="the Ray cluster (default: RAY_ADDRESS, else a local cluster)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--all-blocks", action="store_true",
+        help="with --blockwise: validate every block, not one per structure",
+    )  # fmt: skip
+    parser.add_argument(
         "--no-vmap", action="store_true", help="loop over samples in Python (for comparison)"
     )
     parser.add_argument(
@@ -67,6 +79,10 @@ def run(options: argparse.Namespace) -> int:
     from analyzer.render.validation import render_validation
 
     check_output_file("--json", options.json)
+    if options.executor == "ray" and not options.blockwise:
+        raise SpecError("--executor ray validates the blocks of a model: give --blockwise")
+    if (options.address or options.all_blocks) and not options.blockwise:
+        raise SpecError("--address and --all-blocks go with --blockwise")
     if is_stored_trace(options.spec):
         raise SpecError("a stored trace has no weights to differentiate: validate the model spec")
     device = options.device or default_device()
@@ -106,8 +122,18 @@ def run(options: argparse.Namespace) -> int:
         if step is not None:
             raise SpecError("--blockwise and --training do not combine: give one of them")
         progress.note(f"validating the repeated blocks of {loaded.label} (float64)")
-        result = validate_blockwise(loaded.module, loaded.args, **common)
-        text = render_blockwise(result)
+        blocks = "all" if options.all_blocks else "distinct"
+        if options.executor == "ray":
+            from analyzer.blockwise_ray import validate_blockwise_ray
+
+            common["device"] = options.device or "cpu"  # the workers' device, not this one's
+            result = validate_blockwise_ray(
+                loaded.module, loaded.args, address=options.address, blocks=blocks, **common
+            )
+            text = result.text()
+        else:
+            result = validate_blockwise(loaded.module, loaded.args, blocks=blocks, **common)
+            text = render_blockwise(result)
     else:
         what = "a training step of " if step else ""
         progress.note(f"validating {what}{loaded.label} (float64, {options.samples} samples)")

@@ -37,10 +37,13 @@ td.num { text-align: right; }
 .fail td:first-child { border-left: 4px solid #d62728; }
 .summary td { vertical-align: middle; }
 details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
-#models td:nth-child(3) { min-width: 30rem; }
+#models td:nth-child(3) { min-width: 20rem; }
+.wide { overflow-x: auto; max-width: 100%; }
 #models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
 #models .chip { font-size: .78rem; padding: .05rem .45rem; }
 .fail td:first-child { white-space: nowrap; }
+.verdict-dot { display: inline-block; width: .6rem; height: .6rem; border-radius: 50%;
+  margin-right: .3rem; vertical-align: middle; }
 """
 
 SCRIPT = """
@@ -50,6 +53,8 @@ function applyFilters() {
   const cls = document.getElementById('f-class').value;
   const site = document.getElementById('f-site').value;
   const cat = document.getElementById('f-category').value;
+  const degree = document.getElementById('f-degree').value;
+  const verdict = document.getElementById('f-verdict').value;
   let shown = 0;
   for (const row of rows()) {
     const ok = (!text || row.dataset.name.includes(text))
@@ -57,7 +62,9 @@ function applyFilters() {
                                         : row.dataset.classes.split(' ').includes(cls)))
       && (!site || (site === 'none' ? row.dataset.sites === '' :
                     row.dataset.sites.split(' ').includes(site)))
-      && (!cat || row.dataset.category === cat);
+      && (!cat || row.dataset.category === cat)
+      && (!degree || row.dataset.degree === degree)
+      && (!verdict || row.dataset.verdict === verdict);
     row.style.display = ok ? '' : 'none';
     shown += ok;
   }
@@ -82,8 +89,16 @@ document.querySelectorAll('.filters select, .filters input')
 _COLUMNS = (  # header, numeric sort
     ("type", False), ("model class", False), ("primitive set", False),
     ("contraction", True), ("gating", True), ("normalization", True), ("degree", True),
+    ("layers", True), ("sites per layer", True), ("parameters", True), ("shrink", False),
+    ("crossover (tokens)", True), ("validation", False), ("validation s", True),
     ("device", False), ("nodes", True), ("seconds", True), ("category", False),
 )  # fmt: skip
+
+VERDICT_COLOURS = {
+    "agree": "#2ca02c", "over-approximates": "#1f77b4", "agree, graph unchecked": "#98df8a",
+    "over-approximates, graph unchecked": "#aec7e8", "disagrees": "#d62728",
+    "not checked": "#999", "timeout": "#ff7f0e", "crash": "#8c564b",
+}  # fmt: skip
 
 
 def census_page(document: dict[str, Any]) -> str:
@@ -95,7 +110,9 @@ def census_page(document: dict[str, Any]) -> str:
                                            document.get("models", {})):  # fmt: skip
         names = ["diffusers"]
     meta = (
-        " · ".join(f"{n} {escape(str(document[n]))}" for n in names) + " · "
+        f"analyzer {escape(str(document.get('analyzer', '?')))} · "
+        + "".join(f"{n} {escape(str(document[n]))} · " for n in names)
+        + f"torch {escape(str(document.get('torch', '?')))} · "
         f"options {escape(_options(document['options']))} · "
         f"{document['seconds']:.0f} s wall clock"
     )
@@ -103,11 +120,13 @@ def census_page(document: dict[str, Any]) -> str:
     heading = "architecture" if names == ["transformers"] else "model class"
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>analyzer: the {what} census</title><style>{STYLE}{CENSUS_STYLE}</style>"
+        f"<title>analyzer: the atlas of {what}</title><style>{STYLE}{CENSUS_STYLE}</style>"
         '</head><body class="analyzer-page"><div class="analyzer-report">'
-        f"<h1>Every {what} {heading}, analysed</h1>"
+        f"<h1>The atlas: every {what} {heading}, analysed"
+        f"{' and validated' if summary.get('validation') else ''}</h1>"
         f'<div class="meta">{meta}</div>',
         _summary(summary),
+        _validation_summary(summary, document.get("verdicts", {})),
         _table(document),
         _failures(document),
         _unknown_ops(summary),
@@ -185,6 +204,19 @@ def _table(document: dict[str, Any]) -> str:
         f'<option value="{escape(c)}">{escape(c)}</option>'
         for c in sorted({r["category"] for r in analysed})
     )
+    degrees = "".join(
+        f'<option value="{escape(d)}">{escape(d)}</option>'
+        for d in sorted({r["degree"] for r in analysed}, key=_degree_key)
+    )
+    verdicts = "".join(
+        f'<option value="{escape(v)}">{escape(v)}</option>'
+        for v in document.get("verdicts", {})
+        if any(_verdict(r) == v for r in analysed)
+    ) + (
+        '<option value="not run">not run</option>'
+        if any(not r.get("validation") for r in analysed)
+        else ""
+    )
     out = [
         f"<h2>Architectures analysed (<span id=shown>{len(analysed)}</span> shown)</h2>",
         '<div class="filters">'
@@ -194,8 +226,19 @@ def _table(document: dict[str, Any]) -> str:
         f'<label>site kind <select id="f-site"><option value="">any</option>{sites}'
         '<option value="none">no site at all</option></select></label>'
         f'<label>category <select id="f-category"><option value="">any</option>{categories}'
+        "</select></label>"
+        f'<label>degree <select id="f-degree"><option value="">any</option>{degrees}'
+        "</select></label>"
+        f'<label>validation <select id="f-verdict"><option value="">any</option>{verdicts}'
         "</select></label></div>",
-        '<table id="models"><thead><tr>'
+        '<p class="meta">Each row is the model as the census built it: its <em>shrink</em> '
+        "(<code>widths</code>: layers and widths cut, <code>layers</code>: layers only, "
+        "<code>none</code>: the default config) applies to every figure of the row, the "
+        "crossover (the sequence length past which input-by-input contractions cost more "
+        "multiply-adds than static ones) included; <em>layers</em> is what the config "
+        "counts. Hover a validation or crossover cell for its reason; a validation "
+        "verdict links its evidence.</p>"
+        '<div class="wide"><table id="models"><thead><tr>'
         + "".join(
             f'<th class="sortable" onclick="sortBy({i}, {str(numeric).lower()})">{escape(h)}</th>'
             for i, (h, numeric) in enumerate(_COLUMNS)
@@ -203,23 +246,123 @@ def _table(document: dict[str, Any]) -> str:
         + "</tr></thead><tbody>",
     ]
     for record in sorted(analysed, key=lambda r: r["type"]):
-        counts = record["sites"]
-        name = escape(record["type"])
-        link = f'<a href="{escape(record["report"])}">{name}</a>' if record.get("report") else name
-        degree = record["degree"]
-        out.append(
-            f'<tr data-name="{name.lower()}" data-classes="{" ".join(record["circuit_class"])}" '
-            f'data-sites="{" ".join(k for k in SITE_KINDS if counts.get(k))}" '
-            f'data-category="{escape(record["category"])}">'
-            f"<td>{link}</td><td><code>{escape(record.get('class', ''))}</code></td>"
-            f"<td>{''.join(class_chip(c) for c in record['circuit_class']) or '(none)'}</td>"
-            + "".join(f'<td class="num">{counts.get(k, 0)}</td>' for k in SITE_KINDS)
-            + f'<td data-sort="{1e9 if degree == "inf" else degree}">{escape(degree)}</td>'
-            f"<td>{escape(record['device'])}</td><td class=num>{record['nodes']}</td>"
-            f'<td class="num">{record["seconds"]:.1f}</td>'
-            f"<td>{escape(record['category'])}</td></tr>"
+        out.append(_row(record))
+    out.append("</tbody></table></div>")
+    return "\n".join(out)
+
+
+def _row(record: dict[str, Any]) -> str:
+    """One architecture's row of the table."""
+    counts = record["sites"]
+    name = escape(record["type"])
+    link = f'<a href="{escape(record["report"])}">{name}</a>' if record.get("report") else name
+    degree = record["degree"]
+    layers = record.get("layers")
+    sites = sum(counts.values())
+    per_layer = f"{sites / layers:.1f}" if layers else ""
+    parameters = record.get("parameters")
+    verdict = _verdict(record)
+    return (
+        f'<tr data-name="{name.lower()}" data-classes="{" ".join(record["circuit_class"])}" '
+        f'data-sites="{" ".join(k for k in SITE_KINDS if counts.get(k))}" '
+        f'data-category="{escape(record["category"])}" data-degree="{escape(degree)}" '
+        f'data-verdict="{escape(verdict)}">'
+        f"<td>{link}</td><td><code>{escape(record.get('class', ''))}</code></td>"
+        f"<td>{''.join(class_chip(c) for c in record['circuit_class']) or '(none)'}</td>"
+        + "".join(f'<td class="num">{counts.get(k, 0)}</td>' for k in SITE_KINDS)
+        + f'<td data-sort="{1e9 if degree == "inf" else degree}">{escape(degree)}</td>'
+        f'<td class="num">{layers or ""}</td><td class="num">{per_layer}</td>'
+        f'<td class="num" data-sort="{parameters or 0}">'
+        f"{_count(parameters) if parameters is not None else ''}</td>"
+        f"<td>{escape(record.get('shrink', ''))}</td>"
+        + _crossover_cell(record.get("crossover"))
+        + _verdict_cells(record.get("validation"))
+        + f"<td>{escape(record['device'])}</td><td class=num>{record['nodes']}</td>"
+        f'<td class="num">{record["seconds"]:.1f}</td>'
+        f"<td>{escape(record['category'])}</td></tr>"
+    )
+
+
+def _verdict(record: dict[str, Any]) -> str:
+    validation = record.get("validation")
+    return validation["verdict"] if validation else "not run"
+
+
+def _degree_key(degree: str) -> tuple[int, str]:
+    return (1, degree) if not degree.isdigit() else (0, f"{int(degree):06d}")
+
+
+def _count(number: int) -> str:
+    """``1234567`` as ``1.2M``."""
+    for scale, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if number >= scale:
+            return f"{number / scale:.1f}{suffix}"
+    return str(number)
+
+
+def _crossover_cell(entry: dict[str, Any] | None) -> str:
+    if not entry:
+        return '<td class="num" data-sort="" title="not computed (census --crossover)"></td>'
+    if entry.get("crossover") is None:
+        return (
+            f'<td class="num" data-sort="" title="{escape(entry.get("reason", ""))}">'
+            '<span class="meta">n/a</span></td>'
         )
-    out.append("</tbody></table>")
+    value = entry["crossover"]
+    title = f"static {entry.get('static', '?')} vs dynamic {entry.get('dynamic', '?')}"
+    return f'<td class="num" data-sort="{value}" title="{escape(title)}">{value:.0f}</td>'
+
+
+def _verdict_cells(validation: dict[str, Any] | None) -> str:
+    if not validation:
+        return '<td><span class="meta">not run</span></td><td></td>'
+    verdict = validation["verdict"]
+    colour = VERDICT_COLOURS.get(verdict, "#999")
+    label = escape(verdict)
+    if validation.get("evidence"):
+        label = f'<a href="{escape(validation["evidence"])}">{label}</a>'
+    return (
+        f'<td title="{escape(validation.get("reason", ""))}"><span class="verdict-dot" '
+        f'style="background:{colour}"></span>{label}</td>'
+        f'<td class="num">{validation.get("seconds", 0.0):.1f}</td>'
+    )
+
+
+def _validation_summary(summary: dict[str, Any], verdicts: dict[str, str]) -> str:
+    """The share of types whose claims were confirmed, the verdicts, the disagreements."""
+    checked = summary.get("validation")
+    if not checked:
+        return (
+            '<p class="meta">Not validated: run <code>analyzer census --validate</code> to '
+            "check every claim on the real model.</p>"
+        )
+    out = [
+        "<h2>Validation: the claims checked on the real model</h2>"
+        '<div class="verdict">'
+        f'<div><div class="meta">types validated</div><span class="big">{checked["validated"]}'
+        "</span></div>"
+        '<div><div class="meta">claims confirmed (agree or over-approximate, graph '
+        f'fidelity checked)</div><span class="big">{100 * checked["confirmed_share"]:.1f}%'
+        f"</span></div>"
+        f'<div><div class="meta">disagreements</div><span class="big">'
+        f"{len(checked['disagrees'])}</span></div></div>"
+        '<table class="summary"><tr><th>verdict</th><th>types</th><th>meaning</th></tr>'
+    ]
+    for verdict, count in checked["by_verdict"].items():
+        colour = VERDICT_COLOURS.get(verdict, "#999")
+        out.append(
+            f'<tr><td><span class="verdict-dot" style="background:{colour}"></span>'
+            f'{escape(verdict)}</td><td class="num">{count}</td>'
+            f"<td>{escape(verdicts.get(verdict, ''))}</td></tr>"
+        )
+    out.append("</table>")
+    if checked["disagrees"]:
+        out.append(
+            "<p>Disagreements (each a bug; the evidence is linked from its row): "
+            + ", ".join(f"<code>{escape(t)}</code>" for t in checked["disagrees"])
+            + "</p>"
+        )
+    out.append(f'<p class="meta">{checked["seconds"]:.0f} s spent validating.</p>')
     return "\n".join(out)
 
 

@@ -1,0 +1,72 @@
+"""The crossover length of a census type: where its input-by-input contractions (attention's
+``Q·Kᵀ``, ``A·V``) cost as many multiply-adds as its static ones (``W·x``).
+
+The model as the census built it (shrunk: the row's ``shrink`` says how; a crossover
+depends on the widths, so that of a ``widths``-shrunk model is not the full model's) is
+exported again with its sequence axis symbolic (:func:`analyzer.symbolic.cost.
+trace_with_dims`), and the two totals are solved for ``seq`` (``cost --dim seq=N
+--solve``). A model with no sequence axis, one whose code fixes it, or one that takes
+longer than its budget gets the reason instead of a number.
+
+>>> crossover_entry({"seq": []}, "0", "128*N")["reason"]
+'no input-by-input contraction grows with the sequence'
+>>> import sympy
+>>> crossover_entry({"seq": [sympy.Integer(768)]}, "512*N**2", "393216*N")["crossover"]
+768.0
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from analyzer.census_validation import _Deadline, deadline
+from analyzer.errors import AnalyzerError
+
+
+def crossover_entry(roots: dict[str, list[Any]], dynamic: str, static: str) -> dict[str, Any]:
+    """The census's ``crossover`` entry from the solved roots and the two totals."""
+    found = [r for r in roots.get("seq", []) if getattr(r, "is_number", True)]
+    entry: dict[str, Any] = {"crossover": None, "reason": ""}
+    if found:
+        entry["crossover"] = float(min(found))
+    elif dynamic == "0":
+        entry["reason"] = "no input-by-input contraction grows with the sequence"
+    else:
+        entry["reason"] = "the two totals never meet at a positive length"
+    entry.update(static=static, dynamic=dynamic)
+    return entry
+
+
+def crossover_of(built: Any, model_type: str, seconds: float) -> dict[str, Any]:
+    """The ``crossover`` entry of a built hf model (never raises for the model's failures)."""
+    from analyzer.analysis import analyze_traced
+    from analyzer.symbolic.cost import cost_of_traced, trace_with_dims
+
+    started = time.perf_counter()
+    try:
+        with deadline(seconds):
+            traced, axes, sizes = trace_with_dims(
+                built.module, (), ["seq=N"], example_kwargs=built.inputs,
+                model=f"hf:{model_type}", hf=True,
+            )  # fmt: skip
+            report = cost_of_traced(analyze_traced(traced), axes, sizes, solve=True)
+            entry = crossover_entry(
+                report.crossover, str(report.dynamic_contraction), str(report.static_contraction)
+            )
+    except _Deadline:
+        entry = {"crossover": None, "reason": f"not computed within {seconds:g} s"}
+    except AnalyzerError as error:
+        entry = {"crossover": None, "reason": _first_line(str(error))}
+    except Exception as error:  # the export refused the symbolic axis in its own way
+        entry = {"crossover": None, "reason": f"{type(error).__name__}: {_first_line(str(error))}"}
+    entry["seconds"] = round(time.perf_counter() - started, 2)
+    return entry
+
+
+def _first_line(text: str) -> str:
+    lines = [line for line in text.splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+__all__ = ["crossover_entry", "crossover_of"]

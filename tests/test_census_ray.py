@@ -1,0 +1,105 @@
+"""``census --executor ray``: on a local Ray cluster of two workers, a killed worker is a
+``crash``, a task past its deadline a ``timeout``, and a store half-filled by one executor is
+finished by the other."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from analyzer.census import CensusOptions, run_census
+from analyzer.census_ray import RayExecutor, connect
+from analyzer.progress import RecordingProgress
+from tests.test_census import standin
+
+ray = pytest.importorskip("ray")
+pytest.importorskip("transformers")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    connect(ray, None, {"num_cpus": 2})
+    yield
+    ray.shutdown()
+
+
+def runs(progress: RecordingProgress) -> int:
+    """How many types the census ran (not resumed)."""
+    return next(e[2] for e in progress.events if e[:2] == ("start", "census"))
+
+
+@pytest.mark.slow  # about 4 min on two cores shared with a dozen other processes
+def test_ray_records_crash_and_timeout_and_resumes_the_local_store(cluster, tmp_path) -> None:
+    options = CensusOptions(workers=2, timeout=20, reports=False)
+    first = run_census(tmp_path, ["vit", "t5"], options, analyse=standin)  # the local pool
+    types = ["bert", "gpt2", "vit", "t5", "clip"]
+    progress = RecordingProgress()
+    document = run_census(
+        tmp_path, types, options, resume=True, progress=progress, analyse=standin,
+        executor=RayExecutor(),
+    )  # fmt: skip
+    assert runs(progress) == 3  # vit and t5 came from the local pool's store
+    models = document["models"]
+    assert models["vit"] == first["models"]["vit"]
+    assert models["bert"]["category"] == "timeout"  # sleeps 600 s: its worker killed
+    assert "Ray worker was killed" in models["bert"]["error"]
+    assert models["gpt2"]["category"] == "crash"  # os._exit: the worker died
+    assert models["clip"]["status"] == "analysed"
+    notes = [e[1] for e in progress.events if e[0] == "note"]
+    assert notes[0] == "resuming: 2 of 5 types already done"
+    assert notes[-1].startswith("[3/3]") and "2 failed" in notes[-1]
+
+    # and back: the local pool finishes the store the Ray executor wrote
+    progress = RecordingProgress()
+    again = run_census(
+        tmp_path, [*types, "llama"], options, resume=True, progress=progress, analyse=standin
+    )
+    assert runs(progress) == 1
+    assert again["models"]["gpt2"] == models["gpt2"] and again["models"]["llama"]["nodes"] == 1
+
+
+def test_the_cli_without_ray_exits_4(run_cli, tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ModuleNotFoundError
+    code, _, err = run_cli("census", "--types", "gpt2", "--out", str(tmp_path), "--executor", "ray")
+    assert code == 4 and "pip install 'ray[default]'" in err
+
+
+class SlowInFloat64(torch.nn.Module):
+    """A linear layer that hangs when validated (float64), not when recorded (float32)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.linear = torch.nn.Linear(4, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dtype == torch.float64 and not isinstance(x, torch._subclasses.FakeTensor):
+            time.sleep(600)
+        return torch.relu(self.linear(x))
+
+
+@pytest.mark.slow
+def test_blockwise_on_ray_matches_the_local_run_and_reports_a_stuck_block(cluster) -> None:
+    from analyzer.blockwise_ray import validate_blockwise_ray
+    from analyzer.empirical.blockwise import validate_blockwise
+
+    torch.manual_seed(0)
+    stack = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
+                                  for _ in range(3)])  # fmt: skip
+    x = torch.randn(2, 4)
+    local = validate_blockwise(stack, (x,), samples=2, blocks="all")
+    remote = validate_blockwise_ray(stack, (x,), samples=2, blocks="all")
+    assert [b["path"] for b in remote.blocks] == [b.path for b in local.blocks]
+    assert [b["validation"]["agree"] for b in remote.blocks] == [
+        b.report.agree for b in local.blocks
+    ]
+    assert remote.agree == local.agree and not remote.failures
+
+    stuck = torch.nn.Sequential(SlowInFloat64(), SlowInFloat64())
+    report = validate_blockwise_ray(stuck, (x,), samples=2, timeout=20)
+    assert report.failures and report.failures[0]["outcome"] == "timeout"
+    assert not report.agree and "timeout" in report.text()
