@@ -31,12 +31,14 @@ import torch.fx as fx
 from torch import nn
 
 from analyzer.errors import SpecError, TraceError
-from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
+from analyzer.frontend.dialect import InputKind, TracedModel, op_name, value_meta
+from analyzer.frontend.escaping import READ_OPS, EscapeRecorder
 from analyzer.frontend.functional import (
     functional_program,
     loses_functorch_inputs,
     mutating_nodes,
 )
+from analyzer.frontend.runs import check_forward_runs
 from analyzer.frontend.training import TrainingStep, trace_training_step
 from analyzer.frontend.values import flatten_tensors
 
@@ -73,7 +75,9 @@ def trace(
     keeps axes symbolic: one ``{axis: torch.export.Dim}`` or ``None`` per input,
     ``example_args`` then ``example_kwargs`` in order; torch.export's own error is the
     ``TraceError``'s cause when it rejects them. Raises :class:`~analyzer.errors.TraceError`
-    with every frontend's reason when none succeeds.
+    with every frontend's reason when none succeeds, and with the model's own error when a
+    model whose tensors are materialised fails on its example inputs (it is run once:
+    :mod:`analyzer.frontend.runs`).
     """
     if frontend != "auto" and frontend not in FRONTENDS:
         raise SpecError(
@@ -98,6 +102,8 @@ def trace(
             traced = _trace_frontends(
                 module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
             )
+            if traced.frontend != "real":  # the real frontend ran the model already
+                check_forward_runs(module, example_args, example_kwargs or {}, model)
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):
@@ -283,12 +289,25 @@ def _trace_with_make_fx(
     from torch.fx.experimental.proxy_tensor import make_fx
 
     flat, function_root = _Flattened(function), function
+    recorders: list[EscapeRecorder] = []
 
     def traced(function: Callable[..., Any], pre_dispatch: bool) -> fx.GraphModule:
-        with python_warnings.catch_warnings(), _module_paths_recorded(function_root):
+        recorder = EscapeRecorder()  # one per recording: the last one's escapes are the graph's
+        recorders[:] = [recorder]
+
+        def recorded(*inputs: Any) -> Any:
+            outputs = function(*inputs)
+            recorder.flush()
+            return outputs
+
+        with (
+            python_warnings.catch_warnings(),
+            _module_paths_recorded(function_root),
+            recorder,
+        ):
             python_warnings.simplefilter("ignore")
             return make_fx(
-                function,
+                recorded,
                 decomposition_table=core_aten_decompositions() if decompose else None,
                 tracing_mode=mode,
                 pre_dispatch=pre_dispatch,
@@ -317,7 +336,50 @@ def _trace_with_make_fx(
             )
     graph = graph_module.graph
     kinds = {n.name: InputKind.INPUT for n in graph.nodes if n.op == "placeholder"}
-    return TracedModel(graph, kinds, name, model, warnings, "", graph_module=graph_module)
+    traced_model = TracedModel(graph, kinds, name, model, warnings, "", graph_module=graph_module)
+    escapes = [escape.describe() for escape in recorders[0].escapes]
+    traced_model.metadata["escapes"] = escapes
+    traced_model.metadata["module_constants"] = module_constants(graph_module, function_root)
+    if escapes or any(op_name(n) in READ_OPS for n in graph.nodes):
+        warnings.append(escape_warning(escapes))
+    return traced_model
+
+
+def escape_warning(escapes: list[str]) -> str:
+    """The warning of a recording through which values left torch."""
+    named = "; ".join(dict.fromkeys(escapes)) or "numbers read with .item() or float()"
+    return (
+        f"values left torch while the model was recorded ({named}): what the forward built "
+        "from them (tensors it made, numbers it passed to ops, values it wrote back) is "
+        "analysed as an unknown function of the values read (continuous, degree inf), "
+        "not as the constants the recording froze"
+    )
+
+
+def module_constants(graph_module: fx.GraphModule, root: Any) -> list[str]:
+    """The constants of a make_fx graph that are the module's own tensors (parameters,
+    buffers, tensor attributes), by storage; the others were made during the forward."""
+    owned = set()
+    if isinstance(root, nn.Module):
+        for module in root.modules():
+            tensors = [*module.parameters(False), *module.buffers(False)]
+            tensors += [v for v in vars(module).values() if isinstance(v, torch.Tensor)]
+            owned.update(_storage(t) for t in tensors)
+    found = []
+    for node in graph_module.graph.nodes:
+        if node.op != "get_attr":
+            continue
+        value = getattr(graph_module, str(node.target), None)
+        if isinstance(value, torch.Tensor) and _storage(value) in owned - {None}:
+            found.append(str(node.target))
+    return found
+
+
+def _storage(tensor: torch.Tensor) -> int | None:
+    try:
+        return tensor.untyped_storage().data_ptr() or None
+    except Exception:  # a tensor without storage (meta, a subclass) is never matched
+        return None
 
 
 def _captured_constants(graph_module: fx.GraphModule) -> bool:

@@ -19,7 +19,7 @@ import torch.fx as fx
 
 from analyzer.frontend.dialect import InputKind, TracedModel, is_floating, op_name, tensor_operands
 from analyzer.frontend.functional import storage_roots, writes_into
-from analyzer.passes.escapes import escaped_literals
+from analyzer.passes.escapes import escaped_constants, escaped_literal_reads
 from analyzer.passes.facts import (
     DISCRETE_FACT,
     INF,
@@ -40,7 +40,8 @@ def node_facts(traced: TracedModel) -> Facts:
     Tuple-producing ops (``topk``, ``max.dim``) give each output its own fact, which
     ``getitem`` picks; the tuple node itself carries the join.
     """
-    escapes = escaped_literals(traced.graph)
+    escapes = escaped_literal_reads(traced.graph)
+    escapes.update(escaped_constants(traced))
     writers = [n for n in traced.graph.nodes if writes_into(n)]
     if not writers:  # a functional graph: one sweep is the fixpoint
         return _sweep(traced, {}, {}, escapes)
@@ -75,7 +76,7 @@ def _sweep(
     traced: TracedModel,
     written: dict[fx.Node, Fact],
     roots: dict[fx.Node, fx.Node],
-    escapes: dict[fx.Node, fx.Node],
+    escapes: dict[fx.Node, list[fx.Node]],
 ) -> Facts:
     facts: Facts = {}
     parts: dict[fx.Node, tuple[Fact, ...]] = {}
@@ -95,9 +96,10 @@ def _sweep(
                 facts[node] = join_facts(result)
             else:
                 facts[node] = result
-        if node in escapes and facts[escapes[node]].dependence is not Dependence.STATIC:
-            # a literal here may be a value read out of the graph: anything of it
-            read = facts[escapes[node]]
+        read = join_facts(facts[r] for r in escapes.get(node, ()))
+        if read.dependence is not Dependence.STATIC:
+            # a literal or a constant made here may be a value read out of the graph:
+            # anything of it
             escaped = Fact(read.dependence, INF if read.is_continuous else 0, True)
             facts[node] = join_facts([facts[node], escaped])
         root = roots.get(node)

@@ -454,7 +454,7 @@ register("aten.view aten.reshape aten._reshape_alias aten._unsafe_view aten.expa
          "aten.diagonal_copy aten.as_strided_copy aten.detach_copy aten.unfold_copy "
          "aten._unsafe_view_copy aten.movedim_copy aten.view_as_real_copy "
          "aten.view_as_complex_copy aten.narrow_copy aten.swapaxes_copy "
-         "aten.set_ aten._local_scalar_dense aten.item aten.scalar_tensor "
+         "aten.set_ aten._local_scalar_dense aten.item analyzer.left_torch aten.scalar_tensor "
          "aten.linspace aten.logspace aten.arange "
          "aten.sym_float torch.sym_float builtins.float operator.getitem "
          "torch._functorch.predispatch._add_batch_dim "

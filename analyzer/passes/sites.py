@@ -34,7 +34,7 @@ from analyzer.frontend.dialect import (
     op_name,
     tensor_operands,
 )
-from analyzer.passes.escapes import escaped_literals
+from analyzer.passes.escapes import escaped_constants, escaped_literal_reads
 from analyzer.passes.registry import (
     IDENTITY_OPS,
     STATISTIC_OPS,
@@ -119,7 +119,17 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
         elif len(roots) == 1 and not stats:
             if (entry is not None and entry.pointwise) or name in IDENTITY_OPS:
                 root[node] = roots.pop()
-    return Alignment(root, statistic_of, escaped_literals(traced.graph))
+    return Alignment(root, statistic_of, _escaped_reads(traced, facts))
+
+
+def _escaped_reads(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node]:
+    """For each op given a number after values left the graph, the latest continuous
+    read before it (else the latest read): the value the number may be."""
+    chosen = {}
+    for node, reads in escaped_literal_reads(traced.graph).items():
+        continuous = [r for r in reads if facts[r].is_continuous]
+        chosen[node] = (continuous or reads)[-1]
+    return chosen
 
 
 def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
@@ -161,14 +171,35 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
         if operands and exponent not in (0, 1):  # A⁰ = I and A¹ = A multiply nothing
             return [Site(node, "contraction", (operands[0], operands[0]))]
         return []
+    own = _own_sites(node, entry, facts, aligned)
+    return own + _escaped_number_sites(node, entry, facts, aligned, bool(own))
+
+
+def _escaped_number_sites(
+    node: fx.Node, entry: OpEntry, facts: Facts, aligned: Alignment, has_own: bool
+) -> list[Site]:
+    """The product a number read out of the graph may make here, added to the op's own
+    sites (never in their place): ``part`` tells it apart when the op has sites of its own.
+    """
     read = aligned.escaped.get(node)
-    if read is not None and facts[read].is_continuous:
-        varying = _continuous(facts, *tensor_operands(node))
-        # an op that multiplies by its numbers (mul, div, pow), or any op given a float the
-        # read may have become (add's alpha, leaky_relu's slope, addcmul's value): sound
-        if varying and (entry.rule in _MULTIPLYING or _takes_a_float(node)):
-            names = (varying[0].name, f"{read.name} (a Python number here)")
-            return [Site(node, "gating", (varying[0], read), None, names)]
+    if read is None or not facts[read].is_continuous:
+        return []
+    varying = _continuous(facts, *tensor_operands(node))
+    # an op that multiplies by its numbers (mul, div, pow), or any op given a float the
+    # read may have become (add's alpha, leaky_relu's slope, addcmul's value): sound
+    if not varying or not (entry.rule in _MULTIPLYING or _takes_a_float(node)):
+        return []
+    names = (varying[0].name, f"{read.name} (a Python number here)")
+    part = ESCAPED_PART if has_own else None
+    return [Site(node, "gating", (varying[0], read), part, names)]
+
+
+ESCAPED_PART = "escaped number"
+"""The ``part`` of the site an escaped Python number adds to an op with sites of its own."""
+
+
+def _own_sites(node: fx.Node, entry: OpEntry, facts: Facts, aligned: Alignment) -> list[Site]:
+    """The sites of a known op from its own rule (continuous operands only)."""
     special = _SPECIAL_SITES.get(entry.rule)
     if special is not None:
         return special(node, entry, facts)
@@ -423,10 +454,12 @@ def witness_parents(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node 
     source (``None`` at a source: a float input or a lookup by token ids)."""
     distance: dict[fx.Node, int] = {}
     parent: dict[fx.Node, fx.Node | None] = {}
+    made_from = escaped_constants(traced)  # a constant made of values read out: its reads
     for node in traced.graph.nodes:
         if not facts[node].is_continuous or node.op == "output":
             continue
-        reached = [n for n in tensor_operands(node) if n in distance]
+        operands = [*tensor_operands(node), *made_from.get(node, ())]
+        reached = [n for n in operands if n in distance]
         if not reached:
             distance[node], parent[node] = 0, None
             continue

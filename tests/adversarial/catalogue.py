@@ -41,6 +41,7 @@ CLASSES = {
     "attack": "9 other attacks (where, pow, division, loops, cond, ...)",
     "io": "10 inputs and outputs (integers, embeddings, dicts, keywords, unused)",
     "redteam": "11 a red team's attacks (scalar arguments, rare ops, views, hooks, dtypes)",
+    "escapes": "12 values that leave torch (numpy, tolist, apply_, custom functions)",
 }
 _MODULES = [
     f"tests.adversarial.cases_{name}"
@@ -54,6 +55,7 @@ _MODULES = [
         "attack",
         "io",
         "redteam",
+        "escapes",
     )
 ]
 

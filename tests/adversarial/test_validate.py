@@ -11,13 +11,23 @@ import pytest
 
 from analyzer.empirical import validate as validate_module
 from analyzer.passes.facts import STATIC_FACT
+from tests.adversarial.cases_escapes import VALIDATE_GAPS
 from tests.adversarial.catalogue import all_cases
 from tests.adversarial.judge import MAX_DEGREE, PAIRS, SAMPLES, analyze_case, validate_case
 
 CASES = all_cases()
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+def _expecting(*gaps: str) -> list:
+    """Every case name, those with one of ``gaps`` in ``VALIDATE_GAPS`` as a strict xfail."""
+    return [
+        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=VALIDATE_GAPS[n][1]))
+        if VALIDATE_GAPS.get(n, ("",))[0] in gaps else n
+        for n in sorted(CASES)
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", _expecting("refused"))
 def test_validate_returns_a_report(name: str) -> None:
     outcome = validate_case(CASES[name])
     assert not outcome.crashed, outcome.error  # only AnalyzerError may leave validate
@@ -32,7 +42,7 @@ def test_validate_never_agrees_with_a_false_claim(name: str) -> None:
     assert not outcome.report.agree, "validate agrees with: " + "; ".join(analysis.false_claims)
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize("name", _expecting("refused", "degree"))
 def test_validate_measures_the_true_degree(name: str) -> None:
     outcome = validate_case(CASES[name])
     if outcome.report is None:
