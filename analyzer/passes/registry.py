@@ -63,6 +63,8 @@ class Rule(enum.Enum):
     GRID_SAMPLE = "grid_sample"  # image read at grid places with grid-polynomial weights
     INVERSE = "inverse"  # inv(A), solve(A, B): rational in A, linear in B
     SPLIT_GATE = "split_gate"  # glu: one half of a tensor gates the other
+    COVARIANCE = "covariance"  # cov: (x − μ)(x − μ)ᵀ, rational in its weights
+    HISTOGRAM = "histogram"  # weighted counts in bins placed by the data; density divides
     ACTIVATION_BACKWARD = "activation_backward"  # δ ⊙ f'(x): a product with the derivative
     CONV_BACKWARD = "conv_backward"  # (δ ⋆ W, δ ⋆ x, Σδ): contractions per output
     ATTENTION_BACKWARD = "attention_backward"  # gradients of q, k, v: contractions with δ
@@ -86,7 +88,9 @@ class OpEntry:
     are sums (``mse_loss_backward``: δ · (x − y)). ``derivative_degree`` is the degree of
     an activation's derivative in its argument (0 for ReLU's step, ``None`` if smooth).
     ``self_contraction`` marks ops that contract a tensor with itself (``A·A·A``,
-    ``(x − μ)(x − μ)ᵀ``): a contraction site on one continuous operand.
+    ``(x − μ)(x − μ)ᵀ``): a contraction site on one continuous operand. ``kinked`` marks
+    ops whose own function has kinks or jumps (huber's two pieces, atan2's branch cut):
+    their result is piecewise whatever their operands are.
     """
 
     primitive: str
@@ -103,6 +107,7 @@ class OpEntry:
     factors: tuple[tuple[int, ...], ...] = ()
     derivative_degree: int | None = None
     self_contraction: bool = False
+    kinked: bool = False
 
 
 REGISTRY: dict[str, OpEntry] = {}
@@ -218,42 +223,60 @@ register("aten.max_pool1d aten.max_pool2d aten.max_pool3d aten.max_pool2d_with_i
          "aten.max_pool3d_with_indices aten.adaptive_max_pool1d aten.adaptive_max_pool2d "
          "aten.adaptive_max_pool3d aten.amax aten.amin aten.max.other aten.min.other "
          "aten.max.default aten.min.default aten.median.default aten.nanmedian.default "
-         "aten.fractional_max_pool2d aten.aminmax aten.frac aten.histogram", "relu",
+         "aten.fractional_max_pool2d aten.aminmax aten.frac", "relu",
          Rule.RELU)  # fmt: skip
+# Σ w over the values in each bin (bins placed by the data's range); density=True divides
+# by Σ w and by the bin width (max − min)/bins: rational in both
+register("aten.histogram", "relu", Rule.HISTOGRAM)
 # heaviside(x, values): 0 or 1 by the sign of x, and `values` copied where x = 0
 register("aten.heaviside", "sparsity", Rule.WHERE, selector=(0,))
 # a learned slope (a parameter) is ReLU-like; a slope computed from the input multiplies
-register("aten.prelu aten._prelu_kernel", "relu", Rule.PRELU, **_p)
+# (not pointwise: the slope is broadcast along the channel axis, not the trailing one)
+register("aten.prelu aten._prelu_kernel", "relu", Rule.PRELU)
 
 # --- smooth nonlinearities ---------------------------------------------------------
 register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.exp2 "
-         "aten.expm1 aten.log aten.log2 aten.log10 aten.log1p aten.softplus aten.erf "
+         "aten.expm1 aten.log aten.log2 aten.log10 aten.log1p aten.erf "
          "aten.erfc aten.erfinv aten.sin aten.cos aten.tan aten.sqrt aten.rsqrt aten.mish "
-         "aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid aten.logsigmoid "
+         "aten.logsigmoid "
          "aten.log_sigmoid aten.log_sigmoid_forward aten.atan aten.asin aten.acos "
          "aten.sinh aten.cosh aten.asinh aten.acosh aten.atanh aten.softsign aten.tanh_ "
-         "aten.sigmoid_ aten.gelu_ aten.fmod aten.remainder aten.std "
-         "aten.std_mean aten.logsumexp aten.logaddexp aten.logaddexp2 aten.square_root "
+         "aten.sigmoid_ aten.gelu_ "
+         "aten.logaddexp aten.logaddexp2 aten.square_root "
          "aten.exp_ aten.sqrt_ aten.rsqrt_ aten.sin_ aten.cos_ aten.log_ "
          "aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
          "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
          "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
-         "aten.logit aten.angle aten.copysign aten.hypot aten.nan_to_num "
-         "aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.mish_ aten.hardsigmoid_ "
-         "math.sqrt operator.pow",
+         "aten.logit aten.hypot aten.nan_to_num "
+         "aten.mish_ math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
+# smooth pieces joined at a point: elu's two branches, hardswish's clamp, softplus's switch to
+# the identity above its threshold
+register("aten.softplus aten.elu aten.selu aten.celu aten.hardswish aten.hardsigmoid "
+         "aten.elu_ aten.celu_ aten.selu_ aten.hardswish_ aten.hardsigmoid_", "nonlinearity",
+         Rule.SMOOTH, kinked=True, **_p)  # fmt: skip
+# smooth reductions (they mix the entries they reduce: not pointwise)
+register("aten.std aten.std_mean aten.logsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.pow aten.square aten.pow_", "nonlinearity", Rule.POW, **_p)
+# smooth between jumps: x − y·trunc(x / y), |x|·sign(y), the branch cut of atan2 and angle
+register("aten.fmod aten.remainder aten.copysign aten.angle", "nonlinearity", Rule.SMOOTH,
+         kinked=True, **_p)  # fmt: skip
 # x·log(y), y/x inside atan2, exp(y·log x): a product of the two operands inside
-register("aten.xlogy aten.special_xlog1py aten.special_xlogy aten.atan2 aten.float_power",
+register("aten.xlogy aten.special_xlog1py aten.special_xlogy aten.float_power",
          "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating", **_p)  # fmt: skip
+register("aten.atan2 aten.arctan2", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1),
+         site_kind="gating", kinked=True, **_p)  # fmt: skip
 # Σ (x₍ᵢ₊₁₎ − xᵢ)·(yᵢ + y₍ᵢ₊₁₎)/2: the samples times the spacing, when x is given
 register("aten.trapezoid aten.cumulative_trapezoid", "reduction", Rule.PRODUCT,
          multiplied=(0, 1))  # fmt: skip
 # Aⁿ and (x − μ)(x − μ)ᵀ: contractions of a tensor with itself
 register("aten.linalg_matrix_power aten.matrix_power", "matmul", Rule.POW,
          self_contraction=True)  # fmt: skip
-register("aten.cov", "matmul", Rule.SQUARE_REDUCTION, self_contraction=True)
+# Σ w·(x − μ_w)(x − μ_w)ᵀ / Σ w: quadratic in x, rational in the observation weights w
+register("aten.cov", "matmul", Rule.COVARIANCE)
 register("aten.corrcoef", "matmul", Rule.SMOOTH, self_contraction=True)
+# base ** linspace(start, end): an exponential of tensor endpoints
+register("aten.logspace", "nonlinearity", Rule.SMOOTH)
 # log Σ exp along an axis: mixes the entries it accumulates, so not pointwise
 register("aten.logcumsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
@@ -267,14 +290,18 @@ register("aten.prod aten.cumprod aten.cumprod_ aten.det aten.linalg_det aten._li
 # inverses and solves: adj(A)/det(A) multiplies distinct entries of A; solve(A, B) = A⁻¹·B
 register("aten.linalg_inv aten.linalg_inv_ex aten.inverse aten.linalg_solve "
          "aten._linalg_solve_ex aten.linalg_solve_ex aten.linalg_solve_triangular "
-         "aten.triangular_solve aten.cholesky_solve aten.linalg_lstsq aten.linalg_pinv "
+         "aten.triangular_solve aten.cholesky_solve aten.linalg_lstsq "
          "aten.cholesky_inverse", "gating", Rule.INVERSE)  # fmt: skip
-# decompositions of a matrix: smooth functions of its entries (over-approximated)
+# the pseudo-inverse drops singular values under its tolerance: a jump where one crosses it
+register("aten.linalg_pinv", "gating", Rule.INVERSE, kinked=True)
+# decompositions and functions of a matrix: smooth functions of its entries that multiply
+# distinct entries (a Cholesky factor's Σ L·L, exp(X) = Σ Xᵏ/k!): a contraction site
 register("aten.linalg_eigh aten.linalg_eigvalsh aten.linalg_svd aten.linalg_svdvals "
          "aten._linalg_svd aten._linalg_eigh aten.linalg_qr aten.linalg_cholesky "
          "aten.linalg_cholesky_ex aten.linalg_eig aten.linalg_eigvals aten.linalg_lu "
          "aten.linalg_lu_factor aten.linalg_lu_factor_ex aten.linalg_matrix_exp "
-         "aten.cholesky", "nonlinearity", Rule.SMOOTH)  # fmt: skip
+         "aten.matrix_exp aten.cholesky",
+         "nonlinearity", Rule.SMOOTH, self_contraction=True)  # fmt: skip
 
 # --- normalisation (fused ones are sites of kind normalization) --------------------
 register("aten.softmax aten._softmax aten.log_softmax aten._log_softmax aten.layer_norm "
@@ -342,9 +369,14 @@ register("aten.topk aten.sort aten.max aten.min aten.median aten.nanmedian aten.
 register("aten.mse_loss", "nonlinearity", Rule.SQUARE_REDUCTION)  # mean((x − y)²)
 register("aten.l1_loss", "relu", Rule.RELU)
 # quadratic within beta / delta of zero, linear beyond: degree 2 in (x − y)
-register("aten.smooth_l1_loss aten.huber_loss", "nonlinearity", Rule.SQUARE_REDUCTION)
-register("aten.binary_cross_entropy aten.binary_cross_entropy_with_logits "
-         "aten.soft_margin_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1))  # fmt: skip
+register("aten.smooth_l1_loss aten.huber_loss", "nonlinearity", Rule.SQUARE_REDUCTION,
+         kinked=True)  # fmt: skip
+# −w·(y·log x + (1 − y)·log(1 − x)), and pos_weight·y·log σ(x): every tensor multiplies
+register("aten.binary_cross_entropy_with_logits aten.soft_margin_loss", "nonlinearity",
+         Rule.SMOOTH, multiplied=(0, 1, 2, 3))  # fmt: skip
+# torch clamps its logarithms at −100: a kink where an input nears 0 or 1
+register("aten.binary_cross_entropy", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1, 2),
+         kinked=True)  # fmt: skip
 # 2·δ·(x − y)/n: δ times a sum
 register("aten.mse_loss_backward", "elementwise", Rule.PRODUCT, factors=((0,), (1, 2)))
 # δ ⊙ f'(x): ReLU-like derivatives are steps (a data-dependent gate, degree 0)
@@ -455,7 +487,7 @@ register("aten.view aten.reshape aten._reshape_alias aten._unsafe_view aten.expa
          "aten._unsafe_view_copy aten.movedim_copy aten.view_as_real_copy "
          "aten.view_as_complex_copy aten.narrow_copy aten.swapaxes_copy "
          "aten.set_ aten._local_scalar_dense aten.item analyzer.left_torch aten.scalar_tensor "
-         "aten.linspace aten.logspace aten.arange "
+         "aten.linspace aten.arange "
          "aten.sym_float torch.sym_float builtins.float operator.getitem "
          "torch._functorch.predispatch._add_batch_dim "
          "torch._functorch.predispatch._remove_batch_dim "

@@ -22,14 +22,17 @@ Two facts found in one forward sweep tell its kind:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 import torch.fx as fx
 
 from analyzer.frontend.dialect import (
     TracedModel,
     argument,
+    argument_named,
     node_inputs,
     op_name,
     tensor_operands,
@@ -101,11 +104,19 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
     """Roots and statistics of every continuous node, in one forward sweep."""
     root: dict[fx.Node, fx.Node] = {}
     statistic_of: dict[fx.Node, fx.Node] = {}
+    numbering: dict[Any, fx.Node] = {}
+    value_of: dict[fx.Node, fx.Node] = {}
     for node in traced.graph.nodes:
         if not facts[node].is_continuous or node.op == "output":
             continue
         root[node] = node
         if not node.op.startswith("call_"):
+            continue
+        twin = _same_value(node, numbering, value_of)
+        if twin is not None:  # `(a − b) * (a − b)` is `d * d`: one value computed twice
+            root[node] = root[twin]
+            if twin in statistic_of:
+                statistic_of[node] = statistic_of[twin]
             continue
         continuous = [n for n in tensor_operands(node) if facts[n].is_continuous]
         roots = {root[n] for n in continuous if n not in statistic_of}
@@ -130,6 +141,41 @@ def _escaped_reads(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node]:
         continuous = [r for r in reads if facts[r].is_continuous]
         chosen[node] = (continuous or reads)[-1]
     return chosen
+
+
+def _same_value(
+    node: fx.Node, numbering: dict[Any, fx.Node], value_of: dict[fx.Node, fx.Node]
+) -> fx.Node | None:
+    """An earlier node that computes the same deterministic op of the same values (value
+    numbering: operands are read as the first node that computed them)."""
+    if node.op != "call_function" or _not_a_function_of_its_arguments(node.target):
+        return None
+    kwargs = _frozen(node.kwargs, value_of) if node.kwargs else ()
+    try:
+        twin = numbering.setdefault((node.target, _frozen(node.args, value_of), kwargs), node)
+    except TypeError:  # an unhashable constant among the arguments
+        return None
+    value_of[node] = twin
+    return None if twin is node else twin
+
+
+@functools.cache
+def _not_a_function_of_its_arguments(target: Any) -> bool:
+    """Ops that draw random numbers or write into their arguments."""
+    if not isinstance(target, torch._ops.OpOverload):
+        return False
+    return torch.Tag.nondeterministic_seeded in target.tags or target._schema.is_mutable
+
+
+def _frozen(value: Any, value_of: dict[fx.Node, fx.Node]) -> Any:
+    """A hashable form of an argument, each node replaced by the first node of its value."""
+    if isinstance(value, fx.Node):
+        return value_of.get(value, value)
+    if isinstance(value, (list, tuple)):
+        return tuple(_frozen(v, value_of) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _frozen(v, value_of)) for k, v in value.items()))
+    return value
 
 
 def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
@@ -220,9 +266,15 @@ def _own_sites(node: fx.Node, entry: OpEntry, facts: Facts, aligned: Alignment) 
 
 
 def _pow_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
-    """A complex power multiplies the real and imaginary parts of an entry: distinct
-    entries of the tensor it was viewed from."""
+    """x ** y with both varying is exp(y · log x): a product of the two. A complex power
+    multiplies the real and imaginary parts of an entry: distinct entries of the tensor it
+    was viewed from."""
     base = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+    exponent_node = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else None
+    if isinstance(exponent_node, fx.Node):
+        varying = _continuous(facts, base, exponent_node)
+        if len(varying) == 2:
+            return [Site(node, "gating", tuple(varying))]
     if base is None or not is_complex(base) or not facts[base].is_continuous:
         return []
     exponent = argument(node, 1, "exponent") if op_name(node) == "aten.pow" else 2
@@ -298,7 +350,16 @@ def attention_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
 
 
 def _normalization_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
-    return [Site(node, "normalization", tuple(_continuous(facts, *tensor_operands(node))))]
+    """The normalisation itself, and the product of the normalised value with an affine
+    weight that varies too (adaptive layer norm: ``layer_norm(x, w=1 + g(c))``), as the
+    same function written out gets."""
+    sites = [Site(node, "normalization", tuple(_continuous(facts, *tensor_operands(node))))]
+    value = _continuous(facts, named_node(node, "input") or named_node(node, "self")
+                        or named_node(node, "v"))  # fmt: skip
+    weight = _continuous(facts, named_node(node, "weight") or named_node(node, "g"))
+    if value and weight and weight[0] not in value:
+        sites.append(Site(node, "gating", (value[0], weight[0]), "affine"))
+    return sites
 
 
 def _batch_norm_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
@@ -308,6 +369,8 @@ def _batch_norm_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]
     scale = _continuous(facts, named_node(node, "weight"), named_node(node, "running_var"))
     if value and scale:  # (x − mean) · weight / sqrt(var): eval mode with varying statistics
         return [Site(node, "gating", (value[0], scale[0]))]
+    if len(scale) == 2:  # weight / sqrt(var) with both varying: a product of the two
+        return [Site(node, "gating", (scale[0], scale[1]))]
     return []
 
 
@@ -394,9 +457,41 @@ def _activation_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> l
     """δ ⊙ f'(x) multiplies two input-dependent values unless f' is a step (ReLU)."""
     gradient, point = backward_operands(node)
     operands = _continuous(facts, gradient, point)
-    if entry.derivative_degree == 0 or len(operands) < 2:
+    sites = []
+    if entry.derivative_degree != 0 and len(operands) >= 2:
+        sites.append(Site(node, "gating", tuple(operands)))
+    if op_name(node) in SOFTMAX_BACKWARDS and point is not None and facts[point].is_continuous:
+        # y ⊙ (δ − Σ δ ⊙ y): the output times a sum of itself, even for a static δ
+        sites.append(Site(node, "normalization", (point,), "softmax"))
+    return sites
+
+
+SOFTMAX_BACKWARDS = frozenset({"aten._softmax_backward_data"})
+
+
+def _histogram_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """A density divides the weights by their sum and by a width set by the data."""
+    if not argument_named(node, "density"):
         return []
-    return [Site(node, "gating", tuple(operands))]
+    weight = _continuous(facts, named_node(node, "weight"))
+    data = _continuous(facts, named_node(node, "self"))
+    sites = [Site(node, "normalization", (weight[0],), "density")] if weight else []
+    if weight and data:
+        sites.append(Site(node, "gating", (weight[0], data[0]), "width"))
+    return sites
+
+
+def _covariance_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
+    """(x − μ)(x − μ)ᵀ contracts x with itself; varying observation weights multiply x and
+    divide by their own sum."""
+    value = _continuous(facts, named_node(node, "self") or named_node(node, "input"))
+    weights = _continuous(facts, named_node(node, "fweights"), named_node(node, "aweights"))
+    sites = [Site(node, "contraction", (value[0], value[0]))] if value else []
+    if weights:
+        sites.append(Site(node, "normalization", (weights[0],), "weights"))
+        if value:
+            sites.append(Site(node, "gating", (value[0], weights[0]), "weighted"))
+    return sites
 
 
 def _conv_backward_sites(node: fx.Node, entry: OpEntry, facts: Facts) -> list[Site]:
@@ -441,6 +536,8 @@ _SPECIAL_SITES = {
     Rule.CDIST: _cdist_sites,
     Rule.GRID_SAMPLE: _grid_sample_sites,
     Rule.SPLIT_GATE: _split_gate_sites,
+    Rule.COVARIANCE: _covariance_sites,
+    Rule.HISTOGRAM: _histogram_sites,
     Rule.LOOKUP: _lookup_sites,
     Rule.POW: _pow_sites,
     Rule.ACTIVATION_BACKWARD: _activation_backward_sites,

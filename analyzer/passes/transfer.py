@@ -31,6 +31,7 @@ from analyzer.frontend.dialect import (
     argument_named,
     node_inputs,
     op_name,
+    op_schema,
     tensor_operands,
     value_meta,
 )
@@ -52,8 +53,18 @@ Facts = dict[fx.Node, Fact]
 
 
 def operand_references(node: fx.Node, positions: tuple[int, ...]) -> list[fx.Node]:
-    """The nodes at argument ``positions`` (``-1``: the last), lists flattened, repeats kept."""
-    return [ref for position in positions for ref in node_inputs(argument(node, position))]
+    """The nodes at argument ``positions`` (``-1``: the last), lists flattened, repeats kept;
+    a position past the positional arguments is read by its schema name from the keywords."""
+    return [ref for position in positions for ref in node_inputs(_argument_at(node, position))]
+
+
+def _argument_at(node: fx.Node, position: int) -> Any:
+    if position < len(node.args):
+        return argument(node, position)
+    schema = op_schema(node)
+    if schema is None or position >= len(schema.arguments):
+        return None
+    return node.kwargs.get(schema.arguments[position].name)
 
 
 def multiplied_positions(node: fx.Node, entry: OpEntry) -> tuple[int, ...]:
@@ -127,8 +138,22 @@ def _size_along(node: fx.Node | None, dim: Any) -> int | None:
 
 def _join(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     if entry.value_args:  # a copy or fill: the other arguments only give the shape
-        return join_facts(facts[n] for name in entry.value_args for n in _named_nodes(node, name))
-    return join_facts(operands)
+        joined = join_facts(facts[n] for name in entry.value_args for n in _named_nodes(node, name))
+    else:
+        joined = join_facts(operands)
+    if joined.is_continuous and is_rounding_cast(node):
+        return DISCRETE_FACT  # x.long(), x.to(torch.bool): a step function of x
+    return joined
+
+
+def is_rounding_cast(node: fx.Node) -> bool:
+    """Whether a data-movement op's single result is an integer or boolean tensor (a
+    float read into it is truncated: piecewise constant)."""
+    value = node.meta.get("val")
+    if value is not None and not hasattr(value, "dtype"):
+        return False  # several results (split), or a number
+    _, dtype = value_meta(node)
+    return dtype is not None and dtype.startswith(("int", "uint", "bool", "long"))
 
 
 def _named_nodes(node: fx.Node, name: str) -> list[fx.Node]:
@@ -185,6 +210,15 @@ def _relu(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> 
     return Fact(joined.dependence, joined.degree, True)
 
 
+def _histogram(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
+    """Weighted counts selected by the data (piecewise, linear in the weights); with
+    ``density`` divided by Σ w and by a bin width that the data's range sets."""
+    joined = join_facts(operands)
+    if argument_named(node, "density"):
+        return Fact(joined.dependence, INF, True)
+    return Fact(joined.dependence, joined.degree, True)
+
+
 def _smooth(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     return Fact(Dependence.CONTINUOUS, INF, join_facts(operands).piecewise)
 
@@ -219,6 +253,17 @@ def _square_reduction(node: fx.Node, entry: OpEntry, operands: list[Fact], facts
     return Fact(joined.dependence, 2 * joined.degree, joined.piecewise)
 
 
+def _covariance(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
+    """cov(x, fweights, aweights) = Σ w·(x − μ_w)(x − μ_w)ᵀ / (Σ w − correction): quadratic
+    in x; rational in the observation weights when they vary."""
+    joined = join_facts(operands)
+    weights = [_fact(facts, named_node(node, n)) for n in ("fweights", "aweights")]
+    if any(w.is_continuous for w in weights):
+        return _smooth_of(joined)
+    value = _fact(facts, named_node(node, "self") or named_node(node, "input"))
+    return Fact(joined.dependence, 2 * value.degree, joined.piecewise)
+
+
 def _compare(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     if op_name(node) == "aten.sgn" and any(is_complex(n) for n in tensor_operands(node)):
         return _smooth_of(join_facts(operands))  # z / |z|
@@ -238,7 +283,19 @@ def _where(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) ->
     if entry.factors:  # a selection of a product (nll_loss: −w[t]·x[t])
         groups = [join_facts(facts[n] for n in group) for group in factor_groups(node, entry)]
         degree = sum(_continuous_degree(g) for g in groups)
+        if divides_by_weights(node) and groups[-1].is_continuous:
+            degree = INF  # the mean reduction divides by Σ w[t]
     return Fact(dependence, degree, kink)
+
+
+MEAN_REDUCTION = 1  # aten's Reduction enum: 0 none, 1 mean, 2 sum
+
+
+def divides_by_weights(node: fx.Node) -> bool:
+    """Whether a weighted nll_loss divides by the weights it selected (mean reduction)."""
+    return op_name(node).startswith("aten.nll_loss") and (
+        argument_named(node, "reduction") in (MEAN_REDUCTION, None)
+    )
 
 
 def _lookup(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -260,10 +317,15 @@ def _lookup(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -
             read = STATIC_FACT if index.dependence is Dependence.STATIC else DISCRETE_FACT
     else:
         read = Fact(max(table.dependence, index.dependence), table.degree, True)
+    if argument_named(node, "mode") == EMBEDDING_BAG_MAX and read.dependence > Dependence.STATIC:
+        read = Fact(read.dependence, read.degree, True)  # the largest of the rows read
     if not weights.is_continuous:
         return read
     degree = _continuous_degree(read) + weights.degree
     return Fact(Dependence.CONTINUOUS, degree, read.piecewise or weights.piecewise)
+
+
+EMBEDDING_BAG_MAX = 2  # embedding_bag's mode: 0 sum, 1 mean, 2 max
 
 
 def _select_top(
@@ -595,8 +657,34 @@ RULES: dict[Rule, Transfer] = {
     Rule.GRID_SAMPLE: _grid_sample,
     Rule.INVERSE: _inverse,
     Rule.SPLIT_GATE: _split_gate,
+    Rule.COVARIANCE: _covariance,
+    Rule.HISTOGRAM: _histogram,
     Rule.ACTIVATION_BACKWARD: _activation_backward,
     Rule.CONV_BACKWARD: _conv_backward,
     Rule.ATTENTION_BACKWARD: _attention_backward,
 }
 assert set(RULES) == set(Rule) - {Rule.UNKNOWN}, "every rule needs a transfer function"
+
+
+def _kinked(fact: Fact) -> Fact:
+    if fact.dependence is Dependence.STATIC:
+        return fact
+    return Fact(fact.dependence, fact.degree, True)
+
+
+def _honouring_kinks(transfer: Transfer) -> Transfer:
+    """``transfer``, made piecewise for an op with kinks of its own (``entry.kinked``)."""
+
+    def apply(
+        node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts
+    ) -> Fact | tuple[Fact, ...]:
+        result = transfer(node, entry, operands, facts)
+        if not entry.kinked:
+            return result
+        return tuple(map(_kinked, result)) if isinstance(result, tuple) else _kinked(result)
+
+    apply.__name__ = apply.__qualname__ = getattr(transfer, "__name__", "transfer")
+    return apply
+
+
+RULES = {rule: _honouring_kinks(transfer) for rule, transfer in RULES.items()}
