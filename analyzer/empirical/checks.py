@@ -128,6 +128,19 @@ class Projector:
         self.factors[(key, shape)] = factors
         return factors
 
+    def _unrecorded(self, key: str, shape: tuple[int, ...]) -> list[torch.Tensor]:
+        """Factors for a shape the first run did not record (a data-dependent shape, one
+        per sample), made afresh at each call: a tensor made inside ``jvp`` or ``vmap`` is
+        wrapped at that transform's level, so keeping it for a later call would leak it
+        out of its level (functorch's internal assert). Seeded by key and shape, so every
+        call gets the same factors."""
+        seed = self.seed * 1_000_003 + zlib.crc32(repr((key, shape)).encode()) + 10**7
+        generator = torch.Generator().manual_seed(seed)
+        return [
+            torch.randn(size, generator=generator, dtype=torch.float64).to(self.device)
+            for size in shape
+        ]
+
     def __call__(self, key: str, value: torch.Tensor) -> torch.Tensor:
         if value.is_complex():  # conj() is a lazy bit that view_as_real refuses
             value = torch.view_as_real(value.resolve_conj())
@@ -136,7 +149,7 @@ class Projector:
         shape = tuple(value.shape)
         factors = self.factors.get((key, shape))
         if factors is None:  # a shape not recorded (data-dependent): fixed for this shape
-            factors = self._make(key, shape, zlib.crc32(repr((key, shape)).encode()) + 10**7)
+            factors = self._unrecorded(key, shape)
         for factor in reversed(factors):
             value = value @ factor
         return value
@@ -155,6 +168,7 @@ class SiteProbe:
     operand_keys: tuple[str, ...]  # what the JSON calls its operands, as observed values
     varying: tuple[str, ...]  # the keys perturbed in the local mixed derivative
     function: Callable[..., torch.Tensor]
+    real_valued: bool = True  # False: a boolean or integer value, never differentiated
 
 
 def site_probes(program: Program, sites: list[Site]) -> tuple[list[SiteProbe], dict[str, Any]]:
@@ -177,7 +191,8 @@ def site_probes(program: Program, sites: list[Site]) -> tuple[list[SiteProbe], d
             needed |= {n.name for n in operands if n not in program.varying}
             function = _node_function(program, node, varying)
             names = tuple(n.name for n in site.operands)
-            probes.append(SiteProbe(site, node.name, names, varying, function))
+            real = _real_output(node)
+            probes.append(SiteProbe(site, node.name, names, varying, function, real))
     static: dict[str, Any] = {}
     if needed:
         program.run(program.source_values, static.__setitem__, frozenset(needed))
@@ -191,6 +206,14 @@ def _operand_nodes(node: fx.Node) -> list[fx.Node]:
     found: list[fx.Node] = []
     fx.node.map_arg((node.args, node.kwargs), found.append)
     return list(dict.fromkeys(found))
+
+
+def _real_output(node: fx.Node) -> bool:
+    """Whether a node computes a floating-point or complex value (a boolean or integer
+    one has no derivative: a site there is never confirmed, and never differentiated)."""
+    leaves = torch.utils._pytree.tree_leaves(node.meta.get("val"))
+    tensors = [t for t in leaves if isinstance(t, torch.Tensor)]
+    return not tensors or any(is_real_valued(t) for t in tensors)
 
 
 def _scores(query: torch.Tensor, key: torch.Tensor) -> torch.Tensor:
@@ -226,6 +249,8 @@ class _NodeFunction:
             for t in torch.utils._pytree.tree_leaves(value)
             if isinstance(t, torch.Tensor) and is_real_valued(t)
         ]
+        if not members:  # a boolean or integer value: nothing to differentiate
+            return torch.zeros(0, dtype=torch.float64, device=self.program.device)
         return members[0] if len(members) == 1 else torch.cat(members)
 
 
@@ -368,15 +393,39 @@ def _projection(project: Projector, key: str, value: Any) -> torch.Tensor:
     return project(key, value)
 
 
+DIFFERENCE_STEP = 1e-3  # of the tangents, which are scaled to each source's own size
+
+
 def _local_mixed(probe: SiteProbe, project: Projector, at, tu, tv) -> torch.Tensor:
-    if not at:
+    if not at or not probe.real_valued:
         return torch.zeros((), dtype=torch.float64, device=project.device)
+    if _by_differences(probe):  # nested jvp of a finite difference is not a second derivative
+        h = DIFFERENCE_STEP
+
+        def shifted(s: float, t: float) -> torch.Tensor:
+            return probe.function(
+                *(a + (s * h) * u + (t * h) * v for a, u, v in zip(at, tu, tv, strict=True))
+            )
+
+        # the central mixed difference: exact for a bilinear product at any step, and
+        # exactly zero for an op that is pointwise (u and v have disjoint supports)
+        second = (shifted(1, 1) - shifted(1, -1) - shifted(-1, 1) + shifted(-1, -1)) / (4 * h * h)
+        return project(probe.key, second)
 
     def along_u(*operands: torch.Tensor) -> torch.Tensor:
         return jvp(probe.function, tuple(operands), tuple(tu))[1]
 
     second = jvp(along_u, tuple(at), tuple(tv))[1]
     return project(probe.key, second)
+
+
+def _by_differences(probe: SiteProbe) -> bool:
+    """Whether the probe's node runs through finite differences (first order only)."""
+    function = probe.function
+    if not isinstance(function, _NodeFunction):
+        return False
+    fallback = function.program.fallbacks.get(function.node)
+    return fallback is not None and fallback.how == "finite differences"
 
 
 def measure_degrees(

@@ -61,7 +61,7 @@ from analyzer.empirical.graphs import (
     reachable,
     written_placeholders,
 )
-from analyzer.empirical.ops import EXPLICIT, WithInner
+from analyzer.empirical.ops import EXPLICIT, EXPLICIT_BY_NAME, WithInner
 from analyzer.empirical.values import (
     ExecutionError,
     float64_copy,
@@ -208,19 +208,24 @@ class Program:
     def call(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Run one node: its explicit implementation or op, else a recorded fallback."""
         chosen = self.fallbacks.get(node)
-        if chosen is None and not trusted(node.target):
+        function = EXPLICIT.get(node.target) or EXPLICIT_BY_NAME.get(op_name(node))
+        if chosen is None and function is None and not trusted(node.target):
             chosen = self.fallbacks[node] = Fallback(
                 "finite differences", finite_difference(node.target)
             )
         if chosen is not None:
             return chosen.function(*args, **kwargs)
-        function = EXPLICIT.get(node.target, node.target)
+        function = function or node.target
         if function is node.target and isinstance(node.target, torch._ops.OpOverload):
             if node.target._overloadname.endswith("out"):  # out=: the value, not the write
                 function = out_of_place(node.target) or function
         try:
             return function(*args, **kwargs)
         except Exception as error:
+            if function is not node.target and "vmap" in str(error):
+                # an explicit implementation that reads values (group sizes) under vmap: the
+                # samples run one at a time instead (the batcher's loop), never a fallback
+                raise NodeError(node, error) from error
             for fallback in fallbacks_for(node):
                 try:
                     value = fallback.function(*args, **kwargs)

@@ -11,7 +11,10 @@ graph draws no random numbers (the model's own draws would differ).
 >>> import torch
 >>> from analyzer.frontend.tracing import trace
 >>> module, x = torch.nn.Linear(3, 2), torch.randn(4, 3)
->>> from analyzer.empirical.execute import Program
+>>> from torch.utils._python_dispatch import TorchDispatchMode
+
+from analyzer.empirical.execute import Program
+from analyzer.empirical.ops import EXPLICIT, _overloads
 >>> program = Program.of(trace(module, (x,)))
 >>> reference = model_reference(module, (x,), {}, "cpu", None)
 >>> check_fidelity(program, reference, (x.double().unsqueeze(0) + 1,)).mismatched
@@ -28,18 +31,14 @@ from typing import Any
 
 import torch
 import torch.utils._pytree as pytree
+from torch.utils._python_dispatch import TorchDispatchMode
 
 from analyzer.empirical.execute import Program
-from analyzer.frontend.dialect import InputKind, op_name
+from analyzer.empirical.ops import EXPLICIT, _overloads
+from analyzer.empirical.randomness import random_ops
+from analyzer.frontend.dialect import InputKind
 
 RELATIVE_TOLERANCE = 1e-6  # float64 on both sides; kernels differ only in rounding
-_RANDOM = {
-    "aten.bernoulli", "aten.normal", "aten.rand", "aten.randn", "aten.randint",
-    "aten.rand_like", "aten.randn_like", "aten.randint_like", "aten.randperm",
-    "aten.multinomial", "aten.poisson", "aten.native_dropout", "aten.rrelu",
-    "aten.dropout", "aten.feature_dropout", "aten.alpha_dropout", "aten.rrelu_with_noise",
-    "aten.uniform", "aten.exponential", "aten.geometric", "aten.cauchy", "aten.log_normal",
-}  # fmt: skip
 
 
 @dataclass
@@ -93,11 +92,29 @@ def model_reference(
     def call(replaced: dict[int, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         filled = [replaced.get(i, leaf) for i, leaf in enumerate(leaves)]
         args, kwargs = pytree.tree_unflatten(filled, spec)
-        with torch.no_grad():
+        with torch.no_grad(), Float64Kernels():
             output = module(*args, **kwargs)
         return tuple(t for t in flatten_tensors(output) if t.is_floating_point() or t.is_complex())
 
     return call
+
+
+class Float64Kernels(TorchDispatchMode):
+    """While the model itself runs in float64: ops whose kernels refuse float64 run by
+    their explicit implementations (``_grouped_mm``, which a mixture of experts calls)."""
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
+        kwargs = kwargs or {}
+        if func in _FLOAT64_KERNELS:
+            tensors = [a for a in args if isinstance(a, torch.Tensor)]
+            if any(t.dtype == torch.float64 for t in tensors):
+                return _FLOAT64_KERNELS[func](*args, **kwargs)
+        return func(*args, **kwargs)
+
+
+_FLOAT64_KERNELS = {
+    op: EXPLICIT[op] for op in _overloads(torch.ops.aten._grouped_mm, "default") if op in EXPLICIT
+}
 
 
 def check_fidelity(
@@ -110,7 +127,7 @@ def check_fidelity(
         if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
     ]  # fmt: skip
     position = {node: i for i, node in enumerate(inputs)}
-    random = sorted({op_name(n) for n in program.graph.nodes if op_name(n) in _RANDOM})
+    random = random_ops(program.graph, program.traced.graph_module)
     if random:
         return Fidelity(note=f"not checked: the graph draws random numbers ({random[0]})")
     result = Fidelity()

@@ -85,6 +85,7 @@ ANALYTIC = frozenset(
         empty_like new_zeros new_ones new_full new_empty arange linspace scalar_tensor
         fill fill_ zero_ item _local_scalar_dense sym_size sym_numel sym_stride
         lift_fresh normal bernoulli rand_like randn_like _assert_tensor_metadata
+        normal_functional uniform exponential cauchy log_normal geometric random
         pixel_shuffle pixel_unshuffle unfold im2col col2im
         slice_scatter select_scatter diagonal_scatter as_strided_scatter as_strided
         empty_strided new_empty_strided view_copy permute_copy expand_copy slice_copy
@@ -99,6 +100,8 @@ ANALYTIC = frozenset(
         _adaptive_avg_pool2d_backward select_backward slice_backward""",
     )
 )
+# ops outside aten run by an explicit implementation (analyzer.empirical.ops) that is analytic
+ANALYTIC |= {"transformers.grouped_mm_fallback"}
 # Affine on each piece of a partition of input space: linearised at the line's centre.
 PIECEWISE_LINEAR = frozenset(
     f"aten.{n}"
@@ -266,3 +269,80 @@ def line_degrees(slopes: torch.Tensor, cap: int) -> list[float]:
     degree = torch.where(finite, degree, torch.full_like(degree, -1.0))
     best = degree.amax(dim=0)
     return [math.nan if d < 0 else float(d) for d in best.tolist()]
+
+
+def measure_values(
+    program: Program,
+    keys: list[str],
+    projection: Callable[[str, Any], torch.Tensor],
+    points: tuple[torch.Tensor, ...],
+    lines: tuple[torch.Tensor, ...],
+    cap: int,
+    batcher: Any,
+    task: Any = None,
+    span: float = 1.0,
+) -> torch.Tensor:
+    """``(samples, cap + 2, keys)``: projected values along each line at ``cap + 2``
+    equally spaced points spanning ``span / 2`` root-mean-squares either side of the
+    sample point, piecewise-linear and integer nodes frozen at the centre as in
+    :func:`measure_slopes`. For graphs with an op whose derivatives are finite
+    differences (first order only): values need no derivative at all."""
+    count = len(program.sources)
+    watched = frozenset(keys)
+    frozen = frozen_nodes(program)
+    offsets = (torch.arange(cap + 2, dtype=torch.float64) - (cap + 1) / 2) / (cap + 1) * span
+
+    def per_sample(*stacked: torch.Tensor) -> torch.Tensor:
+        point, direction = stacked[:count], stacked[count:]
+        centre: dict[str, Any] = {}
+        if frozen:
+            program.run(point, record=centre, recorded=frozen)
+        rows = []
+        for t in offsets.tolist():
+            x = tuple(p + t * d for p, d in zip(point, direction, strict=True))
+            found: dict[str, Any] = {}
+            found["output"] = program.run(x, found.__setitem__, watched, frozen=centre)
+            rows.append(torch.stack([projection(k, found.get(k)) for k in keys]))
+        return torch.stack(rows)
+
+    with torch.no_grad():
+        return batcher(per_sample, *points, *lines, task=task)
+
+
+VALUE_SPANS = (1.0, 0.125)  # a kink inside an op run by finite differences cannot be
+# frozen: a line that crosses one reads every order; the shorter span rarely crosses it, and
+# a polynomial reads the same degree at both (its top difference is still ~4e-7 of the first
+# at order 4, far above the tolerance), so the smaller reading of the two is kept
+
+
+def value_degrees(values: torch.Tensor, cap: int) -> tuple[list[float], list[float]]:
+    """Per value of ``(samples, cap + 2, values)``: the largest degree over the samples
+    whose values are finite (``nan`` where none is) — the smallest ``k ≤ cap`` whose
+    ``(k+1)``-th difference vanishes relative to the differences of orders ``1 … k`` and
+    to the rounding of the values themselves, else ``inf`` — and, for the last column
+    (the output) in the report, the largest difference of each order ``1 … cap + 1``
+    over the spacing to that power (an estimate of the derivative).
+
+    >>> t = torch.linspace(-0.5, 0.5, 6, dtype=torch.float64)
+    >>> value_degrees(torch.stack([t**2, t**3 + 1, t.exp()], dim=1)[None], cap=4)[0]
+    [2.0, 3.0, inf]
+    """
+    epsilon = torch.finfo(torch.float64).eps
+    finite = torch.isfinite(values).all(dim=1)  # (samples, values)
+    values = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
+    magnitude = values.abs().amax(dim=1)
+    differences = [values]
+    for _ in range(cap + 1):
+        differences.append(differences[-1][:, 1:] - differences[-1][:, :-1])
+    sizes = [d.abs().amax(dim=1) for d in differences]  # per order: (samples, values)
+    degree = torch.full(magnitude.shape, math.inf, dtype=torch.float64, device=values.device)
+    degree = torch.where(sizes[1] == 0, torch.zeros_like(degree), degree)
+    for k in range(1, cap + 1):
+        scale = torch.stack(sizes[1 : k + 1]).amax(dim=0)
+        rounding = 64 * 2 ** (k + 1) * epsilon * magnitude
+        vanished = sizes[k + 1] <= torch.maximum(RELATIVE_TOLERANCE * scale, rounding)
+        degree = torch.where(vanished & (degree > k), torch.full_like(degree, k), degree)
+    degree = torch.where(finite, degree, torch.full_like(degree, -1.0))
+    spacing = 1.0 / (cap + 1)
+    norms = [float(sizes[k][:, -1].amax()) / spacing**k for k in range(1, cap + 2)]
+    return [math.nan if d < 0 else float(d) for d in degree.amax(dim=0).tolist()], norms

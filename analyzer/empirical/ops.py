@@ -640,3 +640,111 @@ def _nll_loss_forward(input, target, weight, reduction, ignore_index):
     losses, weights = _picked_losses(input, target, weight, ignore_index)
     total = weights.sum() if reduction != 0 else weights.new_zeros(())
     return _reduced_loss(losses, weights, reduction), total
+
+
+# --- uninitialised memory: zeros, so that every run reads the same values --------------
+
+
+def _zeros_instead(op: Any) -> Callable[..., Any]:
+    """``op`` with its (arbitrary) contents set to zero: an ``empty`` tensor's values are
+    whatever the allocator left, which would differ between runs and samples and read
+    as a dependence on the input."""
+
+    def call(*args: Any, **kwargs: Any) -> torch.Tensor:
+        return op(*args, **kwargs).zero_()
+
+    return call
+
+
+for _op in (
+    *_overloads(aten.empty, "memory_format"), aten.empty_like.default, aten.new_empty.default,
+    aten.empty_strided.default, aten.new_empty_strided.default,
+    *_overloads(aten.empty_permuted, "default"),
+):  # fmt: skip
+    EXPLICIT[_op] = _zeros_instead(_op)
+
+
+# --- samplers of a tensor's shape: one draw for every sample ----------------------------
+
+
+def _shape_sampler(op: Any) -> Callable[..., Any]:
+    """``op`` (``normal_functional``, ``uniform``…: ``self`` gives only the shape) on a
+    fresh unbatched tensor of ``self``'s shape: vmap has no batching rule for these and
+    loops, drawing different numbers per sample, so two samples would differ by the draw
+    alone and read as a dependence on the input."""
+
+    def call(input: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        blank = torch.zeros(input.shape, dtype=input.dtype, device=input.device)
+        return op(blank, *args, **kwargs)
+
+    return call
+
+
+for _op in (
+    *_overloads(aten.normal_functional, "default"), aten.uniform.default,
+    aten.exponential.default, aten.cauchy.default, aten.log_normal.default,
+    aten.geometric.default, *_overloads(aten.random, "default", "from", "to"),
+):  # fmt: skip
+    EXPLICIT[_op] = _shape_sampler(_op)
+
+
+# --- grouped matrix products: no float64 kernel on the CPU --------------------------
+
+
+def grouped_mm(
+    mat_a: torch.Tensor,
+    mat_b: torch.Tensor,
+    offs: torch.Tensor | None = None,
+    bias: torch.Tensor | None = None,
+    out_dtype: torch.dtype | None = None,
+) -> torch.Tensor:
+    """``torch._grouped_mm`` written with ``einsum`` (the kernel takes no float64): with
+    ``offs`` (cumulative group ends) a 2-d ``mat_a`` is cut into row groups, one matrix
+    of a 3-d ``mat_b`` each (rows past the last end give zeros, as transformers'
+    fallback does); a 2-d ``mat_b`` is cut into column groups for a 3-d ``mat_a``; two
+    2-d operands are cut along the contracted axis into a stack of products. The groups
+    are masks, not slices, so that no value is read (``offs`` depends on the routing,
+    and under ``jvp`` and ``vmap`` its entries cannot be read).
+
+    >>> a, b = torch.randn(5, 3, dtype=torch.float64), torch.randn(2, 3, 4, dtype=torch.float64)
+    >>> out = grouped_mm(a, b, torch.tensor([2, 5]))
+    >>> bool(torch.allclose(out[:2], a[:2] @ b[0]) and torch.allclose(out[2:], a[2:] @ b[1]))
+    True
+    """
+    if mat_a.dim() == 3 and mat_b.dim() == 3:
+        out = mat_a @ mat_b
+    else:
+        assert offs is not None, "a grouped product of a 2-d operand needs offs"
+        if mat_a.dim() == 2 and mat_b.dim() == 3:
+            mask = _groups(offs, mat_a.size(0), mat_a.dtype)
+            out = torch.einsum("gs,sk,gkn->sn", mask, mat_a, mat_b)
+        elif mat_a.dim() == 3 and mat_b.dim() == 2:
+            mask = _groups(offs, mat_b.size(-1), mat_a.dtype)
+            out = torch.einsum("gn,gmk,kn->mn", mask, mat_a, mat_b)
+        else:
+            mask = _groups(offs, mat_a.size(-1), mat_a.dtype)
+            out = torch.einsum("gk,mk,kn->gmn", mask, mat_a, mat_b)
+    if bias is not None:
+        out = out + bias
+    return out if out_dtype is None else out.to(out_dtype)
+
+
+def _groups(offs: torch.Tensor, size: int, dtype: torch.dtype) -> torch.Tensor:
+    """``(groups, size)``: 1 where position ``i`` lies in group ``g`` (``offs``: ends)."""
+    positions = torch.arange(size, device=offs.device)
+    ends = offs.unsqueeze(-1)
+    starts = torch.cat([torch.zeros_like(offs[:1]), offs[:-1]]).unsqueeze(-1)
+    return ((positions >= starts) & (positions < ends)).to(dtype)
+
+
+@explicit(*_overloads(aten._grouped_mm, "default"))
+def _grouped_mm(mat_a, mat_b, offs=None, bias=None, out_dtype=None):
+    return grouped_mm(mat_a, mat_b, offs, bias, out_dtype)
+
+
+EXPLICIT_BY_NAME: dict[str, Callable[..., Any]] = {
+    # transformers' own loop of mm over expert groups (a custom op, registered late)
+    "transformers.grouped_mm_fallback": lambda input, weight, offs: grouped_mm(input, weight, offs),
+}
+"""Explicit implementations of ops outside ``aten``, by name (their packets may not exist
+when this module is imported)."""

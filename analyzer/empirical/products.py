@@ -87,13 +87,22 @@ class Candidate:
     factors: tuple[str, ...]  # keys of the captured values the test reads
     factor_of: Callable[[list[Any]], tuple[Any, Any]] | None = None  # rank: (a, b)
     part: str | None = None  # a fused attention's "scores" or "mix"
+    published_as: str | None = None  # the kind analyze gave the node, when not this one
 
 
-def candidates(program: Program, published: set[tuple[fx.Node, str | None]]) -> list[Candidate]:
+def candidates(
+    program: Program,
+    published: set[tuple[fx.Node, str | None]],
+    kinds: dict[tuple[fx.Node, str | None], str] | None = None,
+) -> list[Candidate]:
     """Every varying multiplying node (or fused attention part) not in ``published``
-    (``(node, part)`` pairs) with varying factors, and its test."""
+    (``(node, part)`` pairs) with varying factors, and its test. With ``kinds`` (the
+    published kind of each pair), a contraction published under another kind (``gating``
+    "(a Python number here)") is a candidate too: existence is not enough."""
     found = []
     nodes = {node for node, _ in published}
+    kinds = kinds or {}
+    contracting = {node for (node, part), kind in kinds.items() if kind == "contraction"}
     for node in program.graph.nodes:
         if node.op != "call_function" or node not in program.varying:
             continue
@@ -101,8 +110,10 @@ def candidates(program: Program, published: set[tuple[fx.Node, str | None]]) -> 
         if name in _ATTENTION:
             found.extend(_attention(program, node, published))
             continue
-        if node in nodes:
+        contraction = name in _CONTRACTIONS or name == "aten.einsum"
+        if node in nodes and not (contraction and kinds and node not in contracting):
             continue
+        other = kinds.get((node, None)) if node in nodes else None
         if isinstance(node.target, torch._ops.HigherOrderOperator):
             if _body_multiplies(program, node):  # a product inside a no_grad block, say
                 found.append(Candidate(node, "local", (node.name,)))
@@ -110,12 +121,14 @@ def candidates(program: Program, published: set[tuple[fx.Node, str | None]]) -> 
         if name in _CONTRACTIONS:
             factors = _varying_args(program, node, _CONTRACTIONS[name])
             if len(factors) >= 2:
-                found.append(Candidate(node, "contraction", tuple(n.name for n in factors)))
+                keys = tuple(n.name for n in factors)
+                found.append(Candidate(node, "contraction", keys, published_as=other))
         elif name == "aten.einsum":
             operands = node.args[1] if len(node.args) > 1 else []
             factors = [n for n in operands if isinstance(n, fx.Node) and n in program.varying]
             if len(factors) >= 2:
-                found.append(Candidate(node, "contraction", tuple(n.name for n in factors)))
+                keys = tuple(n.name for n in factors)
+                found.append(Candidate(node, "contraction", keys, published_as=other))
         elif name in _ELEMENTWISE:
             first, second = _ELEMENTWISE[name]
             factors = _varying_args(program, node, (first, second))

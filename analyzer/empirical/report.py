@@ -1,8 +1,8 @@
 """The result of a validation: measurements, verdicts and the ``analyzer.validation/1``
 document (``ValidationReport.to_json``); rendered by :mod:`analyzer.render.validation`.
 
->>> order("3") < order("inf"), order("undefined")
-(True, 0)
+>>> order("3") < order("inf"), order("undefined"), order("≥ 3")
+(True, 0, 3)
 """
 
 from __future__ import annotations
@@ -81,9 +81,11 @@ class ValidationReport:
     fidelity: Fidelity = field(default_factory=Fidelity)
     peak_memory_gib: float = 0.0  # the most any chunk of samples was measured to add
     missing_sites: list[dict[str, Any]] = field(default_factory=list)
+    missing_transposes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def degree_agrees(self) -> bool:
+        """The measured degree is the claimed one (a lower bound ``≥ k`` confirms none)."""
         return self.degree_static == self.degree_empirical
 
     @property
@@ -106,12 +108,31 @@ class ValidationReport:
             and not self.cross_contradicts
             and self.fidelity.mismatched == 0
             and not self.missing_sites
+            and not self.missing_transposes
         )
 
     @property
     def agree(self) -> bool:
         """Sound, the output degree equal to the claim, and every site confirmed."""
         return self.sound and self.degree_agrees and all(s.confirmed for s in self.sites)
+
+    @property
+    def graph_checked(self) -> bool:
+        """Whether the traced graph was compared with the model at some input."""
+        return self.fidelity.checked > 0
+
+    @property
+    def verdict(self) -> str:
+        """The closing verdict in a few words: ``agree``, ``over-approximated`` or
+        ``DISAGREE``, qualified when the graph could not be compared with the model (the
+        other checks then only show that the claims hold of the graph)."""
+        word = "agree" if self.agree else "over-approximated" if self.sound else "DISAGREE"
+        notes = []
+        if self.degree_empirical.startswith("≥"):
+            notes.append(f"degree only bounded: {self.degree_empirical}")
+        if not self.graph_checked:
+            notes.append(f"graph {self.fidelity.note or 'not checked'}")
+        return f"{word} ({'; '.join(notes)})" if notes else word
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -124,6 +145,8 @@ class ValidationReport:
             "dtype": self.dtype,
             "agree": self.agree,
             "sound": self.sound,
+            "verdict": self.verdict,
+            "graph_checked": self.graph_checked,
             "degree": {
                 "static": self.degree_static,
                 "empirical": self.degree_empirical,
@@ -157,6 +180,7 @@ class ValidationReport:
                 for s in self.sites
             ],
             "missing_products": self.missing_sites,
+            "missing_transposes": self.missing_transposes,
             "cross_entry": {
                 "pairs": self.cross_pairs,
                 "nonzero": self.cross_nonzero,
@@ -177,7 +201,9 @@ class ValidationReport:
 
 def order(degree: str) -> float:
     """A degree string as a number; ``undefined`` (no sample in the domain) as 0, so
-    that it never reads as a contradiction."""
+    that it never reads as a contradiction; a lower bound ``≥ k`` as ``k``."""
     if degree == "undefined":
         return 0
+    if degree.startswith("≥"):
+        return int(degree[1:].strip())
     return math.inf if degree == "inf" else int(degree)

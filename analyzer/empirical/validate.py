@@ -68,10 +68,13 @@ from analyzer.empirical.fidelity import (
     model_reference,
 )
 from analyzer.empirical.lines import (
+    VALUE_SPANS,
     difference_norms,
     interpolation_blockers,
     line_degrees,
     measure_slopes,
+    measure_values,
+    value_degrees,
 )
 from analyzer.empirical.products import candidates
 from analyzer.empirical.report import (
@@ -81,19 +84,23 @@ from analyzer.empirical.report import (
     ValidationReport,
     order,
 )
+from analyzer.empirical.transposes import missing_transposes
 from analyzer.empirical.verdicts import (
+    at_least,
     capped,
     changed_between_samples,
     largest_derivatives,
     missing_sites,
     nested_degree,
+    overflow_bounds,
     site_checks,
     spelled,
+    unresolved,
     without_sources,
 )
 from analyzer.empirical.weights import random_weights
 from analyzer.errors import AnalyzerError, SpecError
-from analyzer.frontend.dialect import TracedModel, is_floating
+from analyzer.frontend.dialect import TracedModel, is_floating, op_name
 from analyzer.frontend.tracing import trace
 from analyzer.frontend.training import TrainingStep
 from analyzer.passes.escapes import escaped_literals
@@ -348,7 +355,8 @@ def _measure(
     lines_drawn = drawn.first(samples)
     pairs_drawn = drawn.first(pairs)
     probes, _ = site_probes(program, analysis.sites)
-    unlisted = candidates(program, {(s.node, s.part) for s in analysis.sites})
+    kinds = {(s.node, s.part): s.kind for s in analysis.sites}
+    unlisted = candidates(program, set(kinds), kinds)
     local = [Site(c.node, "candidate", ()) for c in unlisted if c.test == "local"]
     candidate_probes = {p.site.node.name: p for p in site_probes(program, local)[0]}
     weights, activations = peak_bytes(traced)
@@ -387,14 +395,52 @@ def _measure(
 
     def by_nested_jvp(task: Any = None) -> tuple[dict[str, str], list[float]]:
         batcher.chunk = nested_cost
-        norms = largest_derivatives(
-            measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
-        )  # (orders, keys)
-        measured = {k: nested_degree(norms[:, i].tolist(), cap) for k, i in position.items()}
+        series = measure_degrees(program, keys, project, lines_drawn, cap, batcher, task)
+        norms = largest_derivatives(series)  # (orders, keys)
+        overflowed = unresolved(series[:, 1:], series[:, 0])
+        bounds = overflow_bounds(series[:, 1:])
+        measured = {}
+        for k, i in position.items():
+            degree = nested_degree(norms[:, i].tolist(), cap)
+            if bounds[i] > cap:  # a derivative above the cap overflowed: not zero
+                degree = "inf"
+            elif overflowed[i] and degree != "inf":
+                degree = at_least(str(max(int(order(degree)), bounds[i])))
+            measured[k] = degree
         return measured, norms[1:, position["output"]].tolist()  # orders 1 … cap + 1
 
+    differenced = sorted(
+        {op_name(n) for n, f in program.fallbacks.items()
+         if f.how == "finite differences" and n in program.varying}
+    )  # fmt: skip
+
     with progress.task("degree", total=samples) as task:
-        if nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
+        if differenced and degree_method == "auto":  # derivatives of first order only
+            method = (
+                f"differences of the graph's values at {cap + 2} points per line "
+                f"({', '.join(differenced[:3])} ran through finite differences, whose "
+                "derivatives are first order only)"
+            )
+            batcher.chunk = chunk_size(budget, weights * 2, activations * 2, samples)
+            readings = []
+            for span in VALUE_SPANS:
+                values = measure_values(
+                    program, keys, lambda k, v: _projection(project, k, v),
+                    lines_drawn.points, lines_drawn.lines, cap, batcher,
+                    task if span == VALUE_SPANS[0] else None, span,
+                )  # fmt: skip
+                readings.append((value_degrees(values, cap), unresolved(values)))
+            derivative_norms = readings[0][0][1]
+            degrees = [
+                min((x for x in d if not math.isnan(x)), default=math.nan)
+                for d in zip(*(r[0][0] for r in readings), strict=True)
+            ]
+            measured = {k: spelled(degrees[i]) for k, i in position.items()}
+            overflowed = [any(o) for o in zip(*(r[1] for r in readings), strict=True)]
+            measured = {
+                k: at_least(d) if overflowed[position[k]] else d for k, d in measured.items()
+            }
+        elif nested:  # an op that is neither analytic nor piecewise linear: exact Taylor
             reason = f" (not interpolated because of {', '.join(blockers[:3])})" if blockers else ""
             method = f"nested jvp at each point{reason}"
             measured, derivative_norms = by_nested_jvp(task)
@@ -406,9 +452,16 @@ def _measure(
                 lines_drawn.lines, cap, batcher, task,
             )  # fmt: skip
             degrees = line_degrees(slopes, cap)
-            measured = {k: spelled(degrees[i]) for k, i in position.items()}
+            overflowed = unresolved(slopes)
+            measured = {
+                k: at_least(spelled(degrees[i])) if overflowed[i] else spelled(degrees[i])
+                for k, i in position.items()
+            }
             derivative_norms = difference_norms(slopes[:, :, position["output"]], cap)
-            if any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
+            if any(overflowed):  # nested jvp reads more of what overflowed
+                method = "nested jvp at each point (the interpolation overflowed)"
+                measured, derivative_norms = by_nested_jvp()
+            elif any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
                 measured, derivative_norms = by_nested_jvp()
     if fidelity.mismatched and _values_escaped(traced) and not isinstance(reference, str):
@@ -459,6 +512,15 @@ def _measure(
 
     sites = site_checks(analysis, probes, mixed, position)
     missing = missing_sites(analysis, unlisted, mixed, position)
+    shown = {(m["node"], m.get("part")) for m in missing}
+    contractions = [
+        (s.node, s.part) for s, c in zip(analysis.sites, sites, strict=True)
+        if s.kind == "contraction" and c.confirmed
+    ] + [
+        (c.node, c.part) for c in unlisted
+        if c.test == "contraction" and (c.node.name, c.part) in shown
+    ]  # fmt: skip
+    transposes = missing_transposes(analysis, program, contractions)
     out = position["output"]
     cross = mixed.output_cross.abs()
     first = torch.maximum(mixed.tangent_u[:, out].abs(), mixed.tangent_v[:, out].abs()).amax()
@@ -503,4 +565,5 @@ def _measure(
         peak_memory_gib=batcher.peak / GIB,
         fidelity=fidelity,
         missing_sites=missing,
+        missing_transposes=transposes,
     )

@@ -3,6 +3,8 @@ missing sites (the tolerances are in :mod:`analyzer.empirical.report`).
 
 >>> nested_degree([5.0, 2.0, 4.0, 0.0, 0.0, 0.0], cap=4)  # derivatives 0 to 5 at a point
 '2'
+>>> at_least("3"), at_least("inf")
+('≥ 3', 'inf')
 """
 
 from __future__ import annotations
@@ -74,11 +76,62 @@ def without_sources(
 
 
 def largest_derivatives(series: torch.Tensor) -> torch.Tensor:
-    """Per order and value, the largest |derivative| over the samples where it is defined
-    (a sample outside the model's domain — a NaN — is left out)."""
+    """Per order and value, the largest |derivative| over the samples where every order
+    is resolved (a sample outside the model's domain, or whose derivatives overflowed, is
+    left out: see :func:`unresolved`)."""
     magnitude = series.abs()
-    magnitude = torch.where(torch.isnan(magnitude), torch.zeros_like(magnitude), magnitude)
+    kept = torch.isfinite(series).all(dim=1, keepdim=True)  # (samples, 1, values)
+    magnitude = torch.where(kept, magnitude, torch.zeros_like(magnitude))
     return magnitude.amax(dim=0)
+
+
+def unresolved(measured: torch.Tensor, values: torch.Tensor | None = None) -> list[bool]:
+    """Per value of a ``(samples, points or orders, values)`` measurement (derivatives,
+    slopes, or values along lines) and, for derivatives, the ``(samples, values)`` values
+    themselves: whether its degree could not be read at some sample — an infinite
+    derivative (an overflow, a singular point), or anything not finite while something
+    overflowed somewhere (``inf − inf`` and a projection of ``±inf`` read NaN, like a
+    point outside the domain; a value of degree 2²⁰⁰ overflows at some points and
+    underflows to exact zeros at others). The degree read at the other samples is then
+    only a lower bound. Without any infinity, NaN is a point outside the domain.
+
+    >>> inf, nan = float("inf"), float("nan")
+    >>> unresolved(torch.tensor([[[1.0, 1.0, 2.0]], [[inf, nan, 2.0]]]))
+    [True, True, False]
+    >>> unresolved(torch.tensor([[[1.0, nan]]]))  # outside the domain
+    [False, False]
+    """
+    broken = (~torch.isfinite(measured)).any(dim=1)  # (samples, values)
+    overflow = bool(torch.isinf(measured).any())
+    if values is not None:
+        broken = broken | ~torch.isfinite(values)
+        overflow = overflow or bool(torch.isinf(values).any())
+    infinite = torch.isinf(measured).any(dim=1).any(dim=0)
+    return (infinite | (broken.any(dim=0) & overflow)).tolist()
+
+
+def overflow_bounds(derivatives: torch.Tensor) -> list[int]:
+    """Per value of ``(samples, orders 1 … cap + 1, values)``: the highest order whose
+    derivative overflowed (``±inf``) at some sample with every lower order still a
+    number — an infinite derivative is not zero, so the degree is at least that order.
+
+    >>> inf, nan = float("inf"), float("nan")
+    >>> overflow_bounds(torch.tensor([[[1.0, 1.0], [inf, 0.0], [nan, inf]]]))
+    [2, 3]
+    """
+    numbers = ~torch.isnan(derivatives)
+    reached = numbers.int().cumprod(dim=1).bool()  # no NaN up to this order
+    orders = torch.arange(1, derivatives.size(1) + 1, device=derivatives.device)
+    hit = torch.isinf(derivatives) & reached
+    bound = torch.where(hit, orders.view(1, -1, 1), torch.zeros_like(orders).view(1, -1, 1))
+    return bound.amax(dim=(0, 1)).tolist()
+
+
+def at_least(degree: str) -> str:
+    """A measured degree as a lower bound: ``≥ k`` (``inf`` stays ``inf``)."""
+    if degree == "inf" or degree.startswith("≥"):
+        return degree
+    return "≥ 0" if degree == "undefined" else f"≥ {degree}"
 
 
 def nested_degree(norms: list[float], cap: int) -> str:
@@ -149,6 +202,9 @@ def missing_sites(
             }
             if candidate.part is not None:
                 entry["part"] = candidate.part
+            if candidate.published_as is not None:
+                entry["published_as"] = candidate.published_as
+                entry["why"] = f"published as {candidate.published_as}, but {why}"
             found.append(entry)
     return found
 

@@ -34,10 +34,19 @@ def render_validation(report: ValidationReport, limit: int = 20) -> str:
     timing = ", ".join(f"{k} {v:.1f} s" for k, v in document["seconds_by_check"].items())
     if report.agree:
         verdict = "the static claims agree with the model"
+    elif report.sound and report.degree_empirical.startswith("≥"):
+        verdict = (
+            f"DISAGREEMENT (no claim contradicted, none confirmed for the degree: it "
+            f"could only be bounded, {report.degree_empirical})"
+        )
     elif report.sound:
         verdict = "DISAGREEMENT (no claim contradicted: the static analysis over-approximates)"
     else:
         verdict = "DISAGREEMENT: a published claim is contradicted by the model"
+    if not report.graph_checked:  # the claims hold of the graph; the graph may not be the model
+        note = report.fidelity.note or "not checked"
+        verdict = verdict.replace("agree with the model", "agree with the traced graph")
+        verdict = f"{verdict} (graph {note}: the graph itself was not compared with the model)"
     lines.append(f"verdict      {verdict}  ({report.seconds:.1f} s: {timing})")
     return "\n".join(lines)
 
@@ -105,6 +114,16 @@ def _site_lines(document: dict[str, Any], limit: int) -> list[str]:
     for item in missing[:limit]:
         name = item["node"] + (f" [{item['part']}]" if "part" in item else "")
         lines.append(f"  missing site {name} ({item['op']}): {item['why']}")
+    transposes = document.get("missing_transposes", [])
+    lines.append(
+        f"transposes   {len(transposes)} measured contraction(s) read an input-dependent "
+        f"operand transposed without a published feeding transpose  {_verdict(not transposes)}"
+    )
+    for item in transposes[:limit]:
+        kind = "implied by" if item["implied"] else "feeding"
+        lines.append(
+            f"  missing transpose {item['node']} ({kind} {item['contraction']}): {item['why']}"
+        )
     return lines
 
 
