@@ -1,4 +1,5 @@
-"""The red team's open findings (``cases_redteam.FOUND_FALSE_CLAIMS``): the oracle confirms
+"""The red teams' open findings (``FOUND_FALSE_CLAIMS`` of ``cases_redteam`` and
+``cases_round4``): the oracle confirms
 each hand-written truth, and the tool still gets each one wrong. The second test is a strict
 ``xfail``: once the passes or ``validate`` are fixed for a case it passes, the xfail turns into
 a failure, and the case moves into the catalogue (drop its ``found=``)."""
@@ -7,10 +8,11 @@ from __future__ import annotations
 
 import pytest
 
-from tests.adversarial.cases_redteam import FOUND_FALSE_CLAIMS
+from tests.adversarial import cases_redteam, cases_round4
 from tests.adversarial.judge import analyze_case, validate_case
 from tests.adversarial.test_cases import assert_oracle_confirms
 
+FOUND_FALSE_CLAIMS = {**cases_redteam.FOUND_FALSE_CLAIMS, **cases_round4.FOUND_FALSE_CLAIMS}
 NAMES = sorted(FOUND_FALSE_CLAIMS)
 
 
