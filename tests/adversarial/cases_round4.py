@@ -72,6 +72,15 @@ def probe(
     return keep
 
 
+def says_piecewise(doc: dict[str, Any]) -> list[str]:
+    """The model is piecewise (a max, a sort, a selection, an abs): the analysis must not
+    publish ``piecewise: false``."""
+    return [] if doc["piecewise"] else ["piecewise false, the function is piecewise"]
+
+
+PIECEWISE = (says_piecewise,)
+
+
 def _x(*shape: int) -> tuple[torch.Tensor]:
     return (torch.randn(*(shape or (2, 4))),)
 
@@ -129,6 +138,7 @@ def dlpack_alias_square():
 
 @probe(
     truth(2, ANY_SITE),
+    checks=PIECEWISE,
     found="validate: measures degree inf, true 2",
 )
 def python_max_of_tolist():
@@ -159,6 +169,7 @@ def numpy_row_sum_gate():
 
 @probe(
     truth(2, ANY_SITE),
+    checks=PIECEWISE,
     found="validate: measures degree 1, true 2 (the numpy-made sort is frozen)",
 )
 def numpy_sort_gate():
@@ -227,7 +238,7 @@ class ItemNormalise(torch.autograd.Function):
         return grad
 
 
-@probe(truth(math.inf, ANY_SITE))
+@probe(truth(math.inf, ANY_SITE), checks=PIECEWISE)
 def item_inside_function():
     """ItemNormalise.apply(x) = x / max|x|: a quotient hidden in a Function's .item()."""
     return Fn(lambda m, x: ItemNormalise.apply(x)), _x()
@@ -250,7 +261,14 @@ def library_op_with_fake_kernel():
     return Fn(lambda m, x, y: numpy_mul(x, y)), _xy()
 
 
-@probe(truth(2, ANY_SITE))
+@probe(
+    truth(2, ANY_SITE),
+    checks=PIECEWISE,
+    found=(
+        "analyze: piecewise false though Python picks a row by comparing .item() values (the "
+        "selection is frozen; the warning speaks of control flow)"
+    ),
+)
 def sorted_rows_by_python_key():
     """max(rows, key=float ∘ sum) · x: Python picks y's row of largest sum; it scales x."""
 
@@ -441,14 +459,14 @@ def complex_cast_round_trip_square():
     return Fn(lambda m, x: x.to(torch.complex128).real.to(x.dtype) * x), _x()
 
 
-@probe(truth(1))
+@probe(truth(1), checks=PIECEWISE)
 def bool_cast_gate():
     """(x > 0).to(x.dtype) · x = relu(x): a comparison cast back to floats gates x."""
     return Fn(lambda m, x: (x > 0).to(x.dtype) * x), _x()
 
 
 # --- data-dependent shapes ---------------------------------------------------------------
-@probe(truth(2, ANY_SITE))
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def masked_select_sum_times_input():
     """y · Σ x[x > 0]: a data-dependent selection summed, then multiplied by y."""
     return Fn(lambda m, x, y: y * x[x > 0].sum()), _xy()
@@ -466,7 +484,7 @@ def nonzero_count():
     return Fn(lambda m, x: torch.tensor(float(torch.nonzero(x > 0.5).shape[0]))), _x()
 
 
-@probe(truth(2, ANY_SITE))
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def unique_count_scales():
     """y · #unique(round(x)) + x · y: a data-dependent count (piecewise constant in x)
     scales y, beside the product x · y."""
@@ -617,6 +635,7 @@ def _bit_abs(x: torch.Tensor) -> torch.Tensor:
 
 @probe(
     truth(1),
+    checks=PIECEWISE,
     found=(
         "analyze: output discrete, degree 0 for |x| made through view(int) & mask, view(float); "
         "validate agrees"
@@ -629,6 +648,7 @@ def bitcast_abs():
 
 @probe(
     truth(2, ANY_SITE),
+    checks=PIECEWISE,
     found=(
         "analyze: degree 1, piecewise affine, no site for y · |x| (|x| through an integer view); "
         "validate agrees"
@@ -670,7 +690,14 @@ def fft_circular_convolution():
     return Fn(lambda m, x, y: torch.fft.ifft(torch.fft.fft(x) * torch.fft.fft(y)).real), _xy()
 
 
-@probe(truth(math.inf, ANY_SITE))
+@probe(
+    truth(math.inf, ANY_SITE),
+    checks=PIECEWISE,
+    found=(
+        "analyze: piecewise false for min(1, 1/‖row‖) scaling: the unknown "
+        "aten.embedding_renorm gets a smooth worst case"
+    ),
+)
 def embedding_max_norm_renorm():
     """embedding(ids, 3x, max_norm=1): rows longer than 1 are divided by their norm."""
     return Fn(lambda m, x: F.embedding(m.ids, 3 * x, max_norm=1.0), ids=torch.tensor([0, 2])), (
@@ -690,7 +717,14 @@ def ldexp_of_two_inputs():
     return Fn(lambda m, x, y: torch.ldexp(x, y)), _xy()
 
 
-@probe(truth(2, ANY_SITE))
+@probe(
+    truth(2, ANY_SITE),
+    checks=PIECEWISE,
+    found=(
+        "analyze: piecewise false for max(0, −t(a − b)): an unknown op's worst case "
+        "(UNKNOWN_FACT) is not piecewise; the decomposed graph is"
+    ),
+)
 def margin_ranking_input_target():
     """margin_ranking_loss(a, b, t, reduction='none') = max(0, −t(a − b)): t from an input."""
     return Fn(lambda m, a, b, t: F.margin_ranking_loss(a, b, t, reduction="none")), (
@@ -1043,3 +1077,67 @@ def eval_batchnorm_running_var_from_input():
             return self.bn(x)
 
     return Norm().eval(), (torch.randn(2, 4), torch.randn(4))
+
+
+# --- a fourth wave: ops that mutate behind the schema, asynchronous work, aliases -------------
+@torch.library.custom_op("adversarial_round4::square_into", mutates_args=("out",))
+def square_into(x: torch.Tensor, out: torch.Tensor) -> None:
+    """Writes x² into ``out``: a custom op that mutates its second argument."""
+    out.copy_(x * x)
+
+
+@probe(
+    truth(3, ANY_SITE),
+    found=(
+        "validate: refuses (auto_functionalized_v2 of a mutating custom op is not supported); "
+        "analyze is sound (an unknown op)"
+    ),
+)
+def library_op_mutates_out():
+    """out = zeros; square_into(x, out); y · out = y·x²: the op writes its argument."""
+
+    def forward(m, x, y):
+        out = torch.zeros_like(x)
+        square_into(x, out)
+        return y * out
+
+    return Fn(forward), _xy()
+
+
+@probe(truth(2, GATING))
+def data_alias_inplace_product():
+    """c = x.clone(); c.data.mul_(y); c: an in-place product through the .data alias."""
+
+    def forward(m, x, y):
+        c = x.clone()
+        c.data.mul_(y)
+        return c
+
+    return Fn(forward), _xy()
+
+
+@probe(truth(2, cross=False))
+def jit_fork_square():
+    """x + wait(fork(square, x)): the square computed by torch.jit.fork."""
+
+    def forward(m, x):
+        future = torch.jit.fork(torch.mul, x, x)
+        return x + torch.jit.wait(future)
+
+    return Fn(forward), _x()
+
+
+@probe(truth(2, GATING))
+def checkpoint_product():
+    """checkpoint(a ↦ a[0] · a[1], x): a product inside activation checkpointing."""
+
+    def forward(m, x):
+        return torch.utils.checkpoint.checkpoint(lambda a: a[0] * a[1], x, use_reentrant=False)
+
+    return Fn(forward), _x()
+
+
+@probe(truth(0, dependence="discrete"))
+def is_nonzero_python_bool():
+    """full((2,), float(is_nonzero(x₀₀ > x₀₁))): a Python bool from is_nonzero."""
+    return Fn(lambda m, x: torch.full((2,), float(torch.is_nonzero(x[0, 0] > x[0, 1])))), _x()
