@@ -42,6 +42,7 @@ CLASSES = {
     "io": "10 inputs and outputs (integers, embeddings, dicts, keywords, unused)",
     "redteam": "11 a red team's attacks (scalar arguments, rare ops, views, hooks, dtypes)",
     "escapes": "12 values that leave torch (numpy, tolist, apply_, custom functions)",
+    "round4": "13 a fourth red team (escape routes, fused affine, einsum, complex, casts)",
 }
 _MODULES = [
     f"tests.adversarial.cases_{name}"
@@ -56,6 +57,7 @@ _MODULES = [
         "io",
         "redteam",
         "escapes",
+        "round4",
     )
 ]
 
