@@ -179,7 +179,7 @@ def test_a_model_that_fails_on_meta_falls_back_to_the_cpu_and_says_so(run_cli, t
 
 
 def test_no_fallback_when_the_device_is_given() -> None:
-    from analyzer.frontend.hf import TransformersError
+    from analyzer.frontend.hf_errors import TransformersError
 
     with pytest.raises(TransformersError, match="forward fails"):
         load_model("hf:xlnet", config=["n_layer=1", "d_model=32", "n_head=2"], device="meta")
