@@ -206,3 +206,41 @@ def test_the_fx_frontend_takes_keyword_inputs() -> None:
         trace(loaded.module, (), example_kwargs=loaded.kwargs, frontend="fx")
     except Exception as error:  # BERT's own control flow may stop fx, the wrapper may not
         assert "cannot be iterated" not in str(error)
+
+
+# The hf: builder's modules in the order data flows through them: each imports only from
+# modules before it (config → shrink → build → inputs; the errors under all of them).
+HF_MODULES = [
+    "hf_errors",
+    "hf_shrink",
+    "hf_config",
+    "hf_input_context",
+    "hf_vision_inputs",
+    "hf_audio_inputs",
+    "hf_series_inputs",
+    "hf_inputs",
+    "hf_plans",
+    "hf_probe",
+    "hf",
+]
+
+
+def test_hf_builder_modules_import_one_way():
+    import ast
+    from pathlib import Path
+
+    import analyzer.frontend
+
+    folder = Path(analyzer.frontend.__file__).parent
+    assert sorted(p.stem for p in folder.glob("hf*.py")) == sorted(HF_MODULES)
+    backwards = []
+    for position, name in enumerate(HF_MODULES):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "analyzer.frontend.hf"
+            ):
+                imported = node.module.rsplit(".", 1)[-1]
+                if HF_MODULES.index(imported) >= position:
+                    backwards.append(f"{name} imports {imported}")
+    assert not backwards, backwards
