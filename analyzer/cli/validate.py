@@ -105,7 +105,7 @@ def run(options: argparse.Namespace) -> int:
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")
     if streamed:
-        from analyzer.frontend.hf import inputs_on
+        from analyzer.frontend.hf_probe import inputs_on
 
         loaded.kwargs = inputs_on(loaded.module, loaded.kwargs, device)
     step = training_step(options)

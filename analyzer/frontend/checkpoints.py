@@ -140,7 +140,7 @@ def _transformers_checkpoint(
 ) -> LoadedModel:
     import transformers
 
-    from analyzer.frontend.hf import first_running, synthesised_plans
+    from analyzer.frontend.hf_probe import first_running, synthesised_plans
 
     config = _transformers_config(transformers, folder, overrides)
     cls = _architecture(transformers, config)

@@ -34,8 +34,8 @@ import torch
 from torch import nn
 
 from analyzer.errors import SpecError, TraceError, did_you_mean
-from analyzer.frontend.hf import first_running
 from analyzer.frontend.hf_plans import InputPlan, forward_parameters
+from analyzer.frontend.hf_probe import first_running
 from analyzer.frontend.loaded import LoadedModel
 
 LATENTS = ("sample", "hidden_states", "x", "latents")

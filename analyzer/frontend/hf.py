@@ -8,57 +8,52 @@ the meta device (it reads a tensor's value, or makes CPU tensors) is rebuilt on 
 when it is small enough, and the warnings say so. Nothing is downloaded; transformers is
 imported lazily.
 
-Failures are told apart, because they call for different actions: an unknown type or
-config field, or an override the config class rejects, is the user's (exit 2); a
-missing package is the environment's (exit 2, naming it); a default config or model that
-transformers itself cannot build, or a forward that fails on every input plan, is exit 3.
+Data flows one way through the builder's modules: the config
+(:mod:`analyzer.frontend.hf_config`, shrunk by :mod:`analyzer.frontend.hf_shrink`), then
+the model (here), then its inputs (:mod:`analyzer.frontend.hf_probe` runs the plans of
+:mod:`analyzer.frontend.hf_plans`); their errors are in :mod:`analyzer.frontend.hf_errors`
+(an unknown type or field is exit 2, a model transformers cannot build or run exit 3).
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import logging
-import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
-from analyzer.errors import SpecError, TraceError
-from analyzer.frontend.hf_inputs import SEQUENCE_LENGTH
-from analyzer.frontend.hf_plans import (
-    InputPlan,
-    did_you_mean,
-    input_plans,
-    with_placeholder_tokens,
+from analyzer.errors import SpecError
+from analyzer.frontend.hf_config import described, hf_config
+from analyzer.frontend.hf_errors import (
+    MissingPackageError,
+    TransformersError,
+    first_line,
+    import_transformers,
+    missing_package,
 )
-from analyzer.frontend.hf_shrink import SHRINK_LEVELS, repaired_config, shrink_config
+from analyzer.frontend.hf_inputs import SEQUENCE_LENGTH
+from analyzer.frontend.hf_probe import first_running, inputs_on, synthesised_plans
+from analyzer.frontend.hf_shrink import SHRINK_LEVELS
+
+__all__ = [  # the builder, and what its callers import from here
+    "CPU_FALLBACK_MAX_PARAMETERS",
+    "HFModel",
+    "MissingPackageError",
+    "TransformersError",
+    "build_hf_model",
+    "first_running",
+    "hf_config",
+    "inputs_on",
+    "rebuilt_on_cpu",
+    "synthesised_plans",
+]
 
 CPU_FALLBACK_MAX_PARAMETERS = 300_000_000
 """A model that fails on the meta device is rebuilt on the CPU up to this size (1.2 GB of
 float32 weights); above it the error suggests ``--device cpu`` or a smaller config."""
-
-
-class MissingPackageError(SpecError):
-    """The model's code needs a Python package that is not installed (exit code 2)."""
-
-    def __init__(self, message: str, package: str) -> None:
-        super().__init__(message)
-        self.package = package
-
-
-class TransformersError(TraceError):
-    """transformers itself failed: ``stage`` is ``"config"`` (the default config does not
-    build), ``"model"`` (the model does not build from it), ``"no forward"`` (the model
-    class has none) or ``"forward"`` (the forward fails on every input plan). Exit 3."""
-
-    def __init__(self, message: str, stage: str) -> None:
-        super().__init__(message)
-        self.stage = stage
 
 
 @dataclass
@@ -220,7 +215,7 @@ def rebuilt_on_cpu(built: HFModel, error: BaseException) -> HFModel | None:
         return None
     note = (
         f"built on the cpu: tracing on the meta device failed ({type(error).__name__}: "
-        f"{_first_line(error)})"
+        f"{first_line(error)})"
     )
     return dataclasses.replace(
         built, module=model, inputs=plan.inputs, device="cpu",
@@ -232,172 +227,17 @@ def _size(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def hf_config(
-    model_type: str, overrides: dict[str, Any], *, shrink: str | None = None
-) -> tuple[Any, dict[str, Any], list[str]]:
-    """The config of ``model_type`` with ``overrides`` (shrunk as :func:`shrink_config`
-    says), the shrunk fields, and warnings. Raises the errors of the module docstring."""
-    transformers = _transformers()
-    if model_type not in transformers.CONFIG_MAPPING:
-        raise SpecError(
-            f"unknown hf: model type {model_type!r} (the model_type field of a config.json)"
-            + did_you_mean(model_type, transformers.CONFIG_MAPPING.keys())
-        )
-    try:
-        defaults = transformers.AutoConfig.for_model(model_type)
-    except ImportError as error:
-        raise _missing_package(model_type, error) from error
-    except Exception as error:
-        raise TransformersError(
-            f"transformers cannot build the default config of hf:{model_type}: "
-            f"{type(error).__name__}: {_first_line(error)}",
-            "config",
-        ) from error
-    for key, value in overrides.items():
-        owner, field = _field_owner(model_type, defaults, key)
-        _check_type(model_type, key, value, getattr(owner, field))
-    top = {k: v for k, v in overrides.items() if "." not in k}
-    try:
-        config = transformers.AutoConfig.for_model(model_type, **top)
-        if len(top) < len(overrides):
-            config = _with_sub_config_fields(config, overrides)
-    except Exception as error:
-        given = " ".join(f"{k}={v!r}" for k, v in overrides.items())
-        raise SpecError(
-            f"the {type(defaults).__name__} of hf:{model_type} rejects --config {given}: "
-            f"{type(error).__name__}: {_first_line(error)}"
-        ) from error
-    shrunk: dict[str, Any] = {}
-    warnings: list[str] = []
-    if shrink:
-        try:
-            config, shrunk = shrink_config(config, model_type, shrink, keep=set(overrides))
-        except Exception as error:  # the config class validates: keep its own sizes
-            warnings.append(
-                f"{shrink} not shrunk: the config rejects it ({type(error).__name__}: "
-                f"{_first_line(error)})"
-            )
-    else:
-        config, repaired = repaired_config(config, model_type, keep=set(overrides))
-        if repaired:
-            warnings.append(
-                "set as the checkpoints do, since transformers' own forward fails on the "
-                "default: " + ", ".join(f"{k}={v!r}" for k, v in repaired.items())
-            )
-    _without_cache(config)
-    config._analyzer_described = (  # for messages: whose config failed
-        "its config with " + " ".join(f"--config {k}={v!r}" for k, v in overrides.items())
-        if overrides
-        else ("its shrunk config" if shrunk else "its default config")
-    )
-    if "vocab_size" not in overrides:
-        warnings += _placeholders_in_vocabulary(config)
-    return config, shrunk, warnings
-
-
-def _field_owner(model_type: str, defaults: Any, key: str) -> tuple[Any, str]:
-    """The (sub-)config that holds ``key``'s field (``text_config.num_hidden_layers``: the
-    text config) and the field's name; a :class:`SpecError` naming the closest fields when
-    there is no such field."""
-    *path, field = key.split(".")
-    owner, walked = defaults, []
-    for name in path:
-        sub = getattr(owner, name, None)
-        if sub is None or not hasattr(sub, "to_dict"):
-            where = ".".join(walked) or model_type
-            subs = [k for k, v in vars(owner).items() if hasattr(v, "to_dict")]
-            raise SpecError(
-                f"--config {key}=…: the {where} config has no sub-config {name!r}"
-                + (did_you_mean(name, subs) if subs else " (it has no sub-configs)")
-            )
-        owner, walked = sub, [*walked, name]
-    if not hasattr(owner, field):
-        where = ".".join(walked) or model_type
-        raise SpecError(
-            f"--config {key}=…: the {where} config has no field {field!r}"
-            + did_you_mean(field, [k for k in owner.to_dict() if not k.startswith("_")])
-        )
-    return owner, field
-
-
-def _with_sub_config_fields(config: Any, overrides: dict[str, Any]) -> Any:
-    """``config`` with the dotted overrides set in its sub-configs, rebuilt by its class so
-    that derived fields follow (as ``from_dict`` of the changed document)."""
-    document = config.to_dict()
-    for key, value in overrides.items():
-        *path, field = key.split(".")
-        if not path:
-            continue
-        target = document
-        for name in path:
-            target = target[name]
-        target[field] = value
-    return type(config).from_dict(document)
-
-
-def _check_type(model_type: str, key: str, value: Any, default: Any) -> None:
-    """A value of the wrong type for its field (``num_hidden_layers=abc``) is bad input."""
-    if default is None or value is None:
-        return  # the field takes several types; the config checks it
-    if isinstance(value, dict) and (isinstance(default, dict) or hasattr(default, "to_dict")):
-        return  # a sub-config given as a dict: its own class checks its fields
-    expected = type(default)
-    fits = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    if expected is float and isinstance(value, int) and not isinstance(value, bool):
-        fits = True
-    if not fits:
-        raise SpecError(
-            f"--config {key}={value!r}: the {model_type} config's {key} must be "
-            f"{expected.__name__} (its default is {default!r}), not {type(value).__name__}"
-        )
-
-
-def _placeholders_in_vocabulary(config: Any) -> list[str]:
-    """Some default configs put the image placeholder id just past the text vocabulary
-    (LLaVA: ``image_token_id`` 32000, ``vocab_size`` 32000; the checkpoints have 32064):
-    grow the vocabulary to hold it, so that an image can be given at all."""
-    try:
-        text = config.get_text_config()
-    except (AttributeError, ValueError):
-        return []
-    vocab = getattr(text, "vocab_size", None)
-    ids = [
-        getattr(config, name, None)
-        for name in ("image_token_id", "image_token_index", "video_token_id")
-    ]
-    ids = [i for i in ids if isinstance(i, int)]
-    if not isinstance(vocab, int) or not ids or max(ids) < vocab:
-        return []
-    text.vocab_size = max(ids) + 1
-    return [
-        f"vocab_size {vocab} grown to {text.vocab_size}: the config's placeholder token id "
-        f"{max(ids)} lies outside it"
-    ]
-
-
-def _without_cache(config: Any) -> None:
-    """No cache objects in the traced outputs, in sub-configs too."""
-    for holder in [config, *(getattr(config, n, None) for n in getattr(config, "sub_configs", {}))]:
-        if holder is not None and hasattr(holder, "use_cache"):
-            holder.use_cache = False
-
-
-def _described(config: Any) -> str:
-    """How a config came about, for messages: ``its default config`` and the like."""
-    return getattr(config, "_analyzer_described", "its config")
-
-
 def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
-    transformers = _transformers()
+    transformers = import_transformers()
     try:
         with torch.device(device):
             model = transformers.AutoModel.from_config(config)
     except ImportError as error:
-        raise _missing_package(model_type, error) from error
+        raise missing_package(model_type, error) from error
     except Exception as error:
         raise TransformersError(
-            f"transformers cannot build hf:{model_type} from {_described(config)}: "
-            f"{type(error).__name__}: {_first_line(error)}",
+            f"transformers cannot build hf:{model_type} from {described(config)}: "
+            f"{type(error).__name__}: {first_line(error)}",
             "model",
         ) from error
     if type(model).forward is nn.Module.forward:  # nothing to trace (Bark only generates)
@@ -409,152 +249,6 @@ def _build_model(model_type: str, config: Any, device: str) -> nn.Module:
     return model.eval()
 
 
-def inputs_on(
-    model: nn.Module, inputs: dict[str, Any], device: str | torch.device
-) -> dict[str, Any]:
-    """The same synthesised inputs (names and shapes) made again on ``device``: a model
-    built on the meta device whose inputs must hold values (block-wise validation streams
-    its weights to the device one block at a time).
-
-    >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
-    >>> {n: (t.device.type, tuple(t.shape)) for n, t in inputs_on(built.module, built.inputs,
-    ...                                                            "cpu").items()}
-    {'input_ids': ('cpu', (1, 8))}
-    """
-
-    def shapes(found: dict[str, Any]) -> dict[str, Any]:
-        return {n: tuple(getattr(t, "shape", ())) for n, t in found.items()}
-
-    first = next((t for t in inputs.values() if hasattr(t, "shape") and t.dim() >= 1), None)
-    batch = int(first.shape[0]) if first is not None else 1
-    wanted = shapes(inputs)
-    for seq_len in sorted({SEQUENCE_LENGTH, *(s for v in wanted.values() for s in v)}):
-        sizes = {"batch": batch, "seq_len": seq_len, "image_size": None, "overrides": None}
-        for plan in synthesised_plans(model, sizes, str(device)):
-            if shapes(plan.inputs) == wanted:
-                return plan.inputs
-    raise SpecError(
-        "could not make the synthesised inputs again on "
-        f"{device} ({', '.join(f'{n} {list(s)}' for n, s in wanted.items())}): give them "
-        "with --input NAME=SPEC"
-    )
-
-
-def synthesised_plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
-    """The input plans of :func:`~analyzer.frontend.hf_plans.input_plans` for ``sizes``
-    (``batch``, ``seq_len``, ``image_size``, ``overrides``), with as many image
-    placeholder tokens in the text as the vision tower yields features."""
-    overrides = {n: t.to(device) for n, t in (sizes["overrides"] or {}).items()}
-    plans = input_plans(
-        model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],
-        overrides=overrides, device=device,
-    )  # fmt: skip
-    placed, counts = [], {}  # type: ignore[var-annotated]
-    for plan in plans:
-        try:
-            placed.append(with_placeholder_tokens(plan, model, counts))
-        except Exception:  # the vision tower fails here: the forward will say why
-            placed.append(plan)
-    return placed
-
-
-def first_running(
-    model: nn.Module, plans: list[InputPlan]
-) -> tuple[InputPlan | None, str, list[int]]:
-    """The first plan the forward runs on (or ``None``), the first plan's error, and the
-    positions of the plans that failed only for want of values on the meta device."""
-    first_error, meta_only = "", []
-    on_meta = any(p.device.type == "meta" for p in model.parameters())
-    for index, plan in enumerate(plans):
-        try:
-            with _as_export_runs_it(on_meta), torch.no_grad():
-                model(**plan.inputs)
-        except ImportError as error:
-            raise _missing_package(type(model).__name__, error) from error
-        except Exception as error:
-            first_error = first_error or f"{type(error).__name__}: {_first_line(error)}"
-            if _META_ONLY.search(f"{type(error).__name__}: {error}"):
-                meta_only.append(index)
-            continue
-        return plan, "", []
-    return None, first_error, meta_only
-
-
-@contextlib.contextmanager
-def _as_export_runs_it(on_meta: bool) -> Iterator[None]:
-    """Run a meta model as the export frontend will: on fake tensors with symbolic
-    shapes (a value read becomes a symbol, not an error), with torch saying that it
-    compiles, which is when transformers skips its eager-only value checks (the mask
-    utilities' ``.all()``, the packed-sequence test). A probe on bare meta tensors would
-    reject models that export traces. On the CPU the model simply runs: the real
-    frontend traces whatever runs there."""
-    if not on_meta:
-        yield
-        return
-    from torch._subclasses.fake_tensor import FakeTensorMode
-    from torch.fx.experimental.symbolic_shapes import ShapeEnv
-
-    flag = getattr(torch.compiler, "_is_compiling_flag", None)
-    if flag is not None:
-        torch.compiler._is_compiling_flag = True
-    log = logging.getLogger("torch._subclasses.fake_tensor")  # a failing plan is no news
-    level, log.level = log.level, logging.CRITICAL
-    try:
-        with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()):
-            yield
-    finally:
-        log.level = level
-        if flag is not None:
-            torch.compiler._is_compiling_flag = flag
-
-
-# Errors of a forward that needs real values (or makes CPU tensors), not other shapes.
-_META_ONLY = re.compile(
-    r"meta tensor|'Meta' backend|meta device|device meta|same device|DeviceMismatch|"
-    r"data-dependent|DataDependent|unallocated storage|unbacked|concrete integer|"
-    r"[Gg]uard on|specialized integer"
-)
-
-
-_REQUIRES = re.compile(r"requires the (\S+) librar")
-
-
-def _missing_package(model_type: str, error: ImportError) -> MissingPackageError:
-    found = _REQUIRES.search(str(error))
-    package = getattr(error, "name", None) or (found.group(1) if found else None)
-    package = (package or "an uninstalled package").split(".")[0]
-    distribution = _DISTRIBUTIONS.get(package, package)
-    said = _first_line(error)
-    if said.endswith(":"):  # "… You can install it with pip:" and the command on the next line
-        said = said.rsplit(". ", 1)[0] + "."
-    return MissingPackageError(
-        f"hf:{model_type} needs the Python package {package!r}, which is not installed "
-        f"(pip install {distribution}): {said}",
-        package,
-    )
-
-
-# import names whose pip distribution is called otherwise
-_DISTRIBUTIONS = {"PIL": "Pillow", "sklearn": "scikit-learn", "cv2": "opencv-python"}
-
-
-def _transformers() -> Any:
-    try:
-        import transformers
-    except ImportError as error:
-        raise MissingPackageError(
-            "hf: models need the transformers package: pip install 'analyzer[transformers]'",
-            "transformers",
-        ) from error
-    return transformers
-
-
 def _reason(error: BaseException) -> str:
     """The cause in a message, without whose config it was (to compare two failures)."""
-    return _first_line(error).split(": ", 1)[-1]
-
-
-def _first_line(error: BaseException) -> str:
-    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    text = lines[0] if lines else repr(error)
-    return text if len(text) < 300 else text[:300] + "…"
+    return first_line(error).split(": ", 1)[-1]

@@ -19,7 +19,6 @@ vision tower yields features.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +28,7 @@ import torch
 from torch import nn
 
 from analyzer.errors import SpecError
+from analyzer.frontend.hf_errors import did_you_mean
 from analyzer.frontend.hf_inputs import INPUTS, SEQUENCE_LENGTH, InputContext
 
 
@@ -263,19 +263,3 @@ def named_inputs(texts: list[str]) -> dict[str, str]:
             raise SpecError(f"--input {name}=…: given twice")
         named[name] = spec.strip()
     return named
-
-
-def did_you_mean(name: str, choices: Any) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``choices``, or a list of a few.
-
-    >>> did_you_mean("num_hiden_layers", ["num_hidden_layers", "hidden_size"])
-    "; did you mean 'num_hidden_layers'?"
-    """
-    options = sorted(str(c) for c in choices)
-    close = difflib.get_close_matches(name, options, n=3, cutoff=0.6)
-    if close:
-        return "; did you mean " + " or ".join(repr(c) for c in close) + "?"
-    if not options:
-        return ""
-    shown = ", ".join(options[:12]) + (", …" if len(options) > 12 else "")
-    return f"; it takes {shown}"

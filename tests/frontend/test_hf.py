@@ -180,7 +180,7 @@ def test_a_model_that_fails_on_meta_falls_back_to_the_cpu_and_says_so(run_cli, t
 
 
 def test_no_fallback_when_the_device_is_given() -> None:
-    from analyzer.frontend.hf import TransformersError
+    from analyzer.frontend.hf_errors import TransformersError
 
     with pytest.raises(TransformersError, match="forward fails"):
         load_model("hf:xlnet", config=["n_layer=1", "d_model=32", "n_head=2"], device="meta")
@@ -209,3 +209,41 @@ def test_the_fx_frontend_takes_keyword_inputs() -> None:
         assert "fx:" in str(error) and "cannot be iterated" not in str(error)
     else:
         assert bert.frontend == "fx"
+
+
+# The hf: builder's modules in the order data flows through them: each imports only from
+# modules before it (config → shrink → build → inputs; the errors under all of them).
+HF_MODULES = [
+    "hf_errors",
+    "hf_shrink",
+    "hf_config",
+    "hf_input_context",
+    "hf_vision_inputs",
+    "hf_audio_inputs",
+    "hf_series_inputs",
+    "hf_inputs",
+    "hf_plans",
+    "hf_probe",
+    "hf",
+]
+
+
+def test_hf_builder_modules_import_one_way():
+    import ast
+    from pathlib import Path
+
+    import analyzer.frontend
+
+    folder = Path(analyzer.frontend.__file__).parent
+    assert sorted(p.stem for p in folder.glob("hf*.py")) == sorted(HF_MODULES)
+    backwards = []
+    for position, name in enumerate(HF_MODULES):
+        tree = ast.parse((folder / f"{name}.py").read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "analyzer.frontend.hf"
+            ):
+                imported = node.module.rsplit(".", 1)[-1]
+                if HF_MODULES.index(imported) >= position:
+                    backwards.append(f"{name} imports {imported}")
+    assert not backwards, backwards

@@ -187,7 +187,7 @@ def test_segmentation_prompts_are_stacked_on_the_image() -> None:
     image size is the pair's: each image is half as high (the model refuses the rest)."""
     import inspect
 
-    from analyzer.frontend.hf_inputs import pixel_values
+    from analyzer.frontend.hf_vision_inputs import pixel_values
 
     config = transformers.SegGptConfig()
     parameter = inspect.Parameter("prompt_pixel_values", inspect.Parameter.KEYWORD_ONLY)
