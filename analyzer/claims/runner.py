@@ -215,6 +215,7 @@ class ClaimsReport:
     seed: int
     seconds: float
     confirm: bool = True
+    weights: Any = None  # the TrainedWeights the run measured with, or None
 
     @property
     def as_expected(self) -> bool:
@@ -242,6 +243,7 @@ class ClaimsReport:
             "seed": self.seed,
             "seconds": round(self.seconds, 3),
             "confirm": self.confirm,
+            "weights": None if self.weights is None else self.weights.to_json(),
             "as_expected": self.as_expected,
             "rejected_static": self.rejected,
             "claims": [r.to_json() for r in self.results],
@@ -283,6 +285,7 @@ def run_claim(
     progress: Progress = SILENT,
     confirm: bool = True,
     database: str | None = None,
+    weights: Any = None,
 ) -> ClaimResult:
     """Run ``claim`` (and its parts and caveats): ``examples`` drawn models per family
     (default: the claim's own, its ``@settings``' ``max_examples``, else
@@ -292,18 +295,24 @@ def run_claim(
     counterexample counts only when ``validate`` confirms the static facts it fails on
     (:mod:`analyzer.claims.family`). ``database``: a folder where hypothesis keeps
     failing examples to replay first (default: none kept); hypothesis then draws
-    unseeded (a seeded search keeps no database), and the database replays what failed."""
+    unseeded (a seeded search keeps no database), and the database replays what failed.
+    ``weights``: a checkpoint folder (or :class:`~analyzer.claims.weights.TrainedWeights`)
+    whose trained weights the measurements that need them use (``check.weights``);
+    without, they use random weights and say so."""
+    from analyzer.claims.weights import trained_weights
+
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
+    weights = trained_weights(weights)
     started = time.perf_counter()
     options = {"examples": examples, "seed": seed, "device": device, "deadline": deadline,
-               "confirm": confirm, "database": database}  # fmt: skip
+               "confirm": confirm, "database": database, "weights": weights}  # fmt: skip
     with (
         _one_thread(),
         progress.task(claim.id, total=1 + len(claim.parts) + len(claim.caveats)) as task,
     ):
         if claim.identity:
-            result = _run_identity(claim, seed, device, started)
+            result = _run_identity(claim, seed, device, started, weights)
         else:
             from analyzer.claims.family import FamilyRun
 
@@ -345,10 +354,15 @@ def run_claims(
     progress: Progress = SILENT,
     confirm: bool = True,
     database: str | None = None,
+    weights: Any = None,
 ) -> ClaimsReport:
-    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`."""
+    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`.
+    A ``weights`` folder is loaded once, before any claim runs."""
+    from analyzer.claims.weights import trained_weights
+
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
+    weights = trained_weights(weights)
     started = time.perf_counter()
     results = []
     with progress.task("claims", total=len(claims)) as task:
@@ -364,20 +378,24 @@ def run_claims(
                     progress=progress,
                     confirm=confirm,
                     database=database,
+                    weights=weights,
                 )
             )
             progress.note(f"{item.id}: {results[-1].verdict} ({results[-1].seconds:.1f} s)")
             task.advance()
     return ClaimsReport(
-        results, device, examples, seed, time.perf_counter() - started, confirm=confirm
-    )
+        results, device, examples, seed, time.perf_counter() - started, confirm=confirm,
+        weights=weights,
+    )  # fmt: skip
 
 
 # --- identities ----------------------------------------------------------------------
 
 
-def _run_identity(claim: Claim, seed: int, device: str, started: float) -> ClaimResult:
-    check = Check(device=device, seed=seed, tolerance=claim.tolerance)
+def _run_identity(
+    claim: Claim, seed: int, device: str, started: float, weights: Any = None
+) -> ClaimResult:
+    check = Check(device=device, seed=seed, tolerance=claim.tolerance, weights=weights)
     verdict, error, counterexample = "holds", None, None
     try:
         with exact_arithmetic():
