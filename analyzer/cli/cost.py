@@ -70,6 +70,7 @@ def analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, A
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
             kwargs=options.kwarg, trust_pickle=getattr(options, "trust_pickle", False),
+            component=getattr(options, "component", None),
         )  # fmt: skip
     with progress.task(f"exporting {loaded.label} with symbolic {', '.join(options.dim)}"):
         traced, axes, sizes = trace_with_dims(

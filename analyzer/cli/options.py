@@ -68,6 +68,12 @@ def add_model_options(
         "e.g. num_hidden_layers=2; repeatable",
     )  # fmt: skip
     parser.add_argument(
+        "--component", metavar="NAME", default=None,
+        help="for a diffusers pipeline folder (model_index.json): the component to analyse, "
+        "e.g. vae or text_encoder (default: the main one: unet, transformer, prior, decoder, "
+        "then vae)",
+    )  # fmt: skip
+    parser.add_argument(
         "--trust-pickle", action="store_true",
         help="load a module pickled by torch.save (FILE.pt): this runs code the file names",
     )  # fmt: skip
@@ -148,6 +154,8 @@ def provenance(options: argparse.Namespace, loaded: Any) -> dict[str, Any]:
     from analyzer.frontend.specs import parse_config, versions
 
     record: dict[str, Any] = {"spec": options.spec}
+    if getattr(options, "component", None):
+        record["component"] = options.component
     if options.config:
         record["config"] = parse_config(options.config)
     if options.input:
@@ -171,10 +179,11 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     if is_stored_trace(options.spec):
         from analyzer.frontend.storage import load_trace
 
-        if options.input or options.config or options.kwarg or options.training or options.mode:
+        if (options.input or options.config or options.kwarg or options.training
+                or options.mode or options.component):  # fmt: skip
             raise SpecError(
-                "--input, --kwarg, --config, --training and --mode do not apply to a stored "
-                "trace: it is already traced"
+                "--input, --kwarg, --config, --component, --training and --mode do not apply "
+                "to a stored trace: it is already traced"
             )
         with progress.task(f"loading trace {options.spec}"):
             return load_trace(options.spec)
@@ -187,7 +196,8 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
-            kwargs=options.kwarg, trust_pickle=options.trust_pickle, **hf_sizes(options),
+            kwargs=options.kwarg, trust_pickle=options.trust_pickle,
+            component=options.component, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")

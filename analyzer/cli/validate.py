@@ -82,7 +82,8 @@ def run(options: argparse.Namespace) -> int:
     with progress.task(f"building {options.spec} on {build_on}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=build_on,
-            kwargs=options.kwarg, trust_pickle=options.trust_pickle, **hf_sizes(options),
+            kwargs=options.kwarg, trust_pickle=options.trust_pickle,
+            component=options.component, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")
