@@ -36,9 +36,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 SPEC_HELP = (
-    "zoo:NAME, hf:MODEL_TYPE, diffusers:CLASS, a checkpoint FOLDER (config.json or "
-    "model_index.json, safetensors weights), a saved program FILE.pt2, FILE.py:NAME or "
-    "package.module:NAME"
+    "zoo:NAME, hf:MODEL_TYPE, diffusers:CLASS, a checkpoint FOLDER (config.json, or "
+    "model_index.json with --component; safetensors weights), a saved program FILE.pt2, "
+    "FILE.py:NAME or package.module:NAME"
 )
 
 
