@@ -115,7 +115,10 @@ class Measurement:
 
 @dataclass
 class Check:
-    """What an identity claim measures with: the device, a seeded generator, and the
+    """What an identity claim measures with: the device, a seeded generator, the trained
+    weights the run was given (``weights``: a
+    :class:`~analyzer.claims.weights.TrainedWeights`, or None when it has none: a
+    measurement that needs trained weights then says it used random ones), and the
     record of its measurements and evidence."""
 
     device: str
@@ -123,6 +126,7 @@ class Check:
     tolerance: float | None = None
     measurements: list[Measurement] = field(default_factory=list)
     evidence: dict[str, Any] = field(default_factory=dict)
+    weights: Any = None
 
     def measure(
         self,

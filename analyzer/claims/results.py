@@ -193,6 +193,7 @@ class ClaimsReport:
     seed: int
     seconds: float
     confirm: bool = True
+    weights: Any = None  # the TrainedWeights the run measured with, or None
 
     @property
     def as_expected(self) -> bool:
@@ -220,6 +221,7 @@ class ClaimsReport:
             "seed": self.seed,
             "seconds": round(self.seconds, 3),
             "confirm": self.confirm,
+            "weights": None if self.weights is None else self.weights.to_json(),
             "as_expected": self.as_expected,
             "rejected_static": self.rejected,
             "claims": [r.to_json() for r in self.results],

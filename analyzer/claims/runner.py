@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from analyzer.claims.core import DISAGREES, STATIC_ONLY, Check, Claim
 from analyzer.claims.results import (  # noqa: F401 (re-exported)
@@ -77,6 +78,7 @@ def run_claim(
     progress: Progress = SILENT,
     confirm: bool = True,
     database: str | None = None,
+    weights: Any = None,
 ) -> ClaimResult:
     """Run ``claim`` (and its parts and caveats): ``examples`` drawn models per family
     (default: the claim's own, its ``@settings``' ``max_examples``, else
@@ -86,18 +88,24 @@ def run_claim(
     counterexample counts only when ``validate`` confirms the static facts it fails on
     (:mod:`analyzer.claims.family`). ``database``: a folder where hypothesis keeps
     failing examples to replay first (default: none kept); hypothesis then draws
-    unseeded (a seeded search keeps no database), and the database replays what failed."""
+    unseeded (a seeded search keeps no database), and the database replays what failed.
+    ``weights``: a checkpoint folder (or :class:`~analyzer.claims.weights.TrainedWeights`)
+    whose trained weights the measurements that need them use (``check.weights``);
+    without, they use random weights and say so."""
+    from analyzer.claims.weights import trained_weights
+
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
+    weights = trained_weights(weights)
     started = time.perf_counter()
     options = {"examples": examples, "seed": seed, "device": device, "deadline": deadline,
-               "confirm": confirm, "database": database}  # fmt: skip
+               "confirm": confirm, "database": database, "weights": weights}  # fmt: skip
     with (
         _one_thread(),
         progress.task(claim.id, total=1 + len(claim.parts) + len(claim.caveats)) as task,
     ):
         if claim.identity:
-            result = _run_identity(claim, seed, device, started)
+            result = _run_identity(claim, seed, device, started, weights)
         else:
             from analyzer.claims.family import FamilyRun
 
@@ -139,10 +147,15 @@ def run_claims(
     progress: Progress = SILENT,
     confirm: bool = True,
     database: str | None = None,
+    weights: Any = None,
 ) -> ClaimsReport:
-    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`."""
+    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`.
+    A ``weights`` folder is loaded once, before any claim runs."""
+    from analyzer.claims.weights import trained_weights
+
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
+    weights = trained_weights(weights)
     started = time.perf_counter()
     results = []
     with progress.task("claims", total=len(claims)) as task:
@@ -158,20 +171,24 @@ def run_claims(
                     progress=progress,
                     confirm=confirm,
                     database=database,
+                    weights=weights,
                 )
             )
             progress.note(f"{item.id}: {results[-1].verdict} ({results[-1].seconds:.1f} s)")
             task.advance()
     return ClaimsReport(
-        results, device, examples, seed, time.perf_counter() - started, confirm=confirm
-    )
+        results, device, examples, seed, time.perf_counter() - started, confirm=confirm,
+        weights=weights,
+    )  # fmt: skip
 
 
 # --- identities ----------------------------------------------------------------------
 
 
-def _run_identity(claim: Claim, seed: int, device: str, started: float) -> ClaimResult:
-    check = Check(device=device, seed=seed, tolerance=claim.tolerance)
+def _run_identity(
+    claim: Claim, seed: int, device: str, started: float, weights: Any = None
+) -> ClaimResult:
+    check = Check(device=device, seed=seed, tolerance=claim.tolerance, weights=weights)
     verdict, error, counterexample = "holds", None, None
     try:
         with exact_arithmetic():

@@ -47,6 +47,12 @@ def add_parser(commands: Any) -> None:
         help="a folder where hypothesis keeps failing examples and replays them first "
         "(default: none kept)",
     )  # fmt: skip
+    claims.add_argument(
+        "--weights", metavar="FOLDER", default=None,
+        help="a checkpoint folder (what save_pretrained writes) whose trained weights the "
+        "measurements that need them use, on the cpu (S7's activation sparsity); without, "
+        "they use random weights and say so",
+    )  # fmt: skip
     claims.set_defaults(run=run)
 
 
@@ -65,6 +71,12 @@ def run(options: argparse.Namespace) -> int:
     if options.seed < 0:
         raise SpecError(f"--seed {options.seed}: give a non-negative int")
     device = resolve_device(options.device)
+    weights = None
+    if options.weights is not None:
+        from analyzer.claims.weights import load_trained
+
+        options.progress.note(f"loading the trained weights of {options.weights}")
+        weights = load_trained(options.weights)
     claims = [c for path in options.files for c in load_claims(path)]
     suite = options.suite or (None if options.files else "seed")
     if suite is not None:
@@ -74,6 +86,7 @@ def run(options: argparse.Namespace) -> int:
     report = run_claims(
         claims, examples=options.examples, seed=options.seed, device=device,
         progress=options.progress, confirm=options.confirm, database=options.database,
+        weights=weights,
     )  # fmt: skip
     if not options.quiet:
         print(render_claims_text(report))

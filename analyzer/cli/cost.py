@@ -72,6 +72,7 @@ def analysed_with_cost(options: argparse.Namespace, solve: bool) -> tuple[Any, A
             options.spec, inputs=options.input, config=options.config, device=options.device,
             kwargs=options.kwarg, trust_pickle=getattr(options, "trust_pickle", False),
             warn=warn_user,
+            component=getattr(options, "component", None),
         )  # fmt: skip
     with progress.task(f"exporting {loaded.label} with symbolic {', '.join(options.dim)}"):
         traced, axes, sizes = trace_with_dims(

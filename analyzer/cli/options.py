@@ -42,9 +42,9 @@ def add_common_options(parser: argparse.ArgumentParser) -> None:
 
 
 SPEC_HELP = (
-    "zoo:NAME, hf:MODEL_TYPE, diffusers:CLASS, a checkpoint FOLDER (config.json or "
-    "model_index.json, safetensors weights), a saved program FILE.pt2, FILE.py:NAME or "
-    "package.module:NAME"
+    "zoo:NAME, hf:MODEL_TYPE, diffusers:CLASS, a checkpoint FOLDER (config.json, or "
+    "model_index.json with --component; safetensors weights), a saved program FILE.pt2, "
+    "FILE.py:NAME or package.module:NAME"
 )
 
 
@@ -72,6 +72,12 @@ def add_model_options(
         "--config", action="append", default=[], metavar="KEY=VALUE",
         help="override a config field of an hf: or diffusers: model or a checkpoint folder, "
         "e.g. num_hidden_layers=2; repeatable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--component", metavar="NAME", default=None,
+        help="for a diffusers pipeline folder (model_index.json): the component to analyse, "
+        "e.g. vae or text_encoder (default: the main one: unet, transformer, prior, decoder, "
+        "then vae)",
     )  # fmt: skip
     parser.add_argument(
         "--trust-pickle", action="store_true",
@@ -154,6 +160,8 @@ def provenance(options: argparse.Namespace, loaded: Any) -> dict[str, Any]:
     from analyzer.frontend.specs import parse_config, versions
 
     record: dict[str, Any] = {"spec": options.spec}
+    if getattr(options, "component", None):
+        record["component"] = options.component
     if options.config:
         record["config"] = parse_config(options.config)
     if options.input:
@@ -177,10 +185,11 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     if is_stored_trace(options.spec):
         from analyzer.frontend.storage import load_trace
 
-        if options.input or options.config or options.kwarg or options.training or options.mode:
+        if (options.input or options.config or options.kwarg or options.training
+                or options.mode or options.component):  # fmt: skip
             raise SpecError(
-                "--input, --kwarg, --config, --training and --mode do not apply to a stored "
-                "trace: it is already traced"
+                "--input, --kwarg, --config, --component, --training and --mode do not apply "
+                "to a stored trace: it is already traced"
             )
         with progress.task(f"loading trace {options.spec}"):
             return load_trace(options.spec)
@@ -194,7 +203,8 @@ def traced_from_options(options: argparse.Namespace) -> Any:
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
             kwargs=options.kwarg, trust_pickle=options.trust_pickle,
-            warn=warn_user, **hf_sizes(options),
+            warn=warn_user,
+            component=options.component, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")

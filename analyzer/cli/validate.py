@@ -100,7 +100,8 @@ def run(options: argparse.Namespace) -> int:
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=build_on,
             kwargs=options.kwarg, trust_pickle=options.trust_pickle,
-            warn=warn_user, **hf_sizes(options),
+            warn=warn_user,
+            component=options.component, **hf_sizes(options),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")

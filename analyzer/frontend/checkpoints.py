@@ -4,9 +4,10 @@ A folder with a transformers ``config.json`` builds the class its ``architecture
 names (else the ``AutoModel`` class of its ``model_type``); a diffusers ``config.json``
 (with ``_class_name``) builds that diffusers class; a pipeline folder
 (``model_index.json``) analyses its main component (``unet``, ``transformer``…), and
-naming a component's subfolder picks another. The flow runs one way: config (with
-``--config`` overrides, checked field by field) → build → inputs (the same synthesis as
-``hf:`` and ``diffusers:``).
+naming a component (``--component vae``) or its subfolder picks another. The flow runs
+one way: config (with ``--config`` overrides, checked field by field) → build → inputs
+(the same synthesis as ``hf:`` and ``diffusers:``). With the weights, an override that
+changes a weight's shape leaves that weight random, and the notes say which.
 
 The static analysis builds on the meta device and reads no weights. A command that
 needs values (``validate``, ``expand``, or ``--device cpu``) loads the folder's
@@ -61,12 +62,15 @@ def load_checkpoint(
     batch: int | None = None,
     seq_len: int | None = None,
     image_size: int | None = None,
+    component: str | None = None,
 ) -> LoadedModel:
     """The model of checkpoint folder ``spec`` with inputs its forward runs on.
 
     ``device`` ``None`` or ``meta``: built on meta, no weights read; any other device:
-    the folder's weights, loaded there. ``named`` inputs replace synthesised ones."""
-    folder, warnings = _component(Path(spec))
+    the folder's weights, loaded there. ``named`` inputs replace synthesised ones.
+    ``component``: for a pipeline folder (``model_index.json``), the component to build
+    (default: the main one, see :data:`MAIN_COMPONENTS`)."""
+    folder, warnings = _component(Path(spec), component)
     config = _read_json(folder / "config.json")
     with_weights = device not in (None, "meta")
     sizes = {"batch": batch, "seq_len": seq_len, "image_size": image_size}
@@ -86,7 +90,7 @@ def load_checkpoint(
         def on_cpu(error: BaseException) -> LoadedModel | None:
             again = load_checkpoint(
                 spec, overrides, "cpu", named=named, batch=batch, seq_len=seq_len,
-                image_size=image_size,
+                image_size=image_size, component=component,
             )  # fmt: skip
             again.warnings.append(f"loaded on the cpu: tracing on meta failed ({error})")
             return again
@@ -95,9 +99,15 @@ def load_checkpoint(
     return loaded
 
 
-def _component(folder: Path) -> tuple[Path, list[str]]:
-    """The folder holding the model's ``config.json``: a pipeline's main component."""
+def _component(folder: Path, component: str | None = None) -> tuple[Path, list[str]]:
+    """The folder holding the model's ``config.json``: a pipeline's ``component``, else
+    its main one."""
     if (folder / "config.json").is_file() or not (folder / "model_index.json").is_file():
+        if component is not None:
+            raise SpecError(
+                f"--component {component}: {folder} is not a pipeline folder (it has no "
+                "model_index.json); --component picks one of a pipeline's components"
+            )
         return folder, []
     index = _read_json(folder / "model_index.json")
     components = [
@@ -105,6 +115,20 @@ def _component(folder: Path) -> tuple[Path, list[str]]:
         if not name.startswith("_") and isinstance(value, list)
         and (folder / name / "config.json").is_file()
     ]  # fmt: skip
+    if component is not None:
+        if component not in components:
+            listed = [n for n in index if not n.startswith("_")]
+            why = (
+                "has no config.json: not a model (a scheduler, tokenizer…)"
+                if component in listed
+                else "is not one of its components" + did_you_mean(component, components)
+            )
+            raise SpecError(
+                f"--component {component}: in {folder}/model_index.json, {component!r} {why}; "
+                f"its model components: {', '.join(components) or 'none'}"
+            )
+        return folder / component, [f"analysed the pipeline's {component} component "
+                                    f"({folder / component})"]  # fmt: skip
     main = next((name for name in MAIN_COMPONENTS if name in components), None)
     if main is None:
         raise SpecError(
@@ -114,7 +138,7 @@ def _component(folder: Path) -> tuple[Path, list[str]]:
     others = [name for name in components if name != main]
     note = f"analysed the pipeline's {main} component ({folder / main})"
     if others:
-        note += f"; name another's folder to analyse it: {', '.join(others)}"
+        note += f"; --component NAME analyses another: {', '.join(others)}"
     return folder / main, [note]
 
 
@@ -283,7 +307,8 @@ def _diffusers_checkpoint(
             with _no_progress_bar(sys.modules["diffusers"].utils.logging):
                 model, info = cls.from_pretrained(
                     folder, local_files_only=True, use_safetensors=True,
-                    output_loading_info=True, low_cpu_mem_usage=False, **dict(overrides),
+                    output_loading_info=True, low_cpu_mem_usage=False,
+                    ignore_mismatched_sizes=bool(overrides), **dict(overrides),
                 )  # fmt: skip
         except Exception as error:
             raise SpecError(

@@ -52,6 +52,7 @@ def load_model(
     image_size: int | None = None,
     trust_pickle: bool = False,
     warn: Callable[[str], None] | None = None,
+    component: str | None = None,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
@@ -63,11 +64,17 @@ def load_model(
     ``image_size`` size the rest; so for ``diffusers:CLASS`` and checkpoint folders
     (:mod:`analyzer.frontend.checkpoints`: on meta unless ``device`` asks for the
     weights). A ``.pt2`` file is a saved program; a pickled module (``.pt``, ``.pth``…)
-    loads only with ``trust_pickle`` (:mod:`analyzer.frontend.programs`).
+    loads only with ``trust_pickle`` (:mod:`analyzer.frontend.programs`). ``component``
+    names the component of a diffusers pipeline folder to build (default: its main one).
     """
     inputs, config, kwargs = inputs or [], config or [], kwargs or []
     check_device(device)
     built = spec.startswith(("hf:", "diffusers:")) or Path(spec).is_dir()
+    if component is not None and not Path(spec).is_dir():
+        raise SpecError(
+            f"--component applies to a diffusers pipeline folder (model_index.json) only, "
+            f"not to {spec!r}"
+        )
     if config and not built:
         raise SpecError(
             f"--config applies to hf:, diffusers: and checkpoint folders only, not to {spec!r}"
@@ -80,7 +87,7 @@ def load_model(
             f"{spec!r}"
         )
     if spec.startswith("diffusers:") or Path(spec).is_dir():
-        return _built_elsewhere(spec, inputs, config, kwargs, device, sizes)
+        return _built_elsewhere(spec, inputs, config, kwargs, device, sizes, component)
     if spec.endswith(".pt2") or Path(spec).suffix in PICKLE_SUFFIXES:
         if spec.endswith(".pt2"):
             from analyzer.frontend.programs import load_program
@@ -144,7 +151,7 @@ PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")  # torch.s
 
 def _built_elsewhere(
     spec: str, inputs: list[str], config: list[str], kwargs: list[str], device: str | None,
-    sizes: dict[str, int | None],
+    sizes: dict[str, int | None], component: str | None = None,
 ) -> LoadedModel:  # fmt: skip
     """``diffusers:CLASS`` and checkpoint folders: named inputs as for ``hf:``."""
     from analyzer.frontend.hf_plans import named_inputs
@@ -167,7 +174,9 @@ def _built_elsewhere(
             f"the folder {spec!r} holds neither a config.json nor a model_index.json: a "
             "checkpoint folder is what save_pretrained writes"
         )
-    return load_checkpoint(spec, parse_config(config), device, named=named, **sizes)
+    return load_checkpoint(
+        spec, parse_config(config), device, named=named, component=component, **sizes
+    )
 
 
 def _factories_of(spec: str) -> str:

@@ -93,6 +93,7 @@ def render_claims_text(report: ClaimsReport) -> str:
         if report.confirm
         else "counterexamples not confirmed empirically (confirmation off)"
     )
+    lines.append(weights_words(report))
     lines.append(
         f"{len(report.results)} claims on {report.device}, seed {report.seed}, "
         f"{report.seconds:.1f} s; {rejected}; "
@@ -103,6 +104,17 @@ def render_claims_text(report: ClaimsReport) -> str:
         )
     )
     return "\n".join(lines)
+
+
+def weights_words(report: ClaimsReport) -> str:
+    """Which weights the measurements that need trained weights used: the checkpoint's,
+    named, or random ones."""
+    if report.weights is None:
+        return (
+            "measurements that need trained weights used random weights "
+            "(--weights FOLDER gives a checkpoint's)"
+        )
+    return f"trained weights: {report.weights.label} (measurements that need them use them)"
 
 
 def _text_details(result: ClaimResult, indent: str) -> list[str]:
@@ -341,6 +353,7 @@ def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
     rows.append("</table>")
     meta = (
         f"device {escape(report.device)} · seed {report.seed} · "
+        f"{escape(weights_words(report))} · "
         f"{'default' if report.examples is None else report.examples} examples per family · "
         f"{report.seconds:.1f} s · schema analyzer.claims/1 · "
         + (

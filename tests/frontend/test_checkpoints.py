@@ -129,6 +129,95 @@ def test_a_pipeline_folder_takes_its_unet_and_names_the_others(
     assert any("unet component" in w and "vae" in w for w in loaded.warnings)
 
 
+def tiny_vae() -> Any:
+    torch.manual_seed(0)
+    return diffusers.AutoencoderKL(
+        block_out_channels=[8], norm_num_groups=8, latent_channels=2, sample_size=8,
+        layers_per_block=1,
+    ).eval()  # fmt: skip
+
+
+@pytest.fixture
+def pipeline(saved: dict[str, Path], tmp_path: Path) -> Path:
+    """A pipeline folder: a unet and a vae with their weights, a scheduler without a model."""
+    folder = tmp_path / "pipeline"
+    (folder / "unet").mkdir(parents=True)
+    for file in saved["unet"].iterdir():
+        (folder / "unet" / file.name).write_bytes(file.read_bytes())
+    tiny_vae().save_pretrained(folder / "vae")
+    (folder / "scheduler").mkdir()
+    (folder / "scheduler" / "scheduler_config.json").write_text("{}")
+    index = {
+        "_class_name": "LDMPipeline", "unet": ["diffusers", "UNet2DModel"],
+        "vae": ["diffusers", "AutoencoderKL"], "scheduler": ["diffusers", "DDPMScheduler"],
+    }  # fmt: skip
+    (folder / "model_index.json").write_text(json.dumps(index))
+    return folder
+
+
+def test_component_picks_a_pipelines_component(
+    pipeline: Path, saved: dict[str, Path], run_cli: Any, tmp_path: Path
+) -> None:
+    vae = tiny_vae()
+    found = cli_analysis(run_cli, tmp_path, str(pipeline), "--component", "vae")
+    assert found["metadata"]["component"] == "vae"
+    assert found["metadata"]["parameters"] == sum(p.numel() for p in vae.parameters())
+    # the same analysis as the component's own folder, and as the in-memory model
+    alone = cli_analysis(run_cli, tmp_path, str(pipeline / "vae"))
+    assert essentials(found) == essentials(alone)
+    loaded = load_checkpoint(str(pipeline), None, "cpu", component="vae")
+    expected = analyze(vae, (), example_kwargs=loaded.kwargs)
+    assert essentials(found) == essentials(expected.to_json())
+    weights = vae.state_dict()
+    assert all(torch.equal(v, weights[k]) for k, v in loaded.module.state_dict().items())
+    assert cli_analysis(run_cli, tmp_path, str(pipeline))["metadata"]["parameters"] == sum(
+        p.numel() for p in tiny_unet().parameters()
+    )  # without --component: the main one, the unet
+
+
+@pytest.mark.parametrize(
+    ("component", "message"),
+    [("vea", "did you mean 'vae'"), ("scheduler", "has no config.json"),
+     ("text_encoder", "is not one of its components")],
+)  # fmt: skip
+def test_a_wrong_component_is_exit_2_with_a_suggestion(
+    pipeline: Path, run_cli: Any, component: str, message: str
+) -> None:
+    code, _, err = run_cli("analyze", str(pipeline), "--component", component)
+    paragraph = " ".join(err.split())
+    assert code == 2 and message in paragraph and "unet, vae" in paragraph
+
+
+def test_component_needs_a_pipeline_folder(saved: dict[str, Path], run_cli: Any) -> None:
+    code, _, err = run_cli("analyze", str(saved["unet"]), "--component", "vae")
+    assert code == 2 and "model_index.json" in err
+    code, _, err = run_cli("analyze", "zoo:mlp", "--component", "vae")
+    assert code == 2 and "pipeline folder" in err
+
+
+def test_a_diffusers_folder_takes_config_overrides_with_its_weights(
+    saved: dict[str, Path], run_cli: Any, tmp_path: Path
+) -> None:
+    weights = tiny_unet().state_dict()
+    loaded = load_checkpoint(str(saved["unet"]), {"norm_eps": 0.5}, "cpu")
+    assert loaded.module.config.norm_eps == 0.5
+    norms = [m for m in loaded.module.modules() if isinstance(m, torch.nn.GroupNorm)]
+    assert norms and all(m.eps == 0.5 for m in norms)
+    state = loaded.module.state_dict()
+    assert state.keys() == weights.keys()
+    assert all(torch.equal(state[k], weights[k]) for k in weights)  # the saved weights
+    assert any("weights read from" in w for w in loaded.warnings)
+    # an override that changes the architecture: the weights it has no room for are said
+    deeper = load_checkpoint(str(saved["unet"]), {"layers_per_block": 2}, "cpu")
+    assert any("not in the checkpoint (random)" in w for w in deeper.warnings)
+    found = cli_analysis(run_cli, tmp_path, str(saved["unet"]), "--device", "cpu", "--config",
+                         "norm_eps=0.5")  # fmt: skip
+    assert found["metadata"]["config"] == {"norm_eps": 0.5}
+    inputs = {"sample": torch.randn(1, 3, 8, 8), "timestep": torch.full((1,), 0.5)}
+    expected = analyze(tiny_unet(), (), example_kwargs={**inputs, "return_dict": False})
+    assert essentials(found) == essentials(expected.to_json())
+
+
 def test_config_overrides_apply_and_misspelt_fields_get_a_suggestion(
     saved: dict[str, Path], run_cli: Any, tmp_path: Path
 ) -> None:

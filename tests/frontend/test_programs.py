@@ -117,3 +117,25 @@ def test_a_pickled_module_is_refused_unless_trusted(run_cli: Any, tmp_path: Path
     torch.save(Gated().state_dict(), str(weights))
     code, _, err = run_cli("analyze", str(weights))
     assert code == 2 and "not a model" in err
+
+
+def test_a_program_saved_without_inputs_needs_them_given(run_cli: Any, tmp_path: Path) -> None:
+    torch.manual_seed(0)
+    model, x = Outer().eval(), torch.randn(2, 6)
+    program = torch.export.export(model, (x,))
+    program.example_inputs = None  # saved without its example inputs
+    path = tmp_path / "bare.pt2"
+    torch.export.save(program, str(path))
+    assert torch.export.load(str(path)).example_inputs is None
+    code, _, err = run_cli("analyze", str(path))
+    paragraph = " ".join(err.split())
+    assert code == 2 and "bare.pt2 stores no example inputs: give them with --input" in paragraph
+    out = tmp_path / "analysis.json"
+    code, _, err = run_cli("-q", "analyze", str(path), "--input", "float32[2,6]", "--json",
+                           str(out))  # fmt: skip
+    assert code == 0, err
+    found = json.loads(out.read_text())
+    expected = analyze(model, (x,)).to_json()
+    assert [(s["kind"], s["module"]) for s in found["input_products"]] == [("gating", "block")]
+    assert found["primitives"] == expected["primitives"] and found["degree"] == expected["degree"]
+    assert found["metadata"]["inputs"][0]["shape"] == [2, 6]

@@ -5,6 +5,8 @@ Which of these primitives a model uses is its primitive set: gating in LSTM, GRU
 SwiGLU, Mamba and mixture-of-experts routing, sparsity in top-k routing, relu in ReLU
 MLPs. Caveat: an analogy. Post-ReLU activation sparsity is measured per layer on random
 weights and labelled so; the reference figures need trained weights and are not compared.
+Given a checkpoint (``claims --weights FOLDER``, ``check.weights``), its own per-layer
+figures are measured too, labelled with the checkpoint, and reported, not compared.
 """
 
 from __future__ import annotations
@@ -101,8 +103,38 @@ def s7_sparsity(check: Check) -> None:
         f"random weights already give {min(fractions):.1%} non-zero: the analogy's figures "
         "would not need trained weights"
     )
+    if check.weights is None:
+        for model, figure in TRAINED_NONZERO.items():
+            check.measure(
+                f"{model}: % non-zero after ReLU (trained weights)", None,
+                note=f"not measured: needs trained weights (Li et al. report {figure} %); "
+                "give a checkpoint with --weights FOLDER",
+            )  # fmt: skip
+        return
+    _trained_sparsity(check)
+
+
+def _trained_sparsity(check: Check) -> None:
+    """The checkpoint's own post-ReLU fractions, labelled with it: reported, not compared
+    with the reference figures (another model, other inputs)."""
+    from analyzer.claims.weights import relu_nonzero
+
+    weights = check.weights
+    label = f"trained weights: {weights.label}"
+    found = relu_nonzero(weights)
+    check.note("trained weights", weights.to_json())
+    if not found:
+        check.measure(
+            f"fraction non-zero after ReLU ({label})", None,
+            note=f"not measured: the forward of {weights.label} calls no ReLU",
+        )  # fmt: skip
+    for path, fraction in found:
+        check.measure(f"fraction non-zero after ReLU at {path} ({label})", fraction,
+                      tolerance=None, note="inputs synthesised, not a data set")  # fmt: skip
     for model, figure in TRAINED_NONZERO.items():
         check.measure(
             f"{model}: % non-zero after ReLU (trained weights)", None,
-            note=f"not measured: needs trained weights (Li et al. report {figure} %)",
+            note=f"not measured here: Li et al. report {figure} % on {model}'s own weights and "
+            f"data; {weights.label}'s figures above are another model on synthesised inputs, "
+            "not compared with it",
         )  # fmt: skip
