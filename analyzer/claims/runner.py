@@ -140,27 +140,25 @@ def run_claims(
     confirm: bool = True,
     database: str | None = None,
 ) -> ClaimsReport:
-    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`."""
+    """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`.
+    ``progress`` gets one task, ``claims``, and one note per claim when it ends
+    (``[2/7] ID: VERDICT (S s)``): a log shows one line per claim."""
     _check_options(examples, seed, deadline)
     device = resolve_device(device)
     started = time.perf_counter()
     results = []
+    # One line per claim in a log: each claim runs silently and its verdict is the line
+    # (a claim's own task, parts and caveats would print several each).
     with progress.task("claims", total=len(claims)) as task:
         for number, item in enumerate(claims, start=1):
-            progress.note(f"[{number}/{len(claims)}] {item.id} …")
-            results.append(
-                run_claim(
-                    item,
-                    examples=examples,
-                    seed=seed,
-                    device=device,
-                    deadline=deadline,
-                    progress=progress,
-                    confirm=confirm,
-                    database=database,
-                )
+            result = run_claim(
+                item, examples=examples, seed=seed, device=device, deadline=deadline,
+                confirm=confirm, database=database,
+            )  # fmt: skip
+            results.append(result)
+            progress.note(
+                f"[{number}/{len(claims)}] {item.id}: {result.verdict} ({result.seconds:.1f} s)"
             )
-            progress.note(f"{item.id}: {results[-1].verdict} ({results[-1].seconds:.1f} s)")
             task.advance()
     return ClaimsReport(
         results, device, examples, seed, time.perf_counter() - started, confirm=confirm
