@@ -5,9 +5,9 @@ is the display the CLI hands it. On a terminal each task is a tqdm bar (tqdm, be
 transformers and huggingface_hub already depend on it, so it costs users nothing) that
 disappears when the task ends and leaves one line with the time it took. In a pipe or
 a log file every task prints one line when it starts and one when it ends, with parts
-done and seconds spent, and a long task prints how far it got every
-:attr:`ConsoleProgress.interval` seconds. ``quiet`` shows nothing. Everything goes to
-stderr, so stdout stays the result.
+done and seconds spent, and a long task prints how far it got after
+:attr:`ConsoleProgress.interval` seconds without another line. ``quiet`` shows nothing.
+Everything goes to stderr, so stdout stays the result.
 
 >>> import io
 >>> stream = io.StringIO()
@@ -59,6 +59,11 @@ class ConsoleProgress(Progress):
     def note(self, message: str) -> None:
         if not self.quiet:
             self._line(message)
+            # A note is news: the open tasks' "how far" lines wait a full interval again
+            # (``claims`` notes each claim's verdict; a count line after it would repeat it).
+            now = self.clock()
+            for key in self._last_line:
+                self._last_line[key] = now
 
     def on_start(self, task: Task) -> None:
         now = self.clock()

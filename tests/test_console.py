@@ -32,6 +32,25 @@ def test_plain_lines_with_counts_and_seconds() -> None:
     assert display.timings == [("degree", 12.5)]
 
 
+def test_a_note_postpones_the_how_far_line() -> None:
+    """``claims`` notes each claim's verdict: a count line right after it would repeat it."""
+    stream = io.StringIO()
+    display = ConsoleProgress(stream, live=False, clock=clock(0.0, 14.0, 14.0, 20.0, 30.0, 30.0))
+    with display.task("claims", total=3) as task:
+        display.note("[1/3] a: holds (14.0 s)")  # at 14 s
+        task.advance()  # at 14 s: the note just said it
+        display.note("[2/3] b: holds (6.0 s)")  # at 20 s
+        task.advance()  # at 30 s: 10 s after the note, a count line again
+        task.advance()
+    assert stream.getvalue().splitlines() == [
+        "claims …",
+        "[1/3] a: holds (14.0 s)",
+        "[2/3] b: holds (6.0 s)",
+        "claims: 2/3 after 30.0 s",
+        "claims: 3/3 in 30.0 s",
+    ]
+
+
 def test_a_failed_task_says_so_and_is_not_timed() -> None:
     stream = io.StringIO()
     display = ConsoleProgress(stream, live=False, clock=clock(0.0, 2.0))

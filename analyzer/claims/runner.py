@@ -150,7 +150,9 @@ def run_claims(
     weights: Any = None,
 ) -> ClaimsReport:
     """Run every claim in order (options as :func:`run_claim`); one :class:`ClaimsReport`.
-    A ``weights`` folder is loaded once, before any claim runs."""
+    A ``weights`` folder is loaded once, before any claim runs. ``progress`` gets one task,
+    ``claims``, and one note per claim when it ends (``[2/7] ID: VERDICT (S s)``): a log
+    shows one line per claim."""
     from analyzer.claims.weights import trained_weights
 
     _check_options(examples, seed, deadline)
@@ -158,23 +160,18 @@ def run_claims(
     weights = trained_weights(weights)
     started = time.perf_counter()
     results = []
+    # One line per claim in a log: each claim runs silently and its verdict is the line
+    # (a claim's own task, parts and caveats would print several each).
     with progress.task("claims", total=len(claims)) as task:
         for number, item in enumerate(claims, start=1):
-            progress.note(f"[{number}/{len(claims)}] {item.id} …")
-            results.append(
-                run_claim(
-                    item,
-                    examples=examples,
-                    seed=seed,
-                    device=device,
-                    deadline=deadline,
-                    progress=progress,
-                    confirm=confirm,
-                    database=database,
-                    weights=weights,
-                )
+            result = run_claim(
+                item, examples=examples, seed=seed, device=device, deadline=deadline,
+                confirm=confirm, database=database, weights=weights,
+            )  # fmt: skip
+            results.append(result)
+            progress.note(
+                f"[{number}/{len(claims)}] {item.id}: {result.verdict} ({result.seconds:.1f} s)"
             )
-            progress.note(f"{item.id}: {results[-1].verdict} ({results[-1].seconds:.1f} s)")
             task.advance()
     return ClaimsReport(
         results, device, examples, seed, time.perf_counter() - started, confirm=confirm,

@@ -36,6 +36,7 @@ EXTRA_STYLE = """
 .counterexample { border-left: 4px solid #d62728; padding: .3rem .8rem; background: #fff6f6; }
 details { margin-top: .5rem; } pre { font-size: .8rem; white-space: pre-wrap; }
 .claim td code { word-break: normal; white-space: nowrap; }
+td.claim-id { overflow-wrap: anywhere; }
 """
 
 
@@ -337,15 +338,17 @@ def _claim_section(result: ClaimResult, label: str = "") -> str:
 def claims_html(report: ClaimsReport, title: str = "Claims") -> str:
     """The whole self-contained page for ``report``."""
     rows = [
-        '<table><col style="width:4rem"><col><col style="width:11rem"><col style="width:7rem">'
-        '<col style="width:6rem"><col style="width:6rem">'
+        # The id column fits a usual id (``test_linear_relu_has_no_site``) on one line; a
+        # longer one wraps inside its cell rather than running over the statement.
+        '<table class="verdicts"><col style="width:16rem"><col><col style="width:11rem">'
+        '<col style="width:7rem"><col style="width:6rem"><col style="width:6rem">'
         "<tr><th>claim</th><th>statement</th><th>verdict</th><th>as expected</th>"
         "<th>examples</th><th>seconds</th></tr>"
     ]
     for result in report.results:
         expected = escape(expected_words(result))
         rows.append(
-            f'<tr><td><a href="#{escape(result.id)}">{escape(result.id)}</a></td>'
+            f'<tr><td class="claim-id"><a href="#{escape(result.id)}">{escape(result.id)}</a></td>'
             f"<td>{escape(result.claim.statement)}</td><td>{_verdict_chip(result.verdict)}"
             f"{escape(verdict_words(result)[len(result.verdict) :])}</td>"
             f"<td>{expected}</td><td>{result.examples}</td><td>{result.seconds:.1f}</td></tr>"

@@ -57,10 +57,11 @@ class Budget:
     def __init__(self, limit: int) -> None:
         self.limit = limit
 
-    def charge(self, estimate: int, what: str) -> None:
+    def charge(self, estimate: int, what: str, doing: str = "multiply out") -> None:
+        """Refuse, before the work, when ``what`` would ``doing`` more than the limit."""
         if estimate > self.limit:
             raise SpecError(
-                f"expand: {what} would multiply out about {estimate:,} terms, past the limit "
+                f"expand: {what} would {doing} about {estimate:,} terms, past the limit "
                 f"of {self.limit:,} (--max-terms): expand a smaller instance (fewer or "
                 "shorter inputs, e.g. --input 'float32[1,1,16]') or raise the limit"
             )

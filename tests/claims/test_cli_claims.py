@@ -52,7 +52,12 @@ def test_a_claim_file_runs_and_writes_json_and_a_report(run_cli, claims_file, tm
         "counterexample [confirmed empirically]: a single LSTM layer, input 1, hidden 1: "
         "gating site at rnn"
     ) in stdout
-    assert "[1/2] relu_nets_have_static_weights …" in stderr
+    assert "[1/2] relu_nets_have_static_weights: holds (" in stderr
+    # One line per claim in a log (captured stderr is no terminal): no claim's own task lines.
+    assert [line for line in stderr.splitlines() if "relu_nets_have_static_weights" in line] == [
+        line for line in stderr.splitlines() if line.startswith("[1/2] ")
+    ]
+    assert sum("recurrent_nets_are_relu_circuits" in line for line in stderr.splitlines()) == 1
     document = json.loads(out.read_text())
     assert document["schema"] == "analyzer.claims/1" and document["device"] == "cpu"
     assert [c["verdict"] for c in document["claims"]] == ["holds", "fails"]

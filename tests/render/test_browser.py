@@ -247,3 +247,32 @@ def test_a_medium_graph_opens_with_legible_labels(browser, tmp_path: Path, level
     page.locator("[data-act=fit]").click()  # fit still shows the whole drawing
     assert page.evaluate(LABEL_HEIGHT) < 8.5 or drawn == "modules"
     page.close()
+
+
+def test_long_claim_ids_stay_in_their_column(browser, tmp_path) -> None:
+    from analyzer.claims.core import claim
+    from analyzer.claims.runner import run_claims
+    from analyzer.render.claims import write_claims_report
+
+    @claim("a linear layer then a ReLU has no input-by-input product site", identity=True)
+    def test_linear_relu_has_no_site(check):
+        pass
+
+    @claim("a name longer than any column holds on one line", identity=True)
+    def a_claim_whose_name_is_much_longer_than_any_column_would_ever_hold_on_one_line(check):
+        pass
+
+    longest = a_claim_whose_name_is_much_longer_than_any_column_would_ever_hold_on_one_line
+    claims = [test_linear_relu_has_no_site, longest]
+    folder = write_claims_report(run_claims(claims, device="cpu"), tmp_path / "claims")
+    page, errors, _ = open_page(browser, folder / "index.html", height=600)
+    assert errors == []
+    rows = page.locator("table.verdicts tr")
+    assert rows.count() == 3
+    for number in (1, 2):
+        cells = rows.nth(number).locator("td")
+        name = cells.nth(0).locator("a").bounding_box()
+        statement = cells.nth(1).bounding_box()
+        assert name is not None and statement is not None
+        # the id's text ends before the statement's cell begins (no overlap)
+        assert name["x"] + name["width"] <= statement["x"], (name, statement)

@@ -4,6 +4,8 @@ equal on every polynomial zoo model and random polynomial model."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import sympy
 import torch
@@ -122,6 +124,33 @@ def test_too_large_an_expansion_is_refused_before_it_is_computed() -> None:
     module, args = build_zoo_model("linear_attention")  # (2, 6, 16): cubic in 96 entries
     with pytest.raises(SpecError, match=r"past the limit of 100,000 \(--max-terms\)"):
         expand(module, args, max_terms=100_000)
+
+
+def test_a_softmax_of_large_scores_is_refused_before_sympy_builds_it() -> None:
+    """The transformer block's attention scores hold 67,968 polynomial terms: exp of them
+    in sympy took minutes before the size check after the op refused; the softmax's
+    charge refuses before any is built (the default limit, the user's)."""
+    module, args = build_zoo_model("transformer_block")
+    started = time.perf_counter()
+    with pytest.raises(SpecError) as refused:
+        expand(module, args, max_terms=2_000_000)
+    seconds = time.perf_counter() - started
+    message = str(refused.value)
+    assert "scaled_dot_product_attention" in message and "a softmax" in message
+    assert "turns 67,968 polynomial terms into sympy expressions" in message
+    assert "past the limit of 2,000,000 (--max-terms)" in message
+    assert seconds < 30, seconds  # the trace and the refusal; before, minutes
+
+
+def test_a_smooth_function_of_large_expressions_is_refused_before_it_is_built() -> None:
+    class Tanh(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(x @ x.transpose(-1, -2))
+
+    refusal = r"tanh \(aten.tanh, a smooth function\) turns 8 polynomial terms"
+    with pytest.raises(SpecError, match=refusal):
+        expand(Tanh(), (torch.randn(2, 2),), max_terms=8 * 200 - 1)
+    expand(Tanh(), (torch.randn(2, 2),), max_terms=8 * 200)  # at the limit: built
 
 
 class _Rounds(torch.nn.Module):

@@ -17,6 +17,7 @@ from analyzer.symbolic.exact import (
     Ring,
     constant,
     mul,
+    size,
 )
 from analyzer.symbolic.tensors import (
     Budget,
@@ -81,6 +82,50 @@ def _charge_products(context: Context, a: SymTensor, b: SymTensor) -> None:
     if widest > 1 and other > 1:
         count = max(a.numel, b.numel)
         context.budget.charge(count * widest * other, f"{context.node.name} (a product)")
+
+
+SYMPY_TERM_COST = 200
+"""What turning one polynomial term into a sympy expression (and letting sympy walk it:
+``exp``, ``tanh``, a softmax's sum) costs, counted in polynomial term products, the unit
+of ``--max-terms``: about 200 to 600 µs against about 1 µs (measured on the transformer
+block's attention scores)."""
+
+
+def _terms(entries: list[Entry], memo: dict) -> int:
+    """Terms of the entries that depend on the input (constants cost nothing here: a
+    smooth function of a constant is a constant again)."""
+    return sum(size(e, memo) for e in entries if not (isinstance(e, Rat) and e.is_constant))
+
+
+def _charge_sympy(context: Context, terms: int, kind: str) -> None:
+    """Refuse before sympy builds a smooth function of ``terms`` polynomial terms when that
+    work is past the limit: the size check after the op would come minutes later."""
+    context.budget.charge(
+        SYMPY_TERM_COST * terms,
+        f"{context.node.name} ({op_name(context.node)}, {kind}) turns {terms:,} polynomial "
+        f"terms into sympy expressions, which",
+        f"cost as much as multiplying out (×{SYMPY_TERM_COST} a term)",
+    )
+
+
+def _charge_smooth(context: Context, tensor: SymTensor) -> None:
+    """A smooth function (``exp``, ``tanh``, …) of an expression: sympy builds and walks
+    each entry's whole expression, and the result holds it at least once."""
+    _charge_sympy(context, _terms(tensor.entries, {}), "a smooth function")
+
+
+def _charge_rows(context: Context, rows: list[list[Entry]]) -> None:
+    """A softmax row of ``n`` entries: sympy takes ``exp`` of each, and each of the ``n``
+    results holds the whole row's sum of exponentials, so at least ``n`` times the row's
+    terms; refuse before building any row when either is past the limit."""
+    memo: dict = {}
+    terms = [_terms(row, memo) for row in rows]
+    _charge_sympy(context, sum(terms), "a softmax")
+    context.budget.charge(
+        sum(len(row) * count for row, count in zip(rows, terms, strict=True)),
+        f"{context.node.name} ({op_name(context.node)}, a softmax)",
+        "hold",
+    )
 
 
 def non_polynomial_origin(node: fx.Node, operands: list[Any], result: Any) -> frozenset[str]:

@@ -15,7 +15,7 @@ from analyzer.symbolic.exact import (
     Rat,
     add,
 )
-from analyzer.symbolic.rules.base import Context, _arg, _scale, rule
+from analyzer.symbolic.rules.base import Context, _arg, _charge_rows, _scale, rule
 from analyzer.symbolic.rules.reductions import _along, _softmax_entries
 from analyzer.symbolic.tensors import (
     SymTensor,
@@ -119,7 +119,11 @@ def _attention(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     keep = lift(allowed.to(torch.int64), context.ring)
     # pair each score with its mask bit (broadcast as torch would), then one softmax per row
     paired = pointwise(lambda s, k: (s, k), [scores, keep])
-    weights = _along(paired, -1, _masked_softmax)
+    weights = _along(
+        paired, -1, _masked_softmax,
+        charge=lambda rows: _charge_rows(context, [[s for s, k in row if k.constant_value() != 0]
+                                                   for row in rows]),
+    )  # fmt: skip
     return _einsum(context, "...qk,...kd->...qd", weights, value)
 
 

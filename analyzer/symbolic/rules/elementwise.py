@@ -22,7 +22,14 @@ from analyzer.symbolic.exact import (
     neg,
     power,
 )
-from analyzer.symbolic.rules.base import Context, _arg, _charge_products, _scale, rule
+from analyzer.symbolic.rules.base import (
+    Context,
+    _arg,
+    _charge_products,
+    _charge_smooth,
+    _scale,
+    rule,
+)
 from analyzer.symbolic.tensors import (
     SymTensor,
     lift,
@@ -284,21 +291,32 @@ _SMOOTH: dict[str, Callable[[Any], Any]] = {
 
 @rule(*_SMOOTH)
 def _smooth(context: Context, args: tuple, kwargs: dict) -> SymTensor:
-    return _unary(context, args, _SMOOTH[op_name(context.node)])
+    return _smooth_unary(context, args, _SMOOTH[op_name(context.node)])
+
+
+def _smooth_unary(context: Context, args: tuple, function: Callable[..., Any]) -> SymTensor:
+    """:func:`_unary` for a smooth function, refused before sympy builds it when the
+    operand's expressions alone are past the limit (the result holds each at least once,
+    so the size check after the op would refuse it too, minutes later)."""
+    operand = lift(args[0], context.ring)
+    _charge_smooth(context, operand)
+    return pointwise(_exact_or(function, context), [operand])
 
 
 @rule("aten.gelu")
 def _gelu(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     if _arg(args, kwargs, 1, "approximate", "none") == "tanh":
         c = sympy.sqrt(2 / sympy.pi)
-        return _unary(context, args, lambda x: x / 2 * (1 + sympy.tanh(c * (x + x**3 * 0.044715))))
-    return _unary(context, args, lambda x: x / 2 * (1 + sympy.erf(x / sympy.sqrt(2))))
+        return _smooth_unary(
+            context, args, lambda x: x / 2 * (1 + sympy.tanh(c * (x + x**3 * 0.044715)))
+        )
+    return _smooth_unary(context, args, lambda x: x / 2 * (1 + sympy.erf(x / sympy.sqrt(2))))
 
 
 @rule("aten.softplus")
 def _softplus(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     beta = _rational(_arg(args, kwargs, 1, "beta", 1))
-    return _unary(context, args, lambda x: sympy.log(1 + sympy.exp(beta * x)) / beta)
+    return _smooth_unary(context, args, lambda x: sympy.log(1 + sympy.exp(beta * x)) / beta)
 
 
 @rule("aten.elu")

@@ -15,6 +15,7 @@ from analyzer.errors import SpecError
 from analyzer.frontend.dialect import op_name
 from analyzer.symbolic.exact import (
     Entry,
+    Rat,
     add,
     as_expr,
     divide,
@@ -23,7 +24,7 @@ from analyzer.symbolic.exact import (
     power,
     total,
 )
-from analyzer.symbolic.rules.base import Context, _arg, _charge_products, rule
+from analyzer.symbolic.rules.base import Context, _arg, _charge_products, _charge_rows, rule
 from analyzer.symbolic.rules.elementwise import _exact_or, _max, _min, _rational
 from analyzer.symbolic.tensors import (
     SymTensor,
@@ -93,22 +94,37 @@ def _var(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     return _variance(context, tensor, dims, correction, keepdim)
 
 
+def _exp(value: Entry) -> sympy.Expr:
+    """``exp`` of an entry. Of a polynomial that depends on the input, sympy's own
+    simplification (it tries ``exp`` of every term and ``logcombine``) cannot change
+    anything and takes milliseconds a term: the expression is built as it stands."""
+    if isinstance(value, Rat) and not value.is_constant:
+        return sympy.exp(value.as_expr(), evaluate=False)
+    return sympy.exp(as_expr(value))
+
+
 def _softmax_entries(items: list[Entry], log: bool) -> list[Entry]:
-    exps = [sympy.exp(as_expr(x)) for x in items]
+    exps = [_exp(x) for x in items]
     denominator = sympy.Add(*exps)
     if log:
         return [as_expr(x) - sympy.log(denominator) for x in items]
     return [e / denominator for e in exps]
 
 
-def _along(tensor: SymTensor, dim: int, function: Callable[[list[Entry]], list[Entry]]):
-    """Apply a function of whole rows along ``dim`` (softmax, normalisation)."""
+def _along(
+    tensor: SymTensor, dim: int, function: Callable[[list[Entry]], list[Entry]],
+    charge: Callable[[list[list[Entry]]], None] | None = None,
+):  # fmt: skip
+    """Apply a function of whole rows along ``dim`` (softmax, normalisation); ``charge``
+    sees every row first, to refuse before any is computed."""
     from analyzer.symbolic.tensors import grid
 
     rank = len(tensor.shape)
     dim %= max(rank, 1)
     order = [d for d in range(rank) if d != dim] + [dim]
     index = grid(tensor.shape).permute(*order).reshape(-1, tensor.shape[dim]).tolist()
+    if charge is not None:
+        charge([[tensor.entries[i] for i in row] for row in index])
     entries: list[Entry] = [None] * tensor.numel
     for row in index:
         for position, value in zip(row, function([tensor.entries[i] for i in row]), strict=True):
@@ -119,7 +135,10 @@ def _along(tensor: SymTensor, dim: int, function: Callable[[list[Entry]], list[E
 @rule("aten.softmax", "aten._softmax", "aten.log_softmax", "aten._log_softmax")
 def _softmax(context: Context, args: tuple, kwargs: dict) -> SymTensor:
     log = "log_softmax" in op_name(context.node)
-    return _along(lift(args[0], context.ring), args[1], lambda row: _softmax_entries(row, log))
+    return _along(
+        lift(args[0], context.ring), args[1], lambda row: _softmax_entries(row, log),
+        charge=lambda rows: _charge_rows(context, rows),
+    )  # fmt: skip
 
 
 def _normalise(context: Context, tensor: SymTensor, count: int, centre: bool, eps: float,
