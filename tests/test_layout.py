@@ -37,6 +37,7 @@ STAGES = {
     "render": 7,
     "census": 8,
     "census_diffusers": 8,
+    "census_document": 8,
     "census_store": 8,
     "census_pool": 8,
     "census_ray": 8,
