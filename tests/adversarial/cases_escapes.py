@@ -194,8 +194,8 @@ VALIDATE_GAPS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("apply_square", "map_product", "numpy_view_write"), ("refused", REFUSED)),
     **dict.fromkeys(
         (
-            "asarray_square", "item_guard_reciprocal", "library_composite_numpy_body",
-            "library_op_numpy_body", "numpy_flip_product", "numpy_tanh_function",
+            "asarray_square", "item_guard_reciprocal",
+            "numpy_flip_product", "numpy_tanh_function",
             "tolist_after_guard", "tolist_square_recorded",
         ),
         ("degree", FROZEN),
