@@ -31,6 +31,7 @@ it the worst case, continuous and of unbounded degree) and whose result is a cop
 from __future__ import annotations
 
 import os
+import sys
 import traceback
 from dataclasses import dataclass
 from typing import Any
@@ -105,7 +106,7 @@ class EscapeRecorder(TorchFunctionMode):
         if tensor is not None and name in WRITES:
             self._refuse(Escape(name, _user_line()))
         result = func(*args, **(kwargs or {}))
-        if tensor is not None and name in READS:
+        if tensor is not None and name in READS and not _called_by_torch():
             self._record(tensor, name)
             if name in _EXPOSING and isinstance(result, np.ndarray) and result.flags.writeable:
                 self._exposed.append((tensor, result, result.copy()))
@@ -138,6 +139,21 @@ class EscapeRecorder(TorchFunctionMode):
 
     def _resnapshot(self) -> None:
         self._exposed = [(t, a, a.copy()) for t, a, _ in self._exposed]
+
+
+def _called_by_torch() -> bool:
+    """Whether the read being handled was made by torch's own tracing machinery (fake-tensor
+    conversion reads ``untyped_storage`` while make_fx records), not by the model: a frame
+    of ``torch/_subclasses`` (fake and meta tensors) lies between this mode and the first
+    caller outside torch."""
+    torch_folder = os.path.dirname(torch.__file__)
+    internal = os.path.join(torch_folder, "_subclasses")
+    frame = sys._getframe(2)  # above __torch_function__
+    while frame is not None and frame.f_code.co_filename.startswith(torch_folder):
+        if frame.f_code.co_filename.startswith(internal):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _user_line() -> str:

@@ -122,3 +122,13 @@ def test_a_custom_function_running_numpy_is_not_static() -> None:
     assert result.traced.frontend == "real"
     assert result.output_fact.is_continuous and result.degree == "inf"
     assert not result.piecewise_affine
+
+
+def test_torch_reading_its_own_storage_is_no_escape() -> None:
+    """make_fx's fake-tensor conversion reads ``untyped_storage`` of the inputs: that is the
+    tracer's business, not the model's, and a plain linear layer has no escape."""
+    from analyzer.frontend.tracing import trace
+
+    traced = trace(torch.nn.Linear(3, 2), (torch.randn(1, 3),), frontend="fx")
+    assert traced.metadata["escapes"] == []
+    assert not any("values left torch" in w for w in traced.warnings)
