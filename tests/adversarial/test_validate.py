@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 
 import pytest
 
@@ -148,8 +149,10 @@ def test_cli_validate_exits_0_with_a_verdict_or_3_with_one_paragraph(run_cli, sp
     code, stdout, stderr = run_cli("validate", spec, "--samples", "2", "--pairs", "4")
     assert code == CLI_CASES[spec], stderr
     assert "Traceback" not in stderr
-    if code == 0:
-        assert "the static claims agree with the model" in stdout
+    if code == 0:  # a graph validate could not compare with the model says so in its verdict
+        assert re.search(
+            r"the static claims agree with the (model|traced graph \(graph not checked: )", stdout
+        ), stdout
     else:
         assert stderr.strip() and "\n\n" not in stderr.strip()
         assert "while_loop is not supported" in " ".join(stderr.split())
