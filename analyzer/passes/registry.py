@@ -247,7 +247,7 @@ register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.ex
          "aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
          "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
          "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
-         "aten.logit aten.hypot aten.nan_to_num "
+         "aten.nan_to_num "
          "aten.mish_ math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
 # smooth pieces joined at a point: elu's two branches, hardswish's clamp, softplus's switch to
@@ -279,9 +279,10 @@ register("aten.corrcoef", "matmul", Rule.SMOOTH, self_contraction=True)
 register("aten.logspace", "nonlinearity", Rule.SMOOTH)
 # log Σ exp along an axis: mixes the entries it accumulates, so not pointwise
 register("aten.logcumsumexp", "nonlinearity", Rule.SMOOTH)
+# every norm has a cone at zero (‖x‖₂ kinks there)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
          "aten.nuclear_norm aten.linalg_matrix_norm aten.pairwise_distance", "nonlinearity",
-         Rule.NORM)  # fmt: skip
+         Rule.NORM, kinked=True)  # fmt: skip
 # glu(x) = a · sigmoid(b): a gating site over the two halves of one tensor
 register("aten.glu", "gating", Rule.SPLIT_GATE)
 # products of distinct entries of one tensor: x₀·x₁·x₂, a determinant's terms
@@ -313,8 +314,10 @@ register("aten.softmax aten._softmax aten.log_softmax aten._log_softmax aten.lay
          "aten.native_layer_norm aten.rms_norm aten._fused_rms_norm aten.group_norm "
          "aten.native_group_norm aten.instance_norm aten.normalize "
          "aten._weight_norm aten._weight_norm_interface aten._safe_softmax "
-         "aten.local_response_norm aten.renorm", "normalization",
+         "aten.local_response_norm", "normalization",
          Rule.NORMALIZATION)  # fmt: skip
+# sub-tensors longer than maxnorm scaled back to it: a switch where a norm crosses maxnorm
+register("aten.renorm", "normalization", Rule.NORMALIZATION, kinked=True)
 # batch norm: affine with static running statistics (eval), a normalisation otherwise
 register("aten.batch_norm aten.native_batch_norm aten._native_batch_norm_legit "
          "aten._native_batch_norm_legit_no_training aten._native_batch_norm_legit_functional "
@@ -569,6 +572,8 @@ register("aten.special_logsumexp", "nonlinearity", Rule.SMOOTH)
 register("aten.special_round aten.isreal aten.argwhere "
          "aten.bitwise_left_shift aten.bitwise_right_shift aten.gcd aten.lcm "
          "aten.linalg_matrix_rank", "sparsity", Rule.COMPARE)  # fmt: skip
+# logit clamps to [eps, 1 − eps] when given eps; √(a² + b²) has a cone at a = b = 0
+register("aten.logit aten.hypot", "nonlinearity", Rule.SMOOTH, kinked=True, **_p)
 # a hash of the input's bits changes with every change of a value: not piecewise constant,
 # nowhere continuous (the worst case, named)
 register("aten.hash_tensor", "nonlinearity", Rule.SMOOTH, kinked=True)

@@ -101,6 +101,12 @@ SWEEP_CASES = {
                           torch.tensor([[0.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
                           + 0.01 * _x(2, 2)),  # a₀₀ ≈ 0: R₀₀'s sign flips
     "hash_tensor": (lambda x: torch.hash_tensor(x).to(torch.float64), _x(3, 4)),
+    "norm_order_minus_one": (lambda x: torch.norm(x, p=-1), _w(5)),  # (Σ 1/|x|)⁻¹
+    "norm_cone_at_zero": (lambda x: torch.linalg.vector_norm(x), 0 * _x(3)),  # at the tip
+    "renorm_switch": (lambda x: torch.renorm(x, 2, 0, 1.0), 0.7 + 0.001 * _x(2, 2)),  # ‖row‖ ≈ 1
+    "hypot": (lambda a, b: torch.hypot(a, b), torch.zeros(3, dtype=torch.float64),
+              torch.zeros(3, dtype=torch.float64)),  # the line crosses the cone's tip
+    "logit_eps": (lambda x: torch.logit(x, eps=0.3), 0.3 + 0.01 * _x(6)),
 }  # fmt: skip
 
 
