@@ -92,9 +92,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     # Not functions of their inputs alone
     ("nn.functional.multi_head_attention_forward", "piecewise"): "a sample trains with "
     "dropout_p = 0.5 (random draws)",
-    # Not yet explained (linear in its endpoints; one sample of six sees a jump)
-    ("linspace", "piecewise"): "unexplained: sample 4 of the tensor overload sees a jump; "
-    "linspace is linear in its endpoints, the cause is not yet traced",
     # Sums of functions of differences: the anchor a enters ‖a − p‖ and ‖a − n‖, so the
     # Hessian in (a, p) has full rank with no product of a and p; the tool's convention
     # (a − b)·(a − b) is no site, so a distance of differences is none either.
@@ -230,7 +227,9 @@ class Probe:
         self.floats = [i for i, t in enumerate(case.tensors) if t.is_floating_point()]
         with torch.no_grad(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            self.eps = _output_eps(case.function(*[t.clone() for t in case.tensors]))
+            output_eps = _output_eps(case.function(*[t.clone() for t in case.tensors]))
+        # a float32 input moved along the line rounds to float32 steps, whatever the output
+        self.eps = max([output_eps] + [torch.finfo(case.tensors[i].dtype).eps for i in self.floats])
         self.rounding = self.eps / torch.finfo(torch.float64).eps  # 1 for float64 outputs
         out = self.raw(case.tensors)
         started = time.perf_counter()
