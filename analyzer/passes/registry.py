@@ -247,7 +247,7 @@ register("aten.gelu aten.silu aten.silu_ aten.tanh aten.sigmoid aten.exp aten.ex
          "aten.lgamma aten.digamma aten.mvlgamma aten.i0 "
          "aten.special_i0e aten.special_i1 aten.special_i1e aten.special_erfcx "
          "aten.special_ndtr aten.special_ndtri aten.special_log_ndtr aten.sinc "
-         "aten.logit aten.hypot aten.nan_to_num "
+         "aten.nan_to_num "
          "aten.mish_ math.sqrt operator.pow",
          "nonlinearity", Rule.SMOOTH, **_p)  # fmt: skip
 # smooth pieces joined at a point: elu's two branches, hardswish's clamp, softplus's switch to
@@ -279,9 +279,10 @@ register("aten.corrcoef", "matmul", Rule.SMOOTH, self_contraction=True)
 register("aten.logspace", "nonlinearity", Rule.SMOOTH)
 # log Σ exp along an axis: mixes the entries it accumulates, so not pointwise
 register("aten.logcumsumexp", "nonlinearity", Rule.SMOOTH)
+# every norm has a cone at zero (‖x‖₂ kinks there)
 register("aten.linalg_vector_norm aten.norm aten.linalg_norm aten.frobenius_norm "
          "aten.nuclear_norm aten.linalg_matrix_norm aten.pairwise_distance", "nonlinearity",
-         Rule.NORM)  # fmt: skip
+         Rule.NORM, kinked=True)  # fmt: skip
 # glu(x) = a · sigmoid(b): a gating site over the two halves of one tensor
 register("aten.glu", "gating", Rule.SPLIT_GATE)
 # products of distinct entries of one tensor: x₀·x₁·x₂, a determinant's terms
@@ -296,20 +297,27 @@ register("aten.linalg_inv aten.linalg_inv_ex aten.inverse aten.linalg_solve "
 register("aten.linalg_pinv", "gating", Rule.INVERSE, kinked=True)
 # decompositions and functions of a matrix: smooth functions of its entries that multiply
 # distinct entries (a Cholesky factor's Σ L·L, exp(X) = Σ Xᵏ/k!): a contraction site
-register("aten.linalg_eigh aten.linalg_eigvalsh aten.linalg_svd aten.linalg_svdvals "
-         "aten._linalg_svd aten._linalg_eigh aten.linalg_qr aten.linalg_cholesky "
-         "aten.linalg_cholesky_ex aten.linalg_eig aten.linalg_eigvals aten.linalg_lu "
-         "aten.linalg_lu_factor aten.linalg_lu_factor_ex aten.linalg_matrix_exp "
+register("aten.linalg_cholesky aten.linalg_cholesky_ex aten.linalg_matrix_exp "
          "aten.matrix_exp aten.cholesky",
          "nonlinearity", Rule.SMOOTH, self_contraction=True)  # fmt: skip
+# ... and those that switch branches: eigen- and singular values come sorted (a kink where
+# two cross, |λ| where one crosses zero) with vectors of a normalised sign (a jump); LU and
+# LDL pivot on the largest entry (a jump where two entries trade places); Householder QR
+# picks each reflector's sign from a diagonal entry's (a jump where it crosses zero)
+register("aten.linalg_eigh aten.linalg_eigvalsh aten.linalg_svd aten.linalg_svdvals "
+         "aten._linalg_svd aten._linalg_eigh aten.linalg_qr aten.linalg_eig "
+         "aten.linalg_eigvals aten.linalg_lu aten.linalg_lu_factor aten.linalg_lu_factor_ex",
+         "nonlinearity", Rule.SMOOTH, self_contraction=True, kinked=True)  # fmt: skip
 
 # --- normalisation (fused ones are sites of kind normalization) --------------------
 register("aten.softmax aten._softmax aten.log_softmax aten._log_softmax aten.layer_norm "
          "aten.native_layer_norm aten.rms_norm aten._fused_rms_norm aten.group_norm "
          "aten.native_group_norm aten.instance_norm aten.normalize "
          "aten._weight_norm aten._weight_norm_interface aten._safe_softmax "
-         "aten.local_response_norm aten.renorm", "normalization",
+         "aten.local_response_norm", "normalization",
          Rule.NORMALIZATION)  # fmt: skip
+# sub-tensors longer than maxnorm scaled back to it: a switch where a norm crosses maxnorm
+register("aten.renorm", "normalization", Rule.NORMALIZATION, kinked=True)
 # batch norm: affine with static running statistics (eval), a normalisation otherwise
 register("aten.batch_norm aten.native_batch_norm aten._native_batch_norm_legit "
          "aten._native_batch_norm_legit_no_training aten._native_batch_norm_legit_functional "
@@ -561,9 +569,14 @@ register("aten.special_chebyshev_polynomial_t aten.special_chebyshev_polynomial_
          **_p)  # fmt: skip
 register("aten.special_softmax aten.special_log_softmax", "normalization", Rule.NORMALIZATION)
 register("aten.special_logsumexp", "nonlinearity", Rule.SMOOTH)
-register("aten.special_round aten.isreal aten.argwhere aten.hash_tensor "
+register("aten.special_round aten.isreal aten.argwhere "
          "aten.bitwise_left_shift aten.bitwise_right_shift aten.gcd aten.lcm "
          "aten.linalg_matrix_rank", "sparsity", Rule.COMPARE)  # fmt: skip
+# logit clamps to [eps, 1 − eps] when given eps; √(a² + b²) has a cone at a = b = 0
+register("aten.logit aten.hypot", "nonlinearity", Rule.SMOOTH, kinked=True, **_p)
+# a hash of the input's bits changes with every change of a value: not piecewise constant,
+# nowhere continuous (the worst case, named)
+register("aten.hash_tensor", "nonlinearity", Rule.SMOOTH, kinked=True)
 # pointwise arithmetic: degrees ↔ radians; x·2ᵉ; the float next to x; mantissa and exponent
 register("aten.deg2rad aten.rad2deg", "elementwise", Rule.AFFINE, **_p)
 register("aten.ldexp", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating",
@@ -571,11 +584,15 @@ register("aten.ldexp", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind
 register("aten.nextafter", "relu", Rule.RELU, **_p)
 register("aten.frexp", "relu", Rule.SELECT_TOP)
 # matrix functions and factorisations: smooth, multiplying distinct entries
-register("aten.linalg_cond aten.linalg_householder_product aten.geqrf aten.ormqr "
-         "aten.linalg_ldl_factor aten.linalg_ldl_factor_ex aten.svd aten.qr "
-         "aten._linalg_slogdet aten._linalg_eigvals aten.linalg_ldl_solve aten.linalg_lu_solve "
+register("aten.linalg_householder_product aten.ormqr "
+         "aten._linalg_slogdet aten.linalg_ldl_solve aten.linalg_lu_solve "
          "aten.lu_solve aten.linalg_tensorinv aten.linalg_tensorsolve", "nonlinearity",
          Rule.SMOOTH, self_contraction=True)  # fmt: skip
+# pivoting (LDL), sorted singular values (cond, svd), sign choices (geqrf, qr), eigenvalue
+# order: branch switches, as for the linalg decompositions above
+register("aten.linalg_cond aten.geqrf aten.linalg_ldl_factor aten.linalg_ldl_factor_ex "
+         "aten.svd aten.qr aten._linalg_eigvals", "nonlinearity", Rule.SMOOTH,
+         self_contraction=True, kinked=True)  # fmt: skip
 # powers x⁰ … xᴺ⁻¹ of each entry (a self-product, not pointwise in layout)
 register("aten.linalg_vander", "nonlinearity", Rule.SMOOTH)
 register("aten.pinverse", "gating", Rule.INVERSE, kinked=True)
@@ -629,7 +646,7 @@ register("aten.native_dropout_backward", "sparsity", Rule.WHERE, selector=(1,))
 # addmm followed by relu or gelu in one op
 register("aten._addmm_activation", "matmul", Rule.SMOOTH, multiplied=(1, 2),
          site_kind="contraction", kinked=True)  # fmt: skip
-register("aten._lu_with_info", "nonlinearity", Rule.SMOOTH, self_contraction=True)
+register("aten._lu_with_info", "nonlinearity", Rule.SMOOTH, self_contraction=True, kinked=True)
 register("aten.feature_alpha_dropout", "elementwise", Rule.AFFINE)
 # −Σ t·w·log_softmax(x) (mean: divided by Σ w): a normalisation, and a product of the
 # scores with the weights or with probabilistic targets when they vary

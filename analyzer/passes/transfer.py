@@ -502,7 +502,10 @@ def norm_is_piecewise_linear(node: fx.Node) -> bool:
     if any(is_complex(n) for n in tensor_operands(node)):
         return False
     order = next((v for v in (argument_named(node, n) for n in ("ord", "p")) if v is not None), 2)
-    return isinstance(order, (int, float)) and abs(order) in (1, math.inf)
+    if op_name(node) == "aten.linalg_matrix_norm" and order == -1:
+        return True  # the smallest absolute column sum
+    # a vector's order −1 is (Σ 1/|xᵢ|)⁻¹: rational, not piecewise linear
+    return isinstance(order, (int, float)) and order in (1, math.inf, -math.inf)
 
 
 def _cdist(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:

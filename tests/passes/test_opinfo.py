@@ -89,6 +89,36 @@ ISSUE_CASES = {
 }  # fmt: skip
 
 
+# Found by the full sweep: branch switches published smooth, a hash published discrete.
+SWEEP_CASES = {
+    "eigvalsh_sorted": (lambda x: torch.linalg.eigvalsh(torch.diag_embed(x)),
+                        1 + 0.01 * _x(3)),  # near a tie: the sorted order switches
+    "svdvals_abs": (lambda x: torch.linalg.svdvals(torch.diag_embed(x)), 0.01 * _x(3)),
+    "lu_pivot": (lambda a: torch.linalg.lu_factor(a).LU,
+                 torch.tensor([[1.0, 2.0], [-1.0, 3.0]], dtype=torch.float64)
+                 + 0.01 * _x(2, 2)),  # |a₀₀| ≈ |a₁₀|: the pivot row switches
+    "qr_reflector_sign": (lambda a: torch.linalg.qr(a).R,
+                          torch.tensor([[0.0, 1.0], [1.0, 2.0]], dtype=torch.float64)
+                          + 0.01 * _x(2, 2)),  # a₀₀ ≈ 0: R₀₀'s sign flips
+    "hash_tensor": (lambda x: torch.hash_tensor(x).to(torch.float64), _x(3, 4)),
+    "norm_order_minus_one": (lambda x: torch.norm(x, p=-1), _w(5)),  # (Σ 1/|x|)⁻¹
+    "norm_cone_at_zero": (lambda x: torch.linalg.vector_norm(x), 0 * _x(3)),  # at the tip
+    "renorm_switch": (lambda x: torch.renorm(x, 2, 0, 1.0), 0.7 + 0.001 * _x(2, 2)),  # ‖row‖ ≈ 1
+    "hypot": (lambda a, b: torch.hypot(a, b), torch.zeros(3, dtype=torch.float64),
+              torch.zeros(3, dtype=torch.float64)),  # the line crosses the cone's tip
+    "logit_eps": (lambda x: torch.logit(x, eps=0.3), 0.3 + 0.01 * _x(6)),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SWEEP_CASES))
+def test_sweep_rules_agree_with_the_oracle(name: str) -> None:
+    function, *tensors = SWEEP_CASES[name]
+    result = check_case(_case(name, function, *tensors), slow_call=math.inf)
+    assert result.skipped is None, result.skipped
+    assert result.violations == []
+    assert result.numeric, "the oracle did not run"
+
+
 @pytest.mark.parametrize("name", sorted(ISSUE_CASES))
 def test_issue_rules_agree_with_the_oracle(name: str) -> None:
     function, *tensors = ISSUE_CASES[name]
