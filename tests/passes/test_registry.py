@@ -87,7 +87,7 @@ def test_register_stores_one_entry_under_each_name() -> None:
         ("aten.einsum", "matmul", Rule.CONTRACTION, (-1,)),  # every tensor of the list
         ("aten.bilinear", "matmul", Rule.CONTRACTION, (0, 1, 2)),
         ("aten.var", "nonlinearity", Rule.SQUARE_REDUCTION, None),
-        ("aten.cov", "matmul", Rule.SQUARE_REDUCTION, None),
+        ("aten.cov", "matmul", Rule.COVARIANCE, None),  # rational in its aweights
         ("aten.max.other", "relu", Rule.RELU, None),
     ],
 )
@@ -98,4 +98,16 @@ def test_entries_that_encode_a_decision(name, primitive, rule, multiplied) -> No
     assert entry is not None and (entry.primitive, entry.rule) == (primitive, rule)
     if multiplied is not None:
         assert tuple(entry.multiplied) == multiplied
-    assert lookup("aten.cov").self_contraction and lookup("aten.linear").transposes == 1
+    assert lookup("aten.corrcoef").self_contraction and lookup("aten.linear").transposes == 1
+
+
+def test_cov_of_one_input_is_its_own_contraction() -> None:
+    """``cov(x)`` contracts ``x`` with itself: a contraction site, degree 2."""
+
+    class Covariance(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.cov(x)
+
+    doc = analyze(Covariance(), (torch.randn(3, 5),)).to_json()
+    assert doc["degree"] == "2"
+    assert [(s["kind"], s["op"]) for s in doc["input_products"]] == [("contraction", "aten.cov")]
