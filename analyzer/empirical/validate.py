@@ -82,13 +82,23 @@ def default_device() -> str:
 
 @contextlib.contextmanager
 def exact_arithmetic() -> Iterator[None]:
-    """TF32 off while validating: it breaks exact identities at ~1e-3 on NVIDIA GPUs."""
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    """TF32 off while validating: it breaks exact identities at ~1e-3 on NVIDIA GPUs.
+
+    cuDNN's flag is set through its ``flags`` context manager, the one way torch allows
+    once ``disable_global_flags()`` ran (importing torch's own test utilities does that).
+    """
+    cudnn = torch.backends.cudnn
+    matmul = torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = False
     try:
-        yield
+        with cudnn.flags(
+            enabled=cudnn.enabled, benchmark=cudnn.benchmark,
+            benchmark_limit=cudnn.benchmark_limit, deterministic=cudnn.deterministic,
+            allow_tf32=False,
+        ):  # fmt: skip
+            yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, cudnn
+        torch.backends.cuda.matmul.allow_tf32 = matmul
 
 
 def check_options(
