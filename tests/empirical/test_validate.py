@@ -99,17 +99,17 @@ def test_mixed_derivative_matches_autograd_hessian(monkeypatch) -> None:
     """The cross-entry term is uᵀ∇²⟨y, a⟩v at each sample: compare what the nested jvp
     measured with torch.autograd's Hessian-vector product of the same projected output, at
     the same points and directions."""
-    from analyzer.empirical import checks
+    from analyzer.empirical import checks, measure
 
     seen = {}
-    real = validate_module.measure_mixed
+    real = measure.measure_mixed
 
     def spy(program, keys, probes, project, samples, *rest, **options):
         mixed = real(program, keys, probes, project, samples, *rest, **options)
         seen.update(program=program, project=project, samples=samples, mixed=mixed)
         return mixed
 
-    monkeypatch.setattr(validate_module, "measure_mixed", spy)
+    monkeypatch.setattr(measure, "measure_mixed", spy)
     module, args = build_zoo_model("linear_attention")
     report = validate(module, args, samples=2, pairs=4)
     assert report.sites and all(s.confirmed and s.mixed_derivative > 0 for s in report.sites)
