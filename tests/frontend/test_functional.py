@@ -77,7 +77,7 @@ class Conditional(nn.Module):
         return torch.cond(x.sum() > 0, lambda z: z * z.flip(-1), lambda z: torch.relu(z), (x,))
 
 
-def test_cond_is_both_branches_and_a_selection() -> None:
+def check_cond_is_both_branches_and_a_selection() -> None:
     program = torch.export.export(Conditional(), (torch.rand(2, 3) + 1,), strict=False)
     inlined = functional_program(program)
     targets = {n.target for n in inlined.graph.nodes if n.op == "call_function"}
@@ -87,3 +87,18 @@ def test_cond_is_both_branches_and_a_selection() -> None:
     assert result.degree == "2" and [s.kind for s in result.sites] == ["gating"]
     assert result.output_fact.piecewise  # which branch runs depends on the data
     assert inline_conditionals(inlined.graph_module) == 0  # nothing left to inline
+
+
+def test_cond_is_both_branches_and_a_selection() -> None:
+    """Run in a fresh interpreter: after some earlier test of the full suite, torch.export of a
+    ``torch.cond`` in the same process fails inside dynamo (``Scope.__init__`` is skipped),
+    a state torch leaves behind that this session could not yet trace to its test."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", "from tests.frontend.test_functional import "
+         "check_cond_is_both_branches_and_a_selection as c; c()"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
