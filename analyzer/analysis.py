@@ -24,18 +24,14 @@ from analyzer.frontend.dialect import (
     tensor_operands,
 )
 from analyzer.frontend.specs import versions
+from analyzer.passes.alignment import alignment
 from analyzer.passes.classify import circuit_class, primitive_class
 from analyzer.passes.dataflow import Facts, node_facts
-from analyzer.passes.facts import INF, Fact, format_degree
+from analyzer.passes.facts import INF, Fact, Site, format_degree
 from analyzer.passes.registry import PRIMITIVE_CLASSES
-from analyzer.passes.sites import (
-    Site,
-    alignment,
-    input_products,
-    witness_parents,
-    witness_path,
-)
+from analyzer.passes.sites import input_products
 from analyzer.passes.transposes import DynamicTranspose, dynamic_transposes
+from analyzer.passes.witness import witness_parents, witness_path
 
 SCHEMA = "analyzer.analysis/1"
 

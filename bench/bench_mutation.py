@@ -75,7 +75,7 @@ MODULES = {
         ("-k", "autograd or tolerance or vmap_and_loop or dropped_site or Samples"),
     ),
     "transfer": Target(
-        "analyzer/passes/transfer.py",
+        "analyzer/passes/transfer_core.py",
         ("tests/passes", "tests/property", "tests/test_analysis.py"),
         NO_TIMING,
     ),
@@ -229,14 +229,14 @@ def report(outcome: Outcome, diffs: int) -> None:
 # --- the planted bugs: each must be caught by the default suite ---------------------
 PLANTED = [
     (
-        "analyzer/passes/transfer.py",
+        "analyzer/passes/transfer_core.py",
         "Fact(joined.dependence, 2 * joined.degree, joined.piecewise)",
         "Fact(joined.dependence, joined.degree + 1, joined.piecewise)",
         "tests/passes/test_transfer.py",
         "square_reduction",
     ),
     (
-        "analyzer/passes/registry.py",
+        "analyzer/passes/registry_lookup.py",
         "return lookup(overload_name(node)) or lookup(op_name(node))",
         "return lookup(op_name(node))",
         "tests/passes/test_registry.py",

@@ -17,17 +17,17 @@ from __future__ import annotations
 import torch.fx as fx
 
 from analyzer.frontend.dialect import argument_named, op_name, tensor_operands
-from analyzer.passes.facts import Dependence
-from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule, entry_for
-from analyzer.passes.sites import Alignment, node_sites, product_kind
-from analyzer.passes.transfer import (
-    Facts,
+from analyzer.passes.alignment import Alignment
+from analyzer.passes.facts import Dependence, Facts
+from analyzer.passes.op_arguments import (
     cdist_is_piecewise_linear,
     is_training_batch_norm,
-    multiplied_operands,
-    named_node,
     norm_is_piecewise_linear,
 )
+from analyzer.passes.operands import multiplied_operands, named_node
+from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule
+from analyzer.passes.registry_lookup import entry_for
+from analyzer.passes.sites import node_sites, product_kind
 from analyzer.passes.transposes import DynamicTranspose
 
 

@@ -28,10 +28,12 @@ from analyzer.passes.facts import (
     Degree,
     Dependence,
     Fact,
+    Facts,
     join_facts,
 )
-from analyzer.passes.registry import Rule, entry_for
-from analyzer.passes.transfer import RULES, Facts
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for
+from analyzer.passes.transfer import RULES
 
 
 def node_facts(traced: TracedModel) -> Facts:

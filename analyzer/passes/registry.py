@@ -4,22 +4,19 @@ Every aten op (keyed by its overload packet, ``"aten.linear"``) and the few
 Python functions that survive tracing (``"operator.getitem"``) map to one
 :class:`OpEntry`: its primitive class, the *rule* the dataflow passes apply, and
 for fused ops the classes they imply and the operand positions they multiply.
-Adding an op is one line; registering one twice is an error.
+Adding an op is one line; registering one twice is an error. Finding the entry of a
+node (its overload first, then its packet) is :mod:`analyzer.passes.registry_lookup`'s job.
 
->>> lookup("aten.linear").primitive
+>>> REGISTRY["aten.linear"].primitive
 'matmul'
->>> lookup("aten.no_such_op") is None
-True
+>>> "aten.no_such_op" in REGISTRY
+False
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-
-import torch.fx as fx
-
-from analyzer.frontend.dialect import op_name, overload_name
 
 PRIMITIVE_CLASSES = (
     "matmul", "relu", "nonlinearity", "transpose", "gating", "normalization",
@@ -121,16 +118,6 @@ def register(names: str, primitive: str, rule: Rule, **options: object) -> None:
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is registered twice")
         REGISTRY[name] = entry
-
-
-def lookup(name: str) -> OpEntry | None:
-    """The entry for an op name such as ``"aten.mm"``, or ``None`` when unknown."""
-    return REGISTRY.get(name)
-
-
-def entry_for(node: fx.Node) -> OpEntry | None:
-    """The registry entry of a node: its overload first, then its packet."""
-    return lookup(overload_name(node)) or lookup(op_name(node))
 
 
 _p = {"pointwise": True}

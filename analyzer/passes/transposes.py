@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import torch.fx as fx
 
 from analyzer.frontend.dialect import TracedModel, argument, argument_named, op_name, value_meta
-from analyzer.passes.registry import TRANSPOSE_OPS, Rule, entry_for
-from analyzer.passes.sites import Site
-from analyzer.passes.transfer import Facts, multiplied_operands
+from analyzer.passes.facts import Facts, Site
+from analyzer.passes.operands import multiplied_operands
+from analyzer.passes.registry import TRANSPOSE_OPS, Rule
+from analyzer.passes.registry_lookup import entry_for
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,8 +21,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from analyzer.passes.facts import SITE_KINDS
 from analyzer.passes.registry import CIRCUIT_CLASSES
-from analyzer.passes.sites import SITE_KINDS
 from analyzer.render.html import STYLE, class_chip
 
 CENSUS_STYLE = """

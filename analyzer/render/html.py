@@ -20,7 +20,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from analyzer.errors import AnalyzerError
-from analyzer.passes.sites import SITE_KINDS
+from analyzer.passes.facts import SITE_KINDS
 from analyzer.render.assets import SCRIPT, STYLE
 from analyzer.render.dot import Drawing
 from analyzer.render.folding import repeated_containers

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from analyzer.frontend.dialect import op_name
 from analyzer.passes.facts import Dependence
-from analyzer.passes.registry import entry_for
+from analyzer.passes.registry_lookup import entry_for
 from analyzer.render.folding import display_module, repeated_containers
 
 if TYPE_CHECKING:

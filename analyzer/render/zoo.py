@@ -13,7 +13,7 @@ from typing import Any
 from analyzer.analysis import Analysis, analyze
 from analyzer.frontend.zoo import ZOO, Verdict
 from analyzer.output import write_text_atomic
-from analyzer.passes.sites import SITE_KINDS
+from analyzer.passes.facts import SITE_KINDS
 from analyzer.progress import SILENT, Progress
 from analyzer.render.html import index_page
 

@@ -30,8 +30,9 @@ from analyzer.analysis import Analysis, analyze_traced
 from analyzer.errors import SpecError, TraceError
 from analyzer.frontend.dialect import TracedModel, op_name
 from analyzer.frontend.tracing import trace
-from analyzer.passes.registry import Rule, entry_for
-from analyzer.passes.sites import SITE_KINDS
+from analyzer.passes.facts import SITE_KINDS
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for
 from analyzer.progress import SILENT, Progress
 from analyzer.symbolic import dims as dimspec
 from analyzer.symbolic.formulas import CONTRACTION_RULES, node_parts

@@ -39,7 +39,8 @@ from analyzer.errors import SpecError
 from analyzer.frontend.dialect import InputKind, TracedModel, op_name
 from analyzer.frontend.tracing import trace
 from analyzer.passes.facts import format_degree
-from analyzer.passes.registry import Rule, entry_for
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for
 from analyzer.progress import SILENT, Progress
 from analyzer.symbolic import recurrent, windows  # noqa: F401  (they register their rules)
 from analyzer.symbolic.exact import (

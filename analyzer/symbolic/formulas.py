@@ -25,7 +25,8 @@ import sympy
 import torch.fx as fx
 
 from analyzer.frontend.dialect import argument, op_name
-from analyzer.passes.registry import Rule, entry_for
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for
 from analyzer.symbolic.symbols import ShapeReader
 
 Parts = dict[str, sympy.Expr]

@@ -40,7 +40,8 @@ from analyzer.analysis import analyze_traced
 from analyzer.frontend.dialect import op_name
 from analyzer.frontend.tracing import trace
 from analyzer.passes.facts import Dependence
-from analyzer.passes.registry import Rule, entry_for
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
     # (OpInfo name, check) -> why the numeric oracle and the tool's taxonomy disagree on

@@ -8,14 +8,8 @@ import torch.fx as fx
 from torch import nn
 
 from analyzer.analysis import analyze
-from analyzer.passes.registry import (
-    PRIMITIVE_CLASSES,
-    REGISTRY,
-    Rule,
-    entry_for,
-    lookup,
-    register,
-)
+from analyzer.passes.registry import PRIMITIVE_CLASSES, REGISTRY, Rule, register
+from analyzer.passes.registry_lookup import entry_for, lookup
 
 
 def test_every_entry_has_a_known_class() -> None:

@@ -22,7 +22,7 @@ from analyzer.analysis import Analysis, analyze_traced
 from analyzer.frontend.dialect import op_name
 from analyzer.frontend.tracing import trace
 from analyzer.frontend.zoo import ZOO, build_zoo_model
-from analyzer.passes.registry import entry_for
+from analyzer.passes.registry_lookup import entry_for
 
 
 def answers(module: Any, args: tuple, kwargs: dict | None = None) -> tuple[Analysis, Analysis]:
