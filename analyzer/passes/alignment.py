@@ -33,7 +33,7 @@ import torch
 import torch.fx as fx
 
 from analyzer.frontend.dialect import TracedModel, op_name, tensor_operands
-from analyzer.passes.escapes import escaped_literal_reads
+from analyzer.passes.escapes import escaped_constants, escaped_literal_reads
 from analyzer.passes.facts import Facts
 from analyzer.passes.registry import IDENTITY_OPS, STATISTIC_OPS, Rule
 from analyzer.passes.registry_lookup import entry_for
@@ -46,6 +46,7 @@ class Alignment:
     root: dict[fx.Node, fx.Node]
     statistic_of: dict[fx.Node, fx.Node]
     escaped: dict[fx.Node, fx.Node] = field(default_factory=dict)  # see passes.escapes
+    made_of: dict[fx.Node, tuple[fx.Node, ...]] = field(default_factory=dict)  # see below
 
 
 def alignment(traced: TracedModel, facts: Facts) -> Alignment:
@@ -78,7 +79,9 @@ def alignment(traced: TracedModel, facts: Facts) -> Alignment:
         elif len(roots) == 1 and not stats:
             if (entry is not None and entry.pointwise) or name in IDENTITY_OPS:
                 root[node] = roots.pop()
-    return Alignment(root, statistic_of, _escaped_reads(traced, facts))
+    return Alignment(
+        root, statistic_of, _escaped_reads(traced, facts), _escaped_constants(traced, facts)
+    )
 
 
 def _escaped_reads(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node]:
@@ -89,6 +92,22 @@ def _escaped_reads(traced: TracedModel, facts: Facts) -> dict[fx.Node, fx.Node]:
         continuous = [r for r in reads if facts[r].is_continuous]
         chosen[node] = (continuous or reads)[-1]
     return chosen
+
+
+ESCAPED_READS_NAMED = 4
+"""How many of the reads before an escaped constant its site names (the latest ones)."""
+
+
+def _escaped_constants(traced: TracedModel, facts: Facts) -> dict[fx.Node, tuple[fx.Node, ...]]:
+    """Each constant the forward made after continuous values were read out of the graph
+    (``from_numpy(x.numpy() @ y.numpy())``), with the latest continuous reads before it:
+    what it may be any function of, products of two of them included."""
+    made_of = {}
+    for constant, reads in escaped_constants(traced).items():
+        varying = [r for r in reads if facts[r].is_continuous]
+        if varying:
+            made_of[constant] = tuple(varying[-ESCAPED_READS_NAMED:])
+    return made_of
 
 
 def _same_value(

@@ -23,6 +23,7 @@ from analyzer.passes.op_arguments import (
     cdist_is_piecewise_linear,
     is_training_batch_norm,
     norm_is_piecewise_linear,
+    reinterprets_bits,
 )
 from analyzer.passes.operands import multiplied_operands, named_node
 from analyzer.passes.registry import CIRCUIT_CLASSES, TRANSPOSE_OPS, OpEntry, Rule
@@ -51,6 +52,8 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
         return _SITE_CLASSED[rule](node, entry, facts)
     if rule in (Rule.WHERE, Rule.LOOKUP):
         return _selection_class(node, entry, facts, operands)
+    if rule is Rule.BITCAST:
+        return "nonlinearity" if reinterprets_bits(node) else "structural"
     if rule is Rule.COMPARE:
         return "sparsity" if facts[node].dependence is not Dependence.STATIC else "elementwise"
     if rule is Rule.SELECT_TOP:

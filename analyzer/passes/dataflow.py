@@ -19,7 +19,7 @@ import torch.fx as fx
 
 from analyzer.frontend.dialect import InputKind, TracedModel, is_floating, op_name, tensor_operands
 from analyzer.frontend.functional import storage_roots, writes_into
-from analyzer.passes.escapes import escaped_constants, escaped_literal_reads
+from analyzer.passes.escapes import SCALAR_READS, escaped_constants, escaped_literal_reads
 from analyzer.passes.facts import (
     DISCRETE_FACT,
     INF,
@@ -83,6 +83,7 @@ def _sweep(
     facts: Facts = {}
     parts: dict[fx.Node, tuple[Fact, ...]] = {}
     returned = traced.returned_outputs()
+    chosen = STATIC_FACT  # what Python read and may have chosen the recorded path by
     for node in traced.graph.nodes:
         if node.op == "placeholder":
             facts[node] = _placeholder_fact(node, traced.input_kinds)
@@ -90,6 +91,10 @@ def _sweep(
             facts[node] = STATIC_FACT
         elif node.op == "output":
             facts[node] = join_facts(facts[n] for n in returned)
+            if chosen.dependence is not Dependence.STATIC:
+                # which values are returned may itself be Python's choice (a row picked
+                # by comparing .item() values): a selection by what was read
+                facts[node] = join_facts([facts[node], DISCRETE_FACT])
             continue
         else:
             result = _transfer(node, facts, parts)
@@ -107,7 +112,26 @@ def _sweep(
         root = roots.get(node)
         if root in written:
             facts[node] = join_facts([facts[node], written[root]])
+        if chosen.dependence is not Dependence.STATIC:
+            facts[node] = _chosen_by_python(facts[node])
+        if is_python_read(node):
+            chosen = join_facts([chosen, facts[node]])
     return facts
+
+
+def is_python_read(node: fx.Node) -> bool:
+    """Whether a node reads values out of the graph into Python (``.item()``, numpy) and
+    the graph never uses what it read: Python did, perhaps to choose what ran next."""
+    return node.op == "call_function" and op_name(node) in SCALAR_READS and not node.users
+
+
+def _chosen_by_python(fact: Fact) -> Fact:
+    """A value computed after Python read values out of the graph: the recording froze
+    one path of Python's control flow, which may have chosen it by what was read
+    (``max(rows, key=lambda r: float(r.sum()))``), so it is piecewise in the read."""
+    if fact.dependence is Dependence.STATIC or fact.piecewise:
+        return fact
+    return Fact(fact.dependence, fact.degree, True)
 
 
 def input_dependence(traced: TracedModel) -> dict[fx.Node, Dependence]:

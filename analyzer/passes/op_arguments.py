@@ -30,6 +30,8 @@ SOFTMAX_BACKWARDS = frozenset({"aten._softmax_backward_data"})
 MEAN_REDUCTION = 1  # aten's Reduction enum: 0 none, 1 mean, 2 sum
 EMBEDDING_BAG_MAX = 2  # embedding_bag's mode: 0 sum, 1 mean, 2 max
 GRID_MODES = {0: "bilinear", 1: "nearest", 2: "bicubic"}
+COMPLEX_OF = {"float16": "complex32", "float32": "complex64", "float64": "complex128"}
+"""The complex type whose entries are pairs of a float type's entries."""
 
 
 def is_rounding_cast(node: fx.Node) -> bool:
@@ -40,6 +42,20 @@ def is_rounding_cast(node: fx.Node) -> bool:
         return False  # several results (split), or a number
     _, dtype = value_meta(node)
     return dtype is not None and dtype.startswith(("int", "uint", "bool", "long"))
+
+
+def reinterprets_bits(node: fx.Node) -> bool:
+    """Whether ``view(dtype)`` reads its source's bits as another type (``x.view(int32)``,
+    float32 as bfloat16); a view to the same type, or between a float type and the complex
+    type made of pairs of it, moves values only. Unknown types count as a reinterpretation.
+    """
+    source = node.args[0] if node.args and isinstance(node.args[0], fx.Node) else None
+    _, before = value_meta(source) if source is not None else (None, None)
+    _, after = value_meta(node)
+    if before is None or after is None:
+        return True
+    pairs = COMPLEX_OF.get(before) == after or COMPLEX_OF.get(after) == before
+    return before != after and not pairs
 
 
 def power_exponent(node: fx.Node) -> Any:

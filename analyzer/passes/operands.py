@@ -76,6 +76,19 @@ def named_nodes(node: fx.Node, name: str) -> list[fx.Node]:
     return node_inputs(argument_named(node, name))
 
 
+def is_integer(node: fx.Node) -> bool:
+    """Whether a value's type is an integer one (``bool`` is not)."""
+    _, dtype = value_meta(node)
+    return dtype is not None and dtype.startswith(("int", "uint", "long"))
+
+
+def holds_bits(node: fx.Node, facts: Facts) -> bool:
+    """Whether a value is an integer tensor that varies continuously with the input: only
+    a float's bits read as an integer (``x.view(int32)``) are one, so what is done to it
+    (a mask, a shift, a cast) is worst case, not a rounding."""
+    return facts[node].is_continuous and is_integer(node)
+
+
 def is_complex(node: fx.Node) -> bool:
     """Whether a value is complex: its "pointwise" ops mix its real and imaginary parts."""
     _, dtype = value_meta(node)

@@ -65,6 +65,7 @@ class Rule(enum.Enum):
     ACTIVATION_BACKWARD = "activation_backward"  # δ ⊙ f'(x): a product with the derivative
     CONV_BACKWARD = "conv_backward"  # (δ ⋆ W, δ ⋆ x, Σδ): contractions per output
     ATTENTION_BACKWARD = "attention_backward"  # gradients of q, k, v: contractions with δ
+    BITCAST = "bitcast"  # view(dtype): the same bits read as another type: worst case
     UNKNOWN = "unknown"  # not in the table: worst case
 
 
@@ -650,7 +651,11 @@ register("aten.margin_ranking_loss", "nonlinearity", Rule.SMOOTH, multiplied=(0,
 # x where the label is 1, max(0, margin − x) where it is −1: a selection by the label
 register("aten.hinge_embedding_loss", "relu", Rule.RELU)
 register("aten.triplet_margin_loss", "nonlinearity", Rule.SMOOTH, kinked=True)
-# rows of a table longer than max_norm scaled back to it: smooth pieces with a switch
-register("aten.embedding_renorm aten.embedding_renorm_", "nonlinearity", Rule.SMOOTH,
+# rows of a table longer than max_norm divided by their norm (row · min(1, m / ‖row‖)):
+# a normalisation of each row, switched on by the row's length
+register("aten.embedding_renorm aten.embedding_renorm_", "normalization", Rule.NORMALIZATION,
          kinked=True)  # fmt: skip
 register("aten.nonzero_numpy", "sparsity", Rule.COMPARE)
+# x.view(int32): the float's bits read as an integer (and back): no polynomial, no pieces
+# one could count; a view between a float and the complex type of its width pairs entries
+register("aten.view.dtype aten.view_copy.dtype", "nonlinearity", Rule.BITCAST)

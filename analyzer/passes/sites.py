@@ -45,6 +45,14 @@ from analyzer.passes.registry_lookup import entry_for
 ESCAPED_PART = "escaped number"
 """The ``part`` of the site an escaped Python number adds to an op with sites of its own."""
 
+
+def _read_into(constant: fx.Node, reads: tuple[fx.Node, ...]) -> tuple[str, ...]:
+    return tuple(f"{r.name} (in {constant.name}, made outside torch)" for r in reads)
+
+
+ESCAPED_VALUES_PART = "escaped values"
+"""The ``part`` of the site a constant made outside torch adds to an op with other sites."""
+
 _MULTIPLYING = frozenset({Rule.PRODUCT, Rule.DIVIDE, Rule.CONTRACTION, Rule.POW, Rule.LERP})
 
 
@@ -75,9 +83,14 @@ def product_kind(node: fx.Node, facts: Facts, aligned: Alignment) -> str | None:
 def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
     """The input-by-input sites one node holds (several for a fused op, told apart by
     ``part``); empty when it multiplies fewer than two continuous values."""
-    entry = entry_for(node)
     if not facts[node].is_continuous:
         return []
+    sites = _sites_of_the_op(node, facts, aligned)
+    return sites + _escaped_constant_sites(node, aligned, bool(sites))
+
+
+def _sites_of_the_op(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
+    entry = entry_for(node)
     if entry is None:  # an unknown op may multiply whatever it reads: worst case, a site
         operands = continuous(facts, *tensor_operands(node))
         return [Site(node, "gating", tuple(operands), "unknown op")] if operands else []
@@ -89,6 +102,21 @@ def node_sites(node: fx.Node, facts: Facts, aligned: Alignment) -> list[Site]:
         return []
     own = _own_sites(node, entry, facts, aligned)
     return own + _escaped_number_sites(node, entry, facts, aligned, bool(own))
+
+
+def _escaped_constant_sites(node: fx.Node, aligned: Alignment, has_others: bool) -> list[Site]:
+    """The products a constant made outside torch from values read out of the graph may
+    hold (``x.numpy() @ y.numpy()``, ``a @ a.T``): one site where an op reads it, its
+    operands the reads (one read may be multiplied by itself), added to the op's own."""
+    sites = []
+    for constant in tensor_operands(node):
+        reads = aligned.made_of.get(constant)
+        if reads is None:
+            continue
+        names = _read_into(constant, reads)
+        part = ESCAPED_VALUES_PART if has_others or sites else None
+        sites.append(Site(node, "gating", reads, part, names))
+    return sites
 
 
 def _escaped_number_sites(
@@ -149,4 +177,13 @@ def input_products(
     """Every site of the graph: each node that multiplies two or more continuous values
     (or distinct entries of one), with its kind."""
     aligned = aligned or alignment(traced, facts)
-    return [site for node in traced.op_nodes() for site in node_sites(node, facts, aligned)]
+    sites = [site for node in traced.op_nodes() for site in node_sites(node, facts, aligned)]
+    read_by_an_op = {site.node for site in sites} | {
+        n for node in traced.op_nodes() for n in tensor_operands(node)
+    }
+    # a constant made outside torch and returned as it is holds its products itself
+    for constant, reads in aligned.made_of.items():
+        if constant not in read_by_an_op:
+            names = _read_into(constant, reads)
+            sites.append(Site(constant, "gating", reads, None, names))
+    return sites

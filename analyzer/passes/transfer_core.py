@@ -29,6 +29,7 @@ from analyzer.frontend.dialect import (
     node_inputs,
     op_name,
     tensor_operands,
+    value_meta,
 )
 from analyzer.passes.facts import (
     DISCRETE_FACT,
@@ -46,11 +47,13 @@ from analyzer.passes.op_arguments import (
     divides_by_weights,
     is_rounding_cast,
     power_exponent,
+    reinterprets_bits,
 )
 from analyzer.passes.operands import (
     fact_of,
     factor_groups,
     facts_at,
+    holds_bits,
     is_complex,
     multiplied_operands,
     multiplied_positions,
@@ -69,6 +72,8 @@ def _join(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> 
     else:
         joined = join_facts(operands)
     if joined.is_continuous and is_rounding_cast(node):
+        if any(holds_bits(n, facts) for n in tensor_operands(node)) and not is_boolean(node):
+            return BITS_FACT  # a float's bits cast to another integer type: not a rounding
         return DISCRETE_FACT  # x.long(), x.to(torch.bool): a step function of x
     return joined
 
@@ -159,7 +164,27 @@ def _covariance(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Fact
 def _compare(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     if op_name(node) == "aten.sgn" and any(is_complex(n) for n in tensor_operands(node)):
         return smooth_of(join_facts(operands))  # z / |z|
+    if any(holds_bits(n, facts) for n in tensor_operands(node)) and not is_boolean(node):
+        return BITS_FACT  # x.view(int) & mask: bits changed, not a value compared
     return DISCRETE_FACT
+
+
+def _bitcast(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
+    """view(dtype): the source's bits read as another type are no polynomial and have
+    more pieces than one could count (the worst case); a float viewed as the complex type
+    of its width only pairs its entries."""
+    joined = join_facts(operands)
+    return BITS_FACT if reinterprets_bits(node) else joined
+
+
+BITS_FACT = Fact(Dependence.CONTINUOUS, INF, True)
+"""What a float's bits read as another type are: continuous, no polynomial, piecewise."""
+
+
+def is_boolean(node: fx.Node) -> bool:
+    """Whether an op's result is a boolean tensor (a comparison of bits is a step)."""
+    _, dtype = value_meta(node)
+    return dtype == "bool"
 
 
 def selection(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
@@ -253,4 +278,5 @@ CORE_RULES: dict[Rule, Transfer] = {
     Rule.STATIC: _static,
     Rule.COVARIANCE: _covariance,
     Rule.HISTOGRAM: _histogram,
+    Rule.BITCAST: _bitcast,
 }

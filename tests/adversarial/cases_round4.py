@@ -261,14 +261,7 @@ def library_op_with_fake_kernel():
     return Fn(lambda m, x, y: numpy_mul(x, y)), _xy()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    checks=PIECEWISE,
-    found=(
-        "analyze: piecewise false though Python picks a row by comparing .item() values (the "
-        "selection is frozen; the warning speaks of control flow)"
-    ),
-)
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def sorted_rows_by_python_key():
     """max(rows, key=float ∘ sum) · x: Python picks y's row of largest sum; it scales x."""
 
