@@ -87,3 +87,33 @@ def test_a_number_may_be_any_earlier_read_not_only_the_latest() -> None:
     assert result.degree == "inf"
     assert [s.kind for s in result.sites] == ["gating"]
     assert "item_default (a Python number here)" in result.sites[0].operand_names  # the first
+
+
+class RowChosenByPython(nn.Module):
+    """max(rows of y, key=float ∘ sum) · x: Python compares .item() values to pick a row."""
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        best = max(y.unbind(0), key=lambda row: float(row.sum()))
+        return x * best
+
+
+def test_a_value_python_chose_by_what_it_read_is_piecewise() -> None:
+    """The oracle: the picked row switches with y, so x · best is a product only piece by
+    piece; the recording froze one pick."""
+    x, y = torch.randn(2, 4), torch.tensor([[1.0, 1, 1, 1], [0, 0, 0, 0]])
+    flipped = torch.flip(y, (0,))
+    assert torch.equal(RowChosenByPython()(x, y), x * y[0])
+    assert torch.equal(RowChosenByPython()(x, flipped), x * flipped[1])
+    doc = _analyze(RowChosenByPython(), x, y)
+    assert doc["piecewise"] and doc["degree"] == "2"
+
+
+def test_a_static_output_chosen_by_python_is_discrete() -> None:
+    """ones_like(x) if x.sum() > 0 else zeros_like(x): the recording holds one branch,
+    made of no value of the input; which one is Python's choice."""
+    module = nn.Module()
+    module.forward = lambda x: (  # type: ignore[method-assign]
+        torch.ones_like(x) if x.sum().item() > 0 else torch.zeros_like(x)
+    )
+    doc = _analyze(module, torch.randn(3))
+    assert doc["output_dependence"] == "discrete" and doc["piecewise"]

@@ -100,3 +100,16 @@ def test_embedding_lookup_is_a_continuous_source() -> None:
     assert result.degree == "2" and [s.kind for s in result.sites] == ["contraction"]
     assert "sparsity" not in result.circuit_class
     assert result.to_json()["input_products"][0]["paths"][0][0] == "embedding"
+
+
+def test_embedding_max_norm_is_a_normalization_of_rows() -> None:
+    """embedding(ids, W, max_norm=1) divides the rows it reads that are longer than 1 by
+    their norm (the oracle: torch's own result), a normalization site, piecewise."""
+    table = 3 * torch.randn(3, 4)
+    ids = torch.tensor([0, 2])
+    rows = table[ids]
+    expected = rows / rows.norm(dim=-1, keepdim=True).clamp(min=1.0)
+    assert torch.allclose(F.embedding(ids, table.clone(), max_norm=1.0), expected, atol=1e-6)
+    result = analyze(Lambda(lambda m, x: F.embedding(ids, 3 * x, max_norm=1.0)), (table,))
+    assert [s.kind for s in result.sites] == ["normalization"]
+    assert result.degree == "inf" and result.output_fact.piecewise
