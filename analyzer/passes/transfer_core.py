@@ -101,6 +101,8 @@ def _product(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) 
 def _divide(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -> Fact:
     joined = join_facts(operands)
     if argument_named(node, "rounding_mode") is not None:
+        if any(holds_bits(n, facts) for n in tensor_operands(node)):
+            return BITS_FACT  # x.view(int) // 2 shifts a float's bits
         return DISCRETE_FACT  # floor / trunc division: piecewise constant
     if any(f.is_continuous for f in facts_at(node, (entry.divisor,), facts)):
         return smooth_of(joined)

@@ -39,8 +39,17 @@ def test_clearing_the_sign_bit_is_abs() -> None:
         lambda x, y: (
             y * (x.view(torch.int32).to(torch.int64) >> 1).to(torch.int32).view(torch.float32)
         ),
+        lambda x, y: (
+            y * torch.div(x.view(torch.int32), 2, rounding_mode="floor").view(torch.float32)
+        ),
     ],
-    ids=["int_round_trip", "byte_round_trip", "sign_bit_cleared", "shifted_after_a_cast"],
+    ids=[
+        "int_round_trip",
+        "byte_round_trip",
+        "sign_bit_cleared",
+        "shifted_after_a_cast",
+        "floor_divided",
+    ],
 )
 def test_a_product_with_reinterpreted_bits_is_worst_case_and_a_site(forward) -> None:
     x, y = torch.randn(2, 4), torch.randn(2, 4)
