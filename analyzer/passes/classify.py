@@ -54,6 +54,8 @@ def primitive_class(node: fx.Node, facts: Facts, aligned: Alignment) -> str:
         return _selection_class(node, entry, facts, operands)
     if rule is Rule.BITCAST:
         return "nonlinearity" if reinterprets_bits(node) else "structural"
+    if rule is Rule.COMPARE and facts[node].is_continuous:
+        return "nonlinearity"  # a mask applied to a float's bits, the sign of a complex
     if rule is Rule.COMPARE:
         return "sparsity" if facts[node].dependence is not Dependence.STATIC else "elementwise"
     if rule is Rule.SELECT_TOP:

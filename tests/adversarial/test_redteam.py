@@ -44,7 +44,6 @@ VALIDATE_WRONG = frozenset(
         "deepcopy_square",
         "dlpack_alias_square",
         "dropout_probability_from_input",
-        "embedding_max_norm_renorm",
         "exponential_rate_from_input",
         "fx_wrapped_numpy_square",
         "int_view_round_trip_product",
