@@ -110,9 +110,13 @@ READS = frozenset(
 """Tensor methods that hand a tensor's values (or its memory) to Python. ``item`` and the
 number conversions are not here: the recorded graph already holds their read
 (``_local_scalar_dense``)."""
-SIZE_READS = frozenset({"shape", "size", "__len__", "numel", "nelement", "__iter__"})
-"""Tensor methods (and the ``shape`` attribute) that hand a tensor's size to Python: a read
-of values when an op with a data-dependent output shape made the tensor."""
+SIZE_READS = frozenset(
+    "shape size __len__ numel nelement stride storage_offset is_contiguous __iter__ unbind split "
+    "split_with_sizes unsafe_split chunk unsafe_chunk tensor_split hsplit vsplit dsplit".split()
+)
+"""Tensor methods (and the ``shape`` attribute) that hand Python a tensor's size or something
+computed from it (strides, how many pieces a split gives): a read of values when an op with
+a data-dependent output shape made the tensor."""
 DATA_SET = "data="  # ``tensor.data = value``: torch calls it ``Tensor.data.__set__``
 THREAD = "another thread"
 WRITES = frozenset({"apply_", "map_", "map2_"})
@@ -214,10 +218,13 @@ class EscapeRecorder(TorchFunctionMode):
 
     def _watch_thread(self, frame: Any, event: str, arg: Any) -> None:
         """The profile hook of a thread started while recording (``threading.setprofile``):
-        at its first call, watch the thread's torch calls."""
-        sys.setprofile(None)
+        at its first call, watch the thread's torch calls, and hand the thread to the hook
+        that was there before (a profiler's), if any."""
+        sys.setprofile(self._profile)
         if self._recording:
             _ThreadWatcher(self).__enter__()  # thread-local; it ends with the thread
+        if self._profile is not None:
+            self._profile(frame, event, arg)
 
     def _take_foreign(self) -> None:
         """Mark as read each recorded tensor another thread took (in this thread: the

@@ -170,6 +170,8 @@ def test_a_python_bool_returned_by_an_op_is_a_read(forward, op: str) -> None:
         (lambda m, x: torch.tensor([float(x[x > 0].t().size(0))]), "size"),
         (lambda m, x: torch.full((2,), float(len(torch.unique(torch.round(x)))) + 0.5), "__len__"),
         (lambda m, x: torch.full((2,), float(torch.masked_select(x, x > 0).numel())), "numel"),
+        (lambda m, x: torch.full((2,), float(len(x[x > 0].chunk(3)))), "chunk"),
+        (lambda m, x: torch.full((2,), float(len(torch.unbind(x[x > 0])))), "unbind"),
     ],
 )
 def test_a_data_dependent_size_read_by_python_is_a_read(forward, how: str) -> None:
