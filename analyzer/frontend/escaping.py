@@ -117,6 +117,7 @@ SIZE_READS = frozenset(
 """Tensor methods (and the ``shape`` attribute) that hand Python a tensor's size or something
 computed from it (strides, how many pieces a split gives): a read of values when an op with
 a data-dependent output shape made the tensor."""
+SIZE_READ = "a size that depends on the values"
 DATA_SET = "data="  # ``tensor.data = value``: torch calls it ``Tensor.data.__set__``
 THREAD = "another thread"
 WRITES = frozenset({"apply_", "map_", "map2_"})
@@ -137,7 +138,7 @@ class Escape:
         if self.how == NUMPY_WRITE:
             said = "values written through a numpy view"
         elif self.how in SIZE_READS:
-            said = f"a size that depends on the values, read by Tensor.{self.how}"
+            said = f"{SIZE_READ}, read by Tensor.{self.how}"
         elif self.how == DATA_SET:
             said = "a tensor assigned to Tensor.data"
         elif self.how == THREAD:

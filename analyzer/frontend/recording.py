@@ -24,7 +24,7 @@ import torch.fx as fx
 from torch import nn
 
 from analyzer.frontend.dialect import InputKind, TracedModel, op_name
-from analyzer.frontend.escaping import NUMBER_READS, EscapeRecorder, reads_values
+from analyzer.frontend.escaping import NUMBER_READS, SIZE_READ, EscapeRecorder, reads_values
 from analyzer.frontend.functional import mutating_nodes
 from analyzer.frontend.values import flatten_tensors
 
@@ -123,11 +123,13 @@ def escape_warning(escapes: list[str], read_ops: Sequence[str] = ()) -> str:
     returned = "Python values returned by " + ", ".join(read_ops) if read_ops else ""
     named = "; ".join([*dict.fromkeys(escapes), *([returned] if returned else [])])
     named = named or "numbers read with .item() or float()"
+    sized = any(e.startswith(SIZE_READ) for e in escapes)
     return (
         f"values left torch while the model was recorded ({named}): what the forward built "
         "from them (tensors it made, numbers it passed to ops, values it wrote back) is "
-        "analysed as an unknown function of the values read (continuous, degree inf), "
-        "not as the constants the recording froze"
+        "analysed as an unknown function of the values read (continuous, degree inf"
+        + ("; of a size, a whole number: discrete" if sized else "")
+        + "), not as the constants the recording froze"
     )
 
 
