@@ -185,8 +185,8 @@ class EscapeRecorder(TorchFunctionMode):
         tensor = args[0] if args and isinstance(args[0], torch.Tensor) else None
         if tensor is not None and name in WRITES:
             self._refuse(Escape(name, _user_line()))
-        if name == DATA_SET and len(args) == 2 and isinstance(args[1], torch.Tensor):
-            self._record(args[1], name)
+        if tensor is not None and name == DATA_SET and isinstance(args[-1], torch.Tensor):
+            self._record(args[-1], name)
             self.reassigned.append(tensor)
         result = func(*args, **(kwargs or {}))
         if tensor is not None and name in READS and not _called_by_torch():
