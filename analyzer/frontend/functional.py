@@ -165,3 +165,18 @@ def loses_functorch_inputs(graph: fx.Graph) -> bool:
         n.op == "call_function" and getattr(n.target, "__name__", "") in FUNCTORCH_WRAPPERS
         for n in graph.nodes
     )
+
+
+def assigns_tensor_data(graph: fx.Graph) -> bool:
+    """Whether the forward assigned ``Tensor.data`` while export traced it: export keeps only
+    the assignment's type check (``aten._has_compatible_shallow_copy_type``) and drops the
+    storage swap, so the target reads as the tensor it was before (a buffer as a constant),
+    and the graph must not be analysed (another frontend follows the assigned values).
+
+    >>> g = fx.Graph(); b, v = g.placeholder("b"), g.placeholder("v")
+    >>> _ = g.call_function(torch.ops.aten._has_compatible_shallow_copy_type.default, (b, v))
+    >>> assigns_tensor_data(g)
+    True
+    """
+    check = torch.ops.aten._has_compatible_shallow_copy_type.default
+    return any(n.target is check for n in graph.nodes)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import warnings as python_warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -24,7 +24,7 @@ import torch.fx as fx
 from torch import nn
 
 from analyzer.frontend.dialect import InputKind, TracedModel, op_name
-from analyzer.frontend.escaping import READ_OPS, EscapeRecorder
+from analyzer.frontend.escaping import NUMBER_READS, SIZE_READ, EscapeRecorder, reads_values
 from analyzer.frontend.functional import mutating_nodes
 from analyzer.frontend.values import flatten_tensors
 
@@ -104,32 +104,49 @@ def _trace_with_make_fx(
     traced_model = TracedModel(graph, kinds, name, model, warnings, "", graph_module=graph_module)
     escapes = [escape.describe() for escape in recorders[0].escapes]
     traced_model.metadata["escapes"] = escapes
-    traced_model.metadata["module_constants"] = module_constants(graph_module, function_root)
-    if escapes or any(op_name(n) in READ_OPS for n in graph.nodes):
-        warnings.append(escape_warning(escapes))
+    traced_model.metadata["module_constants"] = module_constants(
+        graph_module, function_root, recorders[0].reassigned
+    )
+    reads = {op_name(n) for n in graph.nodes if reads_values(n)}
+    if escapes or reads:
+        warnings.append(escape_warning(escapes, sorted(reads - NUMBER_READS)))
     return traced_model
 
 
-def escape_warning(escapes: list[str]) -> str:
-    """The warning of a recording through which values left torch."""
-    named = "; ".join(dict.fromkeys(escapes)) or "numbers read with .item() or float()"
+def escape_warning(escapes: list[str], read_ops: Sequence[str] = ()) -> str:
+    """The warning of a recording through which values left torch: ``escapes`` as the
+    recorder described them, ``read_ops`` the ops of the graph that return a Python value.
+
+    >>> escape_warning([], ["aten.equal"]).split(": what")[0]
+    'values left torch while the model was recorded (Python values returned by aten.equal)'
+    """
+    returned = "Python values returned by " + ", ".join(read_ops) if read_ops else ""
+    named = "; ".join([*dict.fromkeys(escapes), *([returned] if returned else [])])
+    named = named or "numbers read with .item() or float()"
+    sized = any(e.startswith(SIZE_READ) for e in escapes)
     return (
         f"values left torch while the model was recorded ({named}): what the forward built "
         "from them (tensors it made, numbers it passed to ops, values it wrote back) is "
-        "analysed as an unknown function of the values read (continuous, degree inf), "
-        "not as the constants the recording froze"
+        "analysed as an unknown function of the values read (continuous, degree inf"
+        + ("; of a size, a whole number: discrete" if sized else "")
+        + "), not as the constants the recording froze"
     )
 
 
-def module_constants(graph_module: fx.GraphModule, root: Any) -> list[str]:
+def module_constants(
+    graph_module: fx.GraphModule, root: Any, reassigned: Sequence[torch.Tensor] = ()
+) -> list[str]:
     """The constants of a make_fx graph that are the module's own tensors (parameters,
-    buffers, tensor attributes), by storage; the others were made during the forward."""
+    buffers, tensor attributes), by storage; the others were made during the forward. A
+    tensor whose ``data`` the forward assigned (``reassigned``) is not the module's own: its
+    storage is the assigned value's."""
     owned = set()
     if isinstance(root, nn.Module):
         for module in root.modules():
             tensors = [*module.parameters(False), *module.buffers(False)]
             tensors += [v for v in vars(module).values() if isinstance(v, torch.Tensor)]
             owned.update(_storage(t) for t in tensors)
+    owned -= {_storage(t) for t in reassigned}
     found = []
     for node in graph_module.graph.nodes:
         if node.op != "get_attr":

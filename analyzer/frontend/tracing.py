@@ -32,7 +32,11 @@ from torch import nn
 
 from analyzer.errors import SpecError, TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
-from analyzer.frontend.functional import functional_program, loses_functorch_inputs
+from analyzer.frontend.functional import (
+    assigns_tensor_data,
+    functional_program,
+    loses_functorch_inputs,
+)
 from analyzer.frontend.recording import (
     _WRAPPED,
     _first_lines,
@@ -244,6 +248,11 @@ def _trace_export(
             raise TraceError(
                 "export captured the input of a torch.func transform inside forward as a "
                 "constant; the graph would not follow the input"
+            )
+        if assigns_tensor_data(program.graph):
+            raise TraceError(
+                "the forward assigns Tensor.data, which export does not record (the tensor "
+                "would read as it was before the assignment)"
             )
         program = program.run_decompositions() if decompose else functional_program(program)
     input_kinds: dict[str, InputKind] = {}

@@ -27,8 +27,8 @@ from __future__ import annotations
 
 import torch.fx as fx
 
-from analyzer.frontend.dialect import TracedModel, op_name
-from analyzer.frontend.escaping import READ_OPS
+from analyzer.frontend.dialect import TracedModel
+from analyzer.frontend.escaping import READ_OPS, reads_values
 
 SCALAR_READS = READ_OPS
 
@@ -47,7 +47,7 @@ def escaped_literal_reads(graph: fx.Graph) -> dict[fx.Node, list[fx.Node]]:
     for node in graph.nodes:
         if node.op != "call_function":
             continue
-        if op_name(node) in SCALAR_READS and not node.users:
+        if reads_values(node) and not node.users:
             reads.append(node)
         elif reads and (_has_number(node.args) or _has_number(tuple(node.kwargs.values()))):
             found[node] = list(reads)
@@ -82,7 +82,7 @@ def escaped_constants(traced: TracedModel) -> dict[fx.Node, list[fx.Node]]:
     found: dict[fx.Node, list[fx.Node]] = {}
     reads: list[fx.Node] = []
     for node in traced.graph.nodes:
-        if node.op == "call_function" and op_name(node) in SCALAR_READS:
+        if reads_values(node):
             reads.append(node)
         elif node.op == "get_attr" and reads:
             target = str(node.target)

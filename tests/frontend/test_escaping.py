@@ -4,6 +4,7 @@ paragraph that names them, and the module's own tensors stay constants."""
 
 from __future__ import annotations
 
+import threading
 import warnings
 
 import numpy as np
@@ -13,6 +14,7 @@ import torch
 import analyzer
 from analyzer.errors import TraceError
 from analyzer.frontend.dialect import op_name
+from analyzer.frontend.escaping import data_sized, reads_values
 from analyzer.passes.escapes import escaped_constants
 from tests.adversarial.catalogue import Fn
 from tests.adversarial.oracle import Oracle
@@ -132,3 +134,151 @@ def test_torch_reading_its_own_storage_is_no_escape() -> None:
     traced = trace(torch.nn.Linear(3, 2), (torch.randn(1, 3),), frontend="fx")
     assert traced.metadata["escapes"] == []
     assert not any("values left torch" in w for w in traced.warnings)
+
+
+# --- values that reach Python by other routes -----------------------------------------------
+def _marks(traced) -> list[str]:
+    return [n.args[1] for n in traced.graph.nodes if op_name(n) == "analyzer.left_torch"]
+
+
+@pytest.mark.parametrize(
+    ("forward", "op"),
+    [
+        (lambda m, x: torch.full((2,), float(torch.equal(x > 0, x > 0.3))), "aten.equal"),
+        (
+            lambda m, x: torch.full((2,), float(torch.allclose(x[0, 0], x[0, 1], atol=1.0))),
+            "aten.allclose",
+        ),
+    ],
+)
+def test_a_python_bool_returned_by_an_op_is_a_read(forward, op: str) -> None:
+    """``torch.equal`` and ``torch.allclose`` hand Python a bool computed from the values
+    (PyTorch tags them ``data_dependent_output``): the number built from it follows x."""
+    traced = _trace(forward, torch.randn(2, 4))
+    (read,) = [n for n in traced.graph.nodes if op_name(n) == op]
+    assert reads_values(read)
+    result = analyzer.analyze(traced)
+    assert str(result.output_fact.dependence) != "static"
+    (warning,) = [w for w in result.warnings if "values left torch" in w]
+    assert f"Python values returned by {op}" in warning
+
+
+@pytest.mark.parametrize(
+    ("forward", "how"),
+    [
+        (lambda m, x: torch.tensor(float(torch.nonzero(x > 0.5).shape[0])), "shape"),
+        (lambda m, x: torch.tensor([float(x[x > 0].t().size(0))]), "size"),
+        (lambda m, x: torch.full((2,), float(len(torch.unique(torch.round(x)))) + 0.5), "__len__"),
+        (lambda m, x: torch.full((2,), float(torch.masked_select(x, x > 0).numel())), "numel"),
+        (lambda m, x: torch.full((2,), float(len(x[x > 0].chunk(3)))), "chunk"),
+        (lambda m, x: torch.full((2,), float(len(torch.unbind(x[x > 0])))), "unbind"),
+    ],
+)
+def test_a_data_dependent_size_read_by_python_is_a_read(forward, how: str) -> None:
+    traced = _trace(forward, torch.randn(2, 4))
+    assert _marks(traced) == [how]
+    assert str(analyzer.analyze(traced).output_fact.dependence) != "static"
+    (warning,) = [w for w in traced.warnings if "a size that depends on the values" in w]
+    assert "of a size, a whole number: discrete" in warning
+
+
+def test_sizes_that_do_not_depend_on_the_values_are_no_read() -> None:
+    """Shapes of ordinary tensors, and of an integer (not boolean) index, stay Python ints
+    the passes may trust: no mark, the fill value stays a constant."""
+
+    def forward(m, x):
+        picked = x[torch.tensor([1, 0])]
+        return x * float(x.shape[0] + len(picked) + picked.size(1))
+
+    traced = _trace(forward, torch.randn(2, 4))
+    assert _marks(traced) == []
+    assert analyzer.analyze(traced).degree == "1"
+
+
+def test_data_sized_follows_the_path_from_a_data_dependent_shape() -> None:
+    g = torch.fx.Graph()
+    x, index = g.placeholder("x"), g.placeholder("index")
+    index.meta["val"] = torch.zeros(2, dtype=torch.int64)
+    picked = g.call_function(torch.ops.aten.index.Tensor, (x, [index]))
+    mask = g.call_function(torch.ops.aten.gt.Scalar, (x, 0))
+    selected = g.call_function(torch.ops.aten.index.Tensor, (x, [mask]))
+    doubled = g.call_function(torch.ops.aten.mul.Tensor, (selected, 2))
+    memo: dict = {}
+    assert [data_sized(n, memo) for n in (x, picked, mask, selected, doubled)] == [
+        False, False, False, True, True,
+    ]  # fmt: skip
+
+
+def test_memory_read_through_data_ptr_is_a_read() -> None:
+    def forward(m, x):
+        import ctypes
+
+        raw = ctypes.string_at(x.data_ptr(), x.numel() * x.element_size())
+        return x * torch.frombuffer(bytearray(raw), dtype=x.dtype).view_as(x)
+
+    traced = _trace(forward, torch.randn(2, 4))
+    assert _marks(traced) == ["data_ptr"]
+    result = analyzer.analyze(traced)
+    assert result.degree == "inf" and not result.piecewise_affine
+    assert [s.node.name for s in result.sites] == ["mul"]
+
+
+def test_a_tensor_computed_in_another_thread_follows_what_the_thread_took() -> None:
+    def forward(m, x):
+        import threading
+
+        out: list[torch.Tensor] = []
+        worker = threading.Thread(target=lambda: out.append(x.detach() * x.detach()))
+        worker.start()
+        worker.join()
+        return x + out[0]
+
+    before = threading.getprofile()
+    traced = _trace(forward, torch.randn(2, 4))
+    assert threading.getprofile() is before  # the hook is the recording's only
+    assert _marks(traced) == ["another thread"]
+    result = analyzer.analyze(traced)
+    assert result.degree == "inf" and not result.piecewise_affine
+    assert any("values taken by another thread" in w for w in result.warnings)
+
+
+def test_a_thread_without_torch_is_no_escape() -> None:
+    def forward(m, x):
+        import threading
+
+        worker = threading.Thread(target=lambda: sum(range(10)))
+        worker.start()
+        worker.join()
+        return x * 2.0
+
+    traced = _trace(forward, torch.randn(2, 4))
+    assert _marks(traced) == [] and analyzer.analyze(traced).degree == "1"
+
+
+class _DataAssigned(torch.nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.register_buffer("state", torch.zeros(2, 4))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        self.state.data = x.detach() * 2
+        return y * self.state
+
+
+def test_export_refuses_a_tensor_data_assignment() -> None:
+    """export keeps only the assignment's type check and reads the buffer as before."""
+    module = _DataAssigned()
+    with pytest.raises(TraceError, match=r"the forward assigns Tensor\.data"):
+        analyzer.trace(module, (torch.randn(2, 4), torch.randn(2, 4)), frontend="export")
+
+
+def test_a_tensor_data_assignment_makes_the_buffer_follow_the_value() -> None:
+    module = _DataAssigned()
+    with warnings.catch_warnings(action="ignore"):
+        result = analyzer.analyze(module, (torch.randn(2, 4), torch.randn(2, 4)))
+    assert result.traced.frontend == "real"
+    assert result.traced.metadata["module_constants"] == []  # the buffer is no longer its own
+    assert result.degree == "inf" and [s.node.name for s in result.sites] == ["mul_1"]
+    assert any(
+        "a tensor assigned to Tensor.data at test_escaping.py:" in w for w in result.warnings
+    )
