@@ -33,7 +33,7 @@ def test_a_handful_of_diffusers_classes(run_cli: Any, tmp_path: Path) -> None:
     assert all(m["sites"]["contraction"] > 0 for m in models.values())
     assert "diffusers" in document and "3 of 3 types analysed" in out
     page = (tmp_path / "index.html").read_text()
-    assert "The atlas: every diffusers model class, analysed" in page
+    assert "The atlas of diffusers model classes (3 types), analysed" in page
     assert "DiTTransformer2DModel" in page
     assert "diffusers:UNet2DModel" in (tmp_path / "census.csv").read_text()
 

@@ -202,8 +202,9 @@ def test_the_deadline_is_not_swallowed_by_a_broad_except() -> None:
     reason="a false disagreement of validate's graph-fidelity check, not of the analysis: "
     "T5LayerNorm computes its variance in float32 (hidden_states.to(torch.float32)) even in "
     "the float64 copy of the model, while the graph's float dtypes are retargeted to float64 "
-    "(analyzer/empirical/values.py retarget), so model and graph differ by 1.3e-5 relative "
-    "(shrunk t5, 4 samples), above fidelity's 1e-6. Fix in analyzer/empirical/fidelity.py: "
+    "(analyzer/empirical/values.py retarget), so model and graph differ by 1.3e-5 to 6.9e-5 "
+    "relative (shrunk t5, 4 samples, two builds), above fidelity's 1e-6. Fix in "
+    "analyzer/empirical/fidelity.py: "
     "Float64Kernels.__torch_dispatch__ retargets float dtypes in args/kwargs to float64 as "
     "the graph's runner does; with that change the difference is 3.8e-16 and t5 validates.",
 )
