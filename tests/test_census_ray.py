@@ -4,6 +4,7 @@ finished by the other."""
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -82,24 +83,49 @@ class SlowInFloat64(torch.nn.Module):
         return torch.relu(self.linear(x))
 
 
+TIMINGS = ("seconds", "seconds_by_check", "memory_budget_gib", "peak_memory_gib")
+
+
+def untimed(document: dict) -> dict:
+    """A block's validation document less what the clock and the machine's memory set."""
+    return {k: v for k, v in document.items() if k not in TIMINGS}
+
+
+def text_untimed(text: str) -> str:
+    return re.sub(r"\d+\.\d+ s", "_ s", text)
+
+
 @pytest.mark.slow
 def test_blockwise_on_ray_matches_the_local_run_and_reports_a_stuck_block(cluster) -> None:
     from analyzer.blockwise_ray import validate_blockwise_ray
     from analyzer.empirical.blockwise import validate_blockwise
+    from analyzer.render.validation import render_blockwise
 
     torch.manual_seed(0)
     stack = torch.nn.Sequential(*[torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.ReLU())
                                   for _ in range(3)])  # fmt: skip
     x = torch.randn(2, 4)
-    local = validate_blockwise(stack, (x,), samples=2, blocks="all")
+    local = validate_blockwise(stack, (x,), samples=2, blocks="all", device="cpu")
     remote = validate_blockwise_ray(stack, (x,), samples=2, blocks="all")
-    assert [b["path"] for b in remote.blocks] == [b.path for b in local.blocks]
-    assert [b["validation"]["agree"] for b in remote.blocks] == [
-        b.report.agree for b in local.blocks
+    # the same per-block results, the same document and the same text as the local run
+    assert [b.path for b in remote.blocks] == [b.path for b in local.blocks] == ["0", "1", "2"]
+    for here, there in zip(local.blocks, remote.blocks, strict=True):
+        assert untimed(there.report.to_json()) == untimed(here.report.to_json())
+        assert there.instances == here.instances
+    document, expected = remote.to_json(), local.to_json()
+    assert document["executor"] == "ray" and document["failed_blocks"] == []
+    assert [untimed(b["validation"]) for b in document["blocks"]] == [
+        untimed(b["validation"]) for b in expected["blocks"]
     ]
+    assert {k: v for k, v in document.items() if k not in ("blocks", "executor",
+            "failed_blocks", *TIMINGS)} == {k: v for k, v in expected.items()
+            if k not in ("blocks", *TIMINGS)}  # fmt: skip
+    assert text_untimed(remote.text()) == text_untimed(render_blockwise(local))
     assert remote.agree == local.agree and not remote.failures
 
     stuck = torch.nn.Sequential(SlowInFloat64(), SlowInFloat64())
     report = validate_blockwise_ray(stuck, (x,), samples=2, timeout=20)
     assert report.failures and report.failures[0]["outcome"] == "timeout"
-    assert not report.agree and "timeout" in report.text()
+    assert not report.agree and report.to_json()["failed_blocks"] == report.failures
+    assert "0: timeout: no result within 20 s" in report.text()
+    assert report.text().splitlines()[-1].startswith("verdict      NOT VALIDATED: 1 block(s)")
