@@ -14,17 +14,40 @@ import torch
 from analyzer.census import CensusOptions, run_census
 from analyzer.census_ray import RayExecutor, connect
 from analyzer.progress import RecordingProgress
+from tests.programs import need_module
 from tests.test_census import standin
 
-ray = pytest.importorskip("ray")
 pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def ray():
+    """The ray package: a skip without it, a failure in CI (whose set-up installs it)."""
+    return need_module("ray")
+
+
+@pytest.fixture(scope="module")
+def cluster(ray):
+    """A local Ray cluster of two workers (this machine's two cores)."""
     connect(ray, None, {"num_cpus": 2})
     yield
     ray.shutdown()
+
+
+@pytest.mark.timeout(120)
+def test_a_type_runs_on_ray_and_the_local_pool_resumes_its_store(ray, tmp_path) -> None:
+    """The default suite's Ray smoke test: one worker, one type (about 10 s on two idle cores)."""
+    connect(ray, None, {"num_cpus": 1})
+    try:
+        options = CensusOptions(workers=1, timeout=60, reports=False)
+        document = run_census(tmp_path, ["vit"], options, analyse=standin, executor=RayExecutor())
+    finally:
+        ray.shutdown()
+    assert document["models"]["vit"]["status"] == "analysed"
+    assert (tmp_path / "results" / "vit.json").is_file()
+    progress = RecordingProgress()
+    again = run_census(tmp_path, ["vit"], options, resume=True, progress=progress, analyse=standin)
+    assert runs(progress) == 0 and again["models"]["vit"] == document["models"]["vit"]
 
 
 def runs(progress: RecordingProgress) -> int:

@@ -169,6 +169,7 @@ def test_census_validates_three_small_types(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 10 min on two idle cores: above pytest's 600 s default
 def test_census_validates_a_dozen_types(tmp_path: Path) -> None:
     options = CensusOptions(
         workers=2, timeout=300, validate=ValidationBudget(samples=4, seconds=300)
