@@ -338,7 +338,11 @@ def _crossover_cell(entry: dict[str, Any] | None) -> str:
         )
     value = entry["crossover"]
     title = f"static {entry.get('static', '?')} vs dynamic {entry.get('dynamic', '?')}"
-    return f'<td class="num" data-sort="{value}" title="{escape(title)}">{value:.0f}</td>'
+    shown = f"{value:.0f}"
+    if entry.get("longest") is not None and value > entry["longest"]:
+        title = f"{entry.get('reason', '')}; {title}"
+        shown = f'<span class="meta">{shown} (max {entry["longest"]})</span>'
+    return f'<td class="num" data-sort="{value}" title="{escape(title)}">{shown}</td>'
 
 
 def _verdict_cells(validation: dict[str, Any] | None) -> tuple[str, str]:
