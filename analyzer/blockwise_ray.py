@@ -159,7 +159,8 @@ def _settings(options: dict[str, Any]) -> dict[str, Any]:
         raise TypeError(f"validate_blockwise_ray() got unexpected options {unknown}")
     parameters = inspect.signature(validate).parameters
     settings = {name: parameters[name].default for name in FORWARDED}
-    settings.update(device="cpu", **{k: v for k, v in options.items() if v is not None})
+    settings["device"] = "cpu"
+    settings.update({k: v for k, v in options.items() if v is not None})
     check_options(
         settings["samples"], settings["max_degree"], settings["memory"], settings["device"],
         settings["pairs"],

@@ -4,6 +4,7 @@ finished by the other."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from pathlib import Path
@@ -152,3 +153,29 @@ def test_blockwise_on_ray_matches_the_local_run_and_reports_a_stuck_block(cluste
     assert not report.agree and report.to_json()["failed_blocks"] == report.failures
     assert "0: timeout: no result within 20 s" in report.text()
     assert report.text().splitlines()[-1].startswith("verdict      NOT VALIDATED: 1 block(s)")
+
+
+@pytest.mark.slow
+def test_the_cli_on_ray_prints_and_writes_what_the_local_run_does(cluster, run_cli, tmp_path):
+    config = [f"--config={k}={v}" for k, v in (("num_hidden_layers", 3), ("hidden_size", 32),
+              ("intermediate_size", 64), ("num_attention_heads", 4), ("num_key_value_heads", 2),
+              ("vocab_size", 100))]  # fmt: skip
+    common = ["validate", "hf:llama", *config, "--blockwise", "--samples", "2"]
+    outputs, texts = {}, {}
+    for executor in ("local", "ray"):
+        out = tmp_path / f"{executor}.json"
+        code, stdout, err = run_cli(*common, "--device", "cpu", "--executor", executor,
+                                    "--json", str(out))  # fmt: skip
+        assert code == 0, err
+        outputs[executor], texts[executor] = json.loads(out.read_text()), text_untimed(stdout)
+    local, remote = outputs["local"], outputs["ray"]
+    assert remote["executor"] == "ray" and remote["failed_blocks"] == [] and remote["agree"]
+    assert (
+        [b["path"] for b in remote["blocks"]]
+        == [b["path"] for b in local["blocks"]]
+        == ["layers.0"]
+    )
+    assert [(b["instances"], untimed(b["validation"])) for b in remote["blocks"]] == [
+        (b["instances"], untimed(b["validation"])) for b in local["blocks"]
+    ]
+    assert texts["ray"] == texts["local"] and "every block agrees" in texts["ray"]
