@@ -1,104 +1,85 @@
 """Block-wise validation on a Ray cluster: each block to validate is one Ray task.
 
-The model runs once here, on the driver, to record the input of every block to validate
-(exactly as :func:`analyzer.empirical.blockwise.validate_blockwise` does, streamed from
-the meta device when it was built there); each block, as a model of its recorded input,
-is then sent to the cluster as a task asking for ``cpus`` CPUs and ``gpus`` GPUs, and
-validated there. The per-block reports are those of the local run; a block whose task
-fails, whose worker dies, or which runs past ``timeout`` seconds is reported as such
-(``failed_blocks``), never dropped, and the whole then does not agree.
+The model runs once here, on the driver, to record the input of every block to validate,
+with :mod:`analyzer.empirical.blockwise`'s own functions (streamed from the meta device
+when it was built there); each block, as a model of its recorded input, is then sent to
+the cluster as a task asking for ``cpus`` CPUs and ``gpus`` GPUs, and validated there by
+:func:`~analyzer.empirical.validate.validate`, as the local run does. What comes back is
+the local run's :class:`~analyzer.empirical.blockwise.BlockwiseReport` (same blocks, same
+reports, same JSON, rendered by :func:`~analyzer.render.validation.render_blockwise`),
+plus the blocks whose task failed, whose worker died, or which ran past ``timeout``
+seconds (``failed_blocks``): never dropped, and the whole then does not agree.
 
 >>> report = ClusterBlockwiseReport("m", [], 0.0, failures=[{"path": "layers.0",
 ...     "outcome": "timeout", "error": "no result within 5 s"}])
->>> report.agree, report.text().splitlines()[1]
-(False, '  layers.0: timeout: no result within 5 s')
+>>> report.agree, report.text().splitlines()[-2:]
+(False, ['  layers.0: timeout: no result within 5 s', 'verdict      NOT VALIDATED: 1 block(s) \
+failed  (0.0 s)'])
 """
 
 from __future__ import annotations
 
+import inspect
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.empirical.blockwise import (
-    SCHEMA,
+    BlockResult,
+    BlockwiseReport,
     _block_as_model,
     _record_inputs,
     repeated_blocks,
 )
-from analyzer.empirical.validate import check_options
+from analyzer.empirical.validate import check_options, validate
 from analyzer.errors import SpecError
 from analyzer.progress import SILENT, Progress
 
+FORWARDED = ("device", "samples", "max_degree", "pairs", "seed", "batched", "frontend", "mode",
+             "memory")  # fmt: skip
+"""The options of :func:`~analyzer.empirical.validate.validate` each block's task is given."""
+
 
 @dataclass
-class ClusterBlockwiseReport:
-    """Per block validated on the cluster, its ``analyzer.validation/1`` document (what
-    comes back from a worker: the report's analysis holds the traced graph, which does
-    not travel), and the blocks that could not be validated."""
+class ClusterBlockwiseReport(BlockwiseReport):
+    """The local run's report of the blocks validated on the cluster, and the blocks that
+    could not be validated (``path``, ``outcome``: ``timeout``, ``crash`` or ``failed``,
+    ``error``)."""
 
-    model: str
-    blocks: list[dict[str, Any]]  # path, instances, validation (the document)
-    seconds: float
-    seconds_by_check: dict[str, float] = field(default_factory=dict)
-    streamed: bool = False
     failures: list[dict[str, str]] = field(default_factory=list)
 
     @property
     def agree(self) -> bool:
-        return (
-            bool(self.blocks)
-            and not self.failures
-            and all(b["validation"]["agree"] for b in self.blocks)
-        )
-
-    @property
-    def sound(self) -> bool:
-        """No measured block contradicts a claim (a failed block contradicts nothing, but
-        the whole does not agree)."""
-        return all(b["validation"]["sound"] for b in self.blocks)
+        return super().agree and not self.failures
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "schema": SCHEMA,
-            "model": self.model,
-            "scope": "each block's claims are checked relative to that block's own input "
-            "(the activation the example input produces there), not to the model's input",
-            "agree": self.agree,
-            "sound": self.sound,
-            "streamed": self.streamed,
-            "executor": "ray",
-            "blocks": self.blocks,
-            "failed_blocks": self.failures,
-            "seconds": round(self.seconds, 3),
-            "seconds_by_check": {k: round(v, 3) for k, v in self.seconds_by_check.items()},
-        }
+        return {**super().to_json(), "executor": "ray", "failed_blocks": self.failures}
 
     def text(self) -> str:
-        """What ``validate --blockwise --executor ray`` prints: one line per block."""
-        lines = [f"block-wise validation of {self.model} on a Ray cluster (float64)"]
-        for block in self.blocks:
-            document = block["validation"]
-            verdict = "agree" if document["agree"] else (
-                "sound (over-approximates)" if document["sound"] else "DISAGREES"
-            )  # fmt: skip
-            confirmed = sum(p["confirmed"] for p in document["products"])
-            lines.append(
-                f"  {block['path']} (x{len(block['instances'])}): {verdict} · degree "
-                f"{document['degree']['static']} claimed, {document['degree']['empirical']} "
-                f"measured · sites {confirmed}/{len(document['products'])} confirmed · "
-                f"{document['seconds']:.1f} s"
-            )
+        """The local run's text, the failed blocks listed before the verdict."""
+        from analyzer.render.validation import render_blockwise
+
+        lines = render_blockwise(self).splitlines()
+        verdict = lines.pop()
         for failure in self.failures:
             lines.append(f"  {failure['path']}: {failure['outcome']}: {failure['error']}")
-        lines.append(
-            ("agree" if self.agree else "sound" if self.sound else "disagrees")
-            + f" ({len(self.blocks)} block(s) validated, {len(self.failures)} failed, "
-            f"{self.seconds:.1f} s)"
-        )
-        return "\n".join(lines)
+        if self.failures:
+            verdict = (
+                f"verdict      NOT VALIDATED: {len(self.failures)} block(s) failed  "
+                f"({self.seconds:.1f} s)"
+            )
+        return "\n".join([*lines, verdict])
+
+
+@dataclass(frozen=True)
+class ClaimsRead:
+    """What a :class:`~analyzer.empirical.report.ValidationReport` reads of its analysis
+    (its verdicts and its text): the analysis itself holds the traced graph, whose torch
+    objects do not pickle, so it stays in the worker and this comes back instead."""
+
+    piecewise_affine: bool
 
 
 def validate_blockwise_ray(
@@ -107,15 +88,6 @@ def validate_blockwise_ray(
     *,
     example_kwargs: dict[str, Any] | None = None,
     model: str = "model",
-    device: str = "cpu",
-    samples: int = 16,
-    max_degree: int = 4,
-    pairs: int | None = None,
-    seed: int = 0,
-    batched: bool = True,
-    frontend: str = "auto",
-    mode: str | None = None,
-    memory: float | None = None,
     progress: Progress = SILENT,
     blocks: str = "distinct",
     address: str | None = None,
@@ -123,14 +95,17 @@ def validate_blockwise_ray(
     gpus: float = 0.0,
     timeout: float = 3600.0,
     init: dict[str, Any] | None = None,
+    **options: Any,
 ) -> ClusterBlockwiseReport:
     """:func:`~analyzer.empirical.blockwise.validate_blockwise` with each block validated
-    as a task on the Ray cluster at ``address`` (``RAY_ADDRESS``, else a local cluster)."""
+    as a task on the Ray cluster at ``address`` (``RAY_ADDRESS``, else a local cluster);
+    ``options`` are :func:`~analyzer.empirical.validate.validate`'s (:data:`FORWARDED`;
+    ``device`` is the workers' own, ``cpu`` by default)."""
     import ray
 
     from analyzer.census_ray import connect
 
-    check_options(samples, max_degree, memory, device, pairs)
+    settings = _settings(options)
     if blocks not in ("distinct", "all"):
         raise SpecError(f"blocks must be 'distinct' or 'all', not {blocks!r}")
     if not timeout > 0:
@@ -146,49 +121,69 @@ def validate_blockwise_ray(
     wanted = {path for members in chosen for path, _ in members}
     with progress.task("recording block inputs"):
         inputs, runnable, streamed = _record_inputs(
-            module, example_args, example_kwargs or {}, wanted, "cpu", mode
+            module, example_args, example_kwargs or {}, wanted, "cpu", settings["mode"]
         )
     capture = time.perf_counter() - started
-    settings = {
-        "device": device, "samples": samples, "max_degree": max_degree, "pairs": pairs,
-        "seed": seed, "batched": batched, "frontend": frontend, "mode": mode, "memory": memory,
-    }  # fmt: skip
     started_here = not ray.is_initialized()
     if started_here:
         connect(ray, address or os.environ.get("RAY_ADDRESS"), init or {})
     task = ray.remote(_validate_block).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
     order, running = [], {}
     try:
-        for members, picked in zip(groups, chosen, strict=True):
-            for path, _ in picked:
-                if path not in inputs:
-                    continue  # never called by the example's forward
-                wrapped, activation = _block_as_model(runnable[path], *inputs[path])
-                instances = [p for p, _ in members] if len(picked) == 1 else [path]
-                ref = task.remote(wrapped, activation, f"{model} {path}", settings)
-                order.append(path)
-                running[ref] = (path, instances, time.perf_counter())
+        for path, instances, (block_args, block_kwargs) in _jobs(groups, chosen, inputs):
+            wrapped, activation = _block_as_model(runnable[path], block_args, block_kwargs)
+            ref = task.remote(wrapped, activation, f"{model} {path}", settings)
+            order.append(path)
+            running[ref] = (path, instances, time.perf_counter())
         results, failures = _gather(ray, running, timeout, progress)
     finally:
         if started_here:
             ray.shutdown()
     position = {path: i for i, path in enumerate(order)}
-    results.sort(key=lambda r: position[r["path"]])
+    results.sort(key=lambda r: position[r.path])
     failures.sort(key=lambda f: position[f["path"]])
     seconds: dict[str, float] = {"record_inputs": capture}
     for result in results:
-        for check, value in result["validation"]["seconds_by_check"].items():
+        for check, value in result.report.seconds_by_check.items():
             seconds[check] = seconds.get(check, 0.0) + value
     return ClusterBlockwiseReport(
         model, results, time.perf_counter() - started, seconds, streamed, failures
     )
 
 
+def _settings(options: dict[str, Any]) -> dict[str, Any]:
+    """``validate``'s defaults for what ``options`` leaves out (the device: the cpu),
+    checked as ``validate`` checks them."""
+    unknown = sorted(set(options) - set(FORWARDED))
+    if unknown:
+        raise TypeError(f"validate_blockwise_ray() got unexpected options {unknown}")
+    parameters = inspect.signature(validate).parameters
+    settings = {name: parameters[name].default for name in FORWARDED}
+    settings["device"] = "cpu"
+    settings.update({k: v for k, v in options.items() if v is not None})
+    check_options(
+        settings["samples"], settings["max_degree"], settings["memory"], settings["device"],
+        settings["pairs"],
+    )  # fmt: skip
+    return settings
+
+
+def _jobs(
+    groups: list[list[tuple[str, Any]]], chosen: list[list[tuple[str, Any]]], inputs: dict
+) -> Iterator[tuple[str, list[str], Any]]:
+    """``(path, instances it stands for, recorded input)`` of each block to validate, in
+    the local run's order (a block the example's forward never called has no input)."""
+    for members, picked in zip(groups, chosen, strict=True):
+        for path, _ in picked:
+            if path in inputs:
+                yield path, [p for p, _ in members] if len(picked) == 1 else [path], inputs[path]
+
+
 def _gather(
     ray: Any, running: dict[Any, Any], timeout: float, progress: Progress
-) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
+) -> tuple[list[BlockResult], list[dict[str, str]]]:
     """Every task's report, or why it has none (a timed-out task is cancelled)."""
-    results: list[dict[str, Any]] = []
+    results: list[BlockResult] = []
     failures: list[dict[str, str]] = []
     with progress.task("validating blocks on the cluster", total=len(running)) as bar:
         while running:
@@ -206,8 +201,10 @@ def _gather(
                         {"path": path, "outcome": outcome, "error": (lines or ["?"])[-1][:400]}
                     )
                 else:
-                    report["scope"] = f"the input of {path} (its first argument; others fixed)"
-                    results.append({"path": path, "instances": instances, "validation": report})
+                    report.scope = (
+                        f"the input of {path} (its first argument; other arguments fixed)"
+                    )
+                    results.append(BlockResult(path, instances, report))
                 bar.advance()
             now = time.perf_counter()
             for ref, (path, _, since) in list(running.items()):
@@ -223,14 +220,14 @@ def _gather(
 
 
 def _validate_block(wrapped: Any, activation: Any, label: str, settings: dict[str, Any]) -> Any:
-    """One block, in a Ray worker: validated as a model of its recorded input."""
+    """One block, in a Ray worker: validated as a model of its recorded input; its report
+    comes back with :class:`ClaimsRead` in place of the analysis."""
     import torch
-
-    from analyzer.empirical.validate import validate
 
     torch.set_num_threads(1)
     report = validate(wrapped, (activation.to(settings["device"]),), model=label, **settings)
-    return report.to_json()
+    report.analysis = ClaimsRead(report.analysis.piecewise_affine)  # type: ignore[assignment]
+    return report
 
 
-__all__ = ["ClusterBlockwiseReport", "validate_blockwise_ray"]
+__all__ = ["FORWARDED", "ClaimsRead", "ClusterBlockwiseReport", "validate_blockwise_ray"]

@@ -145,26 +145,16 @@ def analyse_type(
         message = f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})"
         category = {"analysis": "analysis", "trace": "trace"}.get(stage, "error")
         return failure_record(model_type, category, message, _since(started))
-    sites = collections.Counter(site["kind"] for site in document["input_products"])
     record = {
         "type": model_type,
         "status": "analysed",
-        "category": "unknown ops" if document["unknown_ops"] else "clean",
         "class": type(built.module).__name__,
-        "circuit_class": document["circuit_class"],
-        "sites": {kind: sites.get(kind, 0) for kind in ("contraction", "gating", "normalization")},
-        "dynamic_transposes": sum(t["feeds_contraction"] for t in document["dynamic_transposes"]),
-        "degree": document["degree"],
-        "piecewise_affine": document["piecewise_affine"],
-        "unknown_ops": document["unknown_ops"],
-        "nodes": document["graph"]["nodes"],
-        "frontend": document["frontend"],
+        **analysed_fields(document),
         "device": built.device,
         "parameters": sum(p.numel() for p in built.module.parameters()),
         "inputs": {n: list(v.shape) for n, v in built.inputs.items() if hasattr(v, "shape")},
         "shrunk": built.shrunk,
         "shrink": _level(built, options.shrink),
-        "warnings": document["warnings"],
         "layers": layers_in(built.module),
         "seconds": 0.0,
     }
@@ -184,6 +174,32 @@ def analyse_type(
         if "evidence" in record["validation"]:
             record["validation"]["evidence"] = f"models/{name}/validation.json"
     return record
+
+
+def analysed_fields(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of an analysed type's record read from its ``analyzer.analysis/1``
+    document (the census of any source shares them).
+
+    >>> fields = analysed_fields({"input_products": [{"kind": "gating"}], "unknown_ops": [],
+    ...     "circuit_class": ["gating"], "dynamic_transposes": [], "degree": "2",
+    ...     "piecewise_affine": False, "graph": {"nodes": 3}, "frontend": "export",
+    ...     "warnings": []})
+    >>> fields["category"], fields["sites"]
+    ('clean', {'contraction': 0, 'gating': 1, 'normalization': 0})
+    """
+    sites = collections.Counter(site["kind"] for site in document["input_products"])
+    return {
+        "category": "unknown ops" if document["unknown_ops"] else "clean",
+        "circuit_class": document["circuit_class"],
+        "sites": {kind: sites.get(kind, 0) for kind in ("contraction", "gating", "normalization")},
+        "dynamic_transposes": sum(t["feeds_contraction"] for t in document["dynamic_transposes"]),
+        "degree": document["degree"],
+        "piecewise_affine": document["piecewise_affine"],
+        "unknown_ops": document["unknown_ops"],
+        "nodes": document["graph"]["nodes"],
+        "frontend": document["frontend"],
+        "warnings": document["warnings"],
+    }
 
 
 analyse_type.needs_transformers = True  # type: ignore[attr-defined]  # workers import it first
@@ -354,6 +370,7 @@ __all__ = [
     "SCHEMA",
     "CensusOptions",
     "analyse_type",
+    "analysed_fields",
     "census_csv",
     "census_document",
     "census_types",

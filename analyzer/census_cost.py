@@ -17,6 +17,7 @@ longer than its budget gets the reason instead of a number.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -41,27 +42,72 @@ def crossover_entry(roots: dict[str, list[Any]], dynamic: str, static: str) -> d
 def crossover_of(built: Any, model_type: str, seconds: float) -> dict[str, Any]:
     """The ``crossover`` entry of a built hf model (never raises for the model's failures)."""
     from analyzer.analysis import analyze_traced
-    from analyzer.symbolic.cost import cost_of_traced, trace_with_dims
+    from analyzer.symbolic.cost import cost_of_traced
 
     started = time.perf_counter()
     try:
         with deadline(seconds):
-            traced, axes, sizes = trace_with_dims(
-                built.module, (), ["seq=N"], example_kwargs=built.inputs,
-                model=f"hf:{model_type}", hf=True,
-            )  # fmt: skip
+            traced, axes, sizes, longest = _exported(built, model_type)
             report = cost_of_traced(analyze_traced(traced), axes, sizes, solve=True)
             entry = crossover_entry(
                 report.crossover, str(report.dynamic_contraction), str(report.static_contraction)
             )
+            if longest is not None:
+                entry["longest"] = longest
+                if entry["crossover"] is not None and entry["crossover"] > longest:
+                    entry["reason"] = (
+                        f"beyond the longest sequence the model takes ({longest} tokens): its "
+                        "static contractions cost more at every length it runs"
+                    )
     except _Deadline:
         entry = {"crossover": None, "reason": f"not computed within {seconds:g} s"}
     except AnalyzerError as error:
-        entry = {"crossover": None, "reason": _first_line(str(error))}
+        entry = {"crossover": None, "reason": _reason(str(error))}
     except Exception as error:  # the export refused the symbolic axis in its own way
         entry = {"crossover": None, "reason": f"{type(error).__name__}: {_first_line(str(error))}"}
     entry["seconds"] = round(time.perf_counter() - started, 2)
     return entry
+
+
+_RANGE = re.compile(r"Try a range: --dim (seq=N:\d+\.\.(\d+))")
+
+
+def _exported(built: Any, model_type: str) -> tuple[Any, Any, Any, int | None]:
+    """The model exported with ``seq`` symbolic: ``(traced, axes, sizes, longest)``. A
+    model whose code bounds the length (BERT's 512 positions) is exported again over the
+    range export names, and ``longest`` is that bound (``None``: unbounded)."""
+    from analyzer.errors import SpecError
+    from analyzer.symbolic.cost import trace_with_dims
+
+    def export(dim: str) -> tuple[Any, Any, Any]:
+        return trace_with_dims(
+            built.module, (), [dim], example_kwargs=built.inputs, model=f"hf:{model_type}",
+            hf=True,
+        )  # fmt: skip
+
+    try:
+        return (*export("seq=N"), None)
+    except SpecError as error:
+        bounded = _RANGE.search(str(error))
+        if bounded is None:
+            raise
+        return (*export(bounded.group(1)), int(bounded.group(2)))
+
+
+_NO_AXIS = re.compile(r"no input has a 'seq' axis \(inputs: ([^;)]*)")
+
+
+def _reason(message: str) -> str:
+    """The first line of an error, or, for a model without a sequence axis, that.
+
+    >>> _reason("--dim seq=N: no input has a 'seq' axis (inputs: pixel_values [1, 3]; "
+    ...         "known names here: batch); name the axis instead")
+    'no sequence axis (inputs: pixel_values [1, 3])'
+    """
+    found = _NO_AXIS.search(message)
+    if found is not None:
+        return f"no sequence axis (inputs: {found.group(1).strip()})"
+    return _first_line(message)
 
 
 def _first_line(text: str) -> str:

@@ -16,7 +16,6 @@ True
 
 from __future__ import annotations
 
-import collections
 import time
 import traceback
 from pathlib import Path
@@ -24,7 +23,13 @@ from typing import Any
 
 from torch import nn
 
-from analyzer.census import CensusOptions, _write_model_report, analyse_type, failure_record
+from analyzer.census import (
+    CensusOptions,
+    _write_model_report,
+    analyse_type,
+    analysed_fields,
+    failure_record,
+)
 from analyzer.errors import SpecError, TraceError, did_you_mean
 
 PREFIX = "diffusers:"
@@ -141,26 +146,18 @@ def analyse_class(name: str, options: CensusOptions, out: Path | None = None) ->
         message = f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})"
         category = {"analysis": "analysis", "trace": "trace"}.get(stage, "error")
         return failure_record(name, category, message, _since(started))
-    sites = collections.Counter(site["kind"] for site in document["input_products"])
     module = loaded.module
+    shrunk = _shrunk(loaded.warnings)
     record = {
         "type": name,
         "status": "analysed",
-        "category": "unknown ops" if document["unknown_ops"] else "clean",
         "class": class_name,
-        "circuit_class": document["circuit_class"],
-        "sites": {kind: sites.get(kind, 0) for kind in ("contraction", "gating", "normalization")},
-        "dynamic_transposes": sum(t["feeds_contraction"] for t in document["dynamic_transposes"]),
-        "degree": document["degree"],
-        "piecewise_affine": document["piecewise_affine"],
-        "unknown_ops": document["unknown_ops"],
-        "nodes": document["graph"]["nodes"],
-        "frontend": document["frontend"],
+        **analysed_fields(document),
         "device": next((p.device.type for p in module.parameters()), "meta"),
         "parameters": sum(p.numel() for p in module.parameters()),
         "inputs": {n: list(v.shape) for n, v in loaded.kwargs.items() if hasattr(v, "shape")},
-        "shrunk": _shrunk(loaded.warnings),
-        "warnings": document["warnings"],
+        "shrunk": shrunk,
+        "shrink": "layers" if shrunk else "none",  # diffusers models: layer counts only
         "seconds": 0.0,
     }
     if out is not None and options.reports:

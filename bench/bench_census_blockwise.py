@@ -55,9 +55,7 @@ def main() -> None:
     started = time.perf_counter()
     remote = validate_blockwise_ray(built.module, (), address=options.address, init=init, **common)
     there = time.perf_counter() - started
-    remote_verdicts = {
-        b["path"]: (b["validation"]["agree"], b["validation"]["sound"]) for b in remote.blocks
-    }
+    remote_verdicts = {b.path: (b.report.agree, b.report.sound) for b in remote.blocks}
     print(f"ray:   {there:.1f} s, {len(remote.blocks)} block(s), agree {remote.agree}, "
           f"{len(remote.failures)} failed")  # fmt: skip
     print(f"ray / local: {there / here:.2f}")

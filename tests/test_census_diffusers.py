@@ -29,11 +29,12 @@ def test_a_handful_of_diffusers_classes(run_cli: Any, tmp_path: Path) -> None:
     assert sorted(models) == [f"diffusers:{name}" for name in HANDFUL]
     assert all(m["category"] == "clean" for m in models.values()), models
     assert models["diffusers:DiTTransformer2DModel"]["shrunk"] == {"num_layers": 2}
+    assert models["diffusers:DiTTransformer2DModel"]["shrink"] == "layers"  # the page says so
     # attention in each: the latent meets itself in a contraction
     assert all(m["sites"]["contraction"] > 0 for m in models.values())
     assert "diffusers" in document and "3 of 3 types analysed" in out
     page = (tmp_path / "index.html").read_text()
-    assert "The atlas: every diffusers model class, analysed" in page
+    assert "The atlas of diffusers model classes (3 types), analysed" in page
     assert "DiTTransformer2DModel" in page
     assert "diffusers:UNet2DModel" in (tmp_path / "census.csv").read_text()
 

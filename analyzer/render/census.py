@@ -37,9 +37,9 @@ td.num { text-align: right; }
 .fail td:first-child { border-left: 4px solid #d62728; }
 .summary td { vertical-align: middle; }
 details { margin: .4rem 0; } summary { cursor: pointer; font-weight: 600; }
-#models td:nth-child(3) { min-width: 20rem; }
+#models td.chips { min-width: 20rem; }
 .wide { overflow-x: auto; max-width: 100%; }
-#models td { white-space: nowrap; } #models td:nth-child(3) { white-space: normal; }
+#models td { white-space: nowrap; } #models td.chips { white-space: normal; }
 #models .chip { font-size: .78rem; padding: .05rem .45rem; }
 .fail td:first-child { white-space: nowrap; }
 .verdict-dot { display: inline-block; width: .6rem; height: .6rem; border-radius: 50%;
@@ -86,12 +86,13 @@ document.querySelectorAll('.filters select, .filters input')
   .forEach(e => e.addEventListener('input', applyFilters));
 """
 
-_COLUMNS = (  # header, numeric sort
-    ("type", False), ("model class", False), ("primitive set", False),
-    ("contraction", True), ("gating", True), ("normalization", True), ("degree", True),
-    ("layers", True), ("sites per layer", True), ("parameters", True), ("shrink", False),
-    ("crossover (tokens)", True), ("validation", False), ("validation s", True),
-    ("device", False), ("nodes", True), ("seconds", True), ("category", False),
+_COLUMNS = (  # header, numeric sort: the order of the row's cells (see _cells)
+    ("type", False), ("validation", False), ("degree", True), ("primitive set", False),
+    ("contraction", True), ("gating", True), ("normalization", True),
+    ("sites per layer", True), ("layers", True), ("parameters", True),
+    ("crossover (tokens)", True), ("shrink", False), ("model class", False),
+    ("validation s", True), ("device", False), ("nodes", True), ("seconds", True),
+    ("category", False),
 )  # fmt: skip
 
 VERDICT_COLOURS = {
@@ -117,16 +118,16 @@ def census_page(document: dict[str, Any]) -> str:
         f"{document['seconds']:.0f} s wall clock"
     )
     what = " and ".join(names)
-    heading = "architecture" if names == ["transformers"] else "model class"
+    heading = "architectures" if names == ["transformers"] else "model classes"
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>analyzer: the atlas of {what}</title><style>{STYLE}{CENSUS_STYLE}</style>"
         '</head><body class="analyzer-page"><div class="analyzer-report">'
-        f"<h1>The atlas: every {what} {heading}, analysed"
+        f"<h1>The atlas of {what} {heading} ({summary['types']} types), analysed"
         f"{' and validated' if summary.get('validation') else ''}</h1>"
         f'<div class="meta">{meta}</div>',
         _summary(summary),
-        _validation_summary(summary, document.get("verdicts", {})),
+        _validation_summary(summary, document.get("verdicts", {}), document["models"]),
         _table(document),
         _failures(document),
         _unknown_ops(summary),
@@ -136,7 +137,19 @@ def census_page(document: dict[str, Any]) -> str:
 
 
 def _options(options: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in options.items()) or "defaults"
+    """``shrink=widths, validate(samples=4, device=cpu)``: nested options in brackets."""
+
+    def value(item: Any) -> str:
+        if isinstance(item, dict):
+            return "(" + ", ".join(f"{k}={value(v)}" for k, v in item.items()) + ")"
+        return str(item)
+
+    return (
+        ", ".join(
+            f"{k}{value(v)}" if isinstance(v, dict) else f"{k}={v}" for k, v in options.items()
+        )
+        or "defaults"
+    )
 
 
 def _summary(summary: dict[str, Any]) -> str:
@@ -252,35 +265,50 @@ def _table(document: dict[str, Any]) -> str:
 
 
 def _row(record: dict[str, Any]) -> str:
-    """One architecture's row of the table."""
+    """One architecture's row of the table: its cells in the order of :data:`_COLUMNS`."""
+    counts = record["sites"]
+    cells = _cells(record)
+    return (
+        f'<tr data-name="{escape(record["type"]).lower()}" '
+        f'data-classes="{" ".join(record["circuit_class"])}" '
+        f'data-sites="{" ".join(k for k in SITE_KINDS if counts.get(k))}" '
+        f'data-category="{escape(record["category"])}" data-degree="{escape(record["degree"])}" '
+        f'data-verdict="{escape(_verdict(record))}">'
+        + "".join(cells[header] for header, _ in _COLUMNS)
+        + "</tr>"
+    )
+
+
+def _cells(record: dict[str, Any]) -> dict[str, str]:
+    """Each column's cell (``<td>``) of a record's row, by header."""
     counts = record["sites"]
     name = escape(record["type"])
     link = f'<a href="{escape(record["report"])}">{name}</a>' if record.get("report") else name
     degree = record["degree"]
     layers = record.get("layers")
     sites = sum(counts.values())
-    per_layer = f"{sites / layers:.1f}" if layers else ""
     parameters = record.get("parameters")
-    verdict = _verdict(record)
-    return (
-        f'<tr data-name="{name.lower()}" data-classes="{" ".join(record["circuit_class"])}" '
-        f'data-sites="{" ".join(k for k in SITE_KINDS if counts.get(k))}" '
-        f'data-category="{escape(record["category"])}" data-degree="{escape(degree)}" '
-        f'data-verdict="{escape(verdict)}">'
-        f"<td>{link}</td><td><code>{escape(record.get('class', ''))}</code></td>"
-        f"<td>{''.join(class_chip(c) for c in record['circuit_class']) or '(none)'}</td>"
-        + "".join(f'<td class="num">{counts.get(k, 0)}</td>' for k in SITE_KINDS)
-        + f'<td data-sort="{1e9 if degree == "inf" else degree}">{escape(degree)}</td>'
-        f'<td class="num">{layers or ""}</td><td class="num">{per_layer}</td>'
-        f'<td class="num" data-sort="{parameters or 0}">'
-        f"{_count(parameters) if parameters is not None else ''}</td>"
-        f"<td>{escape(record.get('shrink', ''))}</td>"
-        + _crossover_cell(record.get("crossover"))
-        + _verdict_cells(record.get("validation"))
-        + f"<td>{escape(record['device'])}</td><td class=num>{record['nodes']}</td>"
-        f'<td class="num">{record["seconds"]:.1f}</td>'
-        f"<td>{escape(record['category'])}</td></tr>"
-    )
+    verdict, seconds = _verdict_cells(record.get("validation"))
+    chips = "".join(class_chip(c) for c in record["circuit_class"]) or "(none)"
+    return {
+        "type": f"<td>{link}</td>",
+        "validation": verdict,
+        "degree": f'<td data-sort="{1e9 if degree == "inf" else degree}">{escape(degree)}</td>',
+        "primitive set": f'<td class="chips">{chips}</td>',
+        **{k: f'<td class="num">{counts.get(k, 0)}</td>' for k in SITE_KINDS},
+        "sites per layer": f'<td class="num">{f"{sites / layers:.1f}" if layers else ""}</td>',
+        "layers": f'<td class="num">{layers or ""}</td>',
+        "parameters": f'<td class="num" data-sort="{parameters or 0}">'
+        f"{_count(parameters) if parameters is not None else ''}</td>",
+        "crossover (tokens)": _crossover_cell(record.get("crossover")),
+        "shrink": f"<td>{escape(record.get('shrink', ''))}</td>",
+        "model class": f"<td><code>{escape(record.get('class', ''))}</code></td>",
+        "validation s": seconds,
+        "device": f"<td>{escape(record['device'])}</td>",
+        "nodes": f'<td class="num">{record["nodes"]}</td>',
+        "seconds": f'<td class="num">{record["seconds"]:.1f}</td>',
+        "category": f"<td>{escape(record['category'])}</td>",
+    }
 
 
 def _verdict(record: dict[str, Any]) -> str:
@@ -310,12 +338,17 @@ def _crossover_cell(entry: dict[str, Any] | None) -> str:
         )
     value = entry["crossover"]
     title = f"static {entry.get('static', '?')} vs dynamic {entry.get('dynamic', '?')}"
-    return f'<td class="num" data-sort="{value}" title="{escape(title)}">{value:.0f}</td>'
+    shown = f"{value:.0f}"
+    if entry.get("longest") is not None and value > entry["longest"]:
+        title = f"{entry.get('reason', '')}; {title}"
+        shown = f'<span class="meta">{shown} (max {entry["longest"]})</span>'
+    return f'<td class="num" data-sort="{value}" title="{escape(title)}">{shown}</td>'
 
 
-def _verdict_cells(validation: dict[str, Any] | None) -> str:
+def _verdict_cells(validation: dict[str, Any] | None) -> tuple[str, str]:
+    """The verdict cell (its reason on hover, its evidence linked) and the seconds cell."""
     if not validation:
-        return '<td><span class="meta">not run</span></td><td></td>'
+        return '<td><span class="meta">not run</span></td>', "<td></td>"
     verdict = validation["verdict"]
     colour = VERDICT_COLOURS.get(verdict, "#999")
     label = escape(verdict)
@@ -323,13 +356,16 @@ def _verdict_cells(validation: dict[str, Any] | None) -> str:
         label = f'<a href="{escape(validation["evidence"])}">{label}</a>'
     return (
         f'<td title="{escape(validation.get("reason", ""))}"><span class="verdict-dot" '
-        f'style="background:{colour}"></span>{label}</td>'
-        f'<td class="num">{validation.get("seconds", 0.0):.1f}</td>'
+        f'style="background:{colour}"></span>{label}</td>',
+        f'<td class="num">{validation.get("seconds", 0.0):.1f}</td>',
     )
 
 
-def _validation_summary(summary: dict[str, Any], verdicts: dict[str, str]) -> str:
-    """The share of types whose claims were confirmed, the verdicts, the disagreements."""
+def _validation_summary(
+    summary: dict[str, Any], verdicts: dict[str, str], models: dict[str, Any]
+) -> str:
+    """The share of types whose claims were confirmed, the verdicts, the disagreements
+    with what each measured."""
     checked = summary.get("validation")
     if not checked:
         return (
@@ -357,11 +393,14 @@ def _validation_summary(summary: dict[str, Any], verdicts: dict[str, str]) -> st
         )
     out.append("</table>")
     if checked["disagrees"]:
-        out.append(
-            "<p>Disagreements (each a bug; the evidence is linked from its row): "
-            + ", ".join(f"<code>{escape(t)}</code>" for t in checked["disagrees"])
-            + "</p>"
-        )
+        out.append("<p>Disagreements (each a bug), with what was measured:</p><ul>")
+        for model_type in checked["disagrees"]:
+            validation = models.get(model_type, {}).get("validation", {})
+            name = f"<code>{escape(model_type)}</code>"
+            if validation.get("evidence"):
+                name = f'<a href="{escape(validation["evidence"])}">{name}</a>'
+            out.append(f"<li>{name}: {escape(validation.get('reason', ''))}</li>")
+        out.append("</ul>")
     out.append(f'<p class="meta">{checked["seconds"]:.0f} s spent validating.</p>')
     return "\n".join(out)
 
