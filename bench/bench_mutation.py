@@ -10,6 +10,7 @@ killed + survived, equivalent mutants left out) and the survivors.
     .venv/bin/python bench/bench_mutation.py --list              # the modules and their tests
     .venv/bin/python bench/bench_mutation.py specs --diffs 20    # each survivor's diff, up to 20
     .venv/bin/python bench/bench_mutation.py --planted           # the issue's planted bugs
+    .venv/bin/python bench/bench_mutation.py classify --work W --recheck   # survivors again
 
 Each module runs in its own copy of the repository (``--work``, default a temporary folder)
 whose ``[tool.mutmut]`` section is rewritten for it: ``only_mutate`` the module, the test
@@ -106,6 +107,7 @@ MODULES = {
         "analyzer/passes/classify.py",
         (
             "tests/passes/test_primitive_oracle.py",
+            "tests/passes/test_classify.py",
             "tests/test_analysis.py",
             "tests/passes/test_registry.py",
             "tests/passes/test_transposes.py",
@@ -188,8 +190,6 @@ def _mutant_function(mutant: str) -> str:
 def run_module(name: str, work: Path, only: tuple[str, ...], children: int) -> Outcome:
     """``mutmut run`` on one module in its own copy (only the functions ``only`` names, else
     the module's own list, else every function); the statuses from its ``.meta`` file."""
-    from mutmut.stats import status_by_exit_code
-
     target = MODULES[name]
     copy = _copy_repository(target, name, work)
     dotted = target.path.removesuffix(".py").replace("/", ".")
@@ -216,6 +216,13 @@ def run_module(name: str, work: Path, only: tuple[str, ...], children: int) -> O
         print(
             f"{name}: the tests fail on the unmutated code under mutmut:\n{tail}", file=sys.stderr
         )
+    _read_statuses(outcome, meta, only)
+    return outcome
+
+
+def _read_statuses(outcome: Outcome, meta: Path, only: tuple[str, ...]) -> None:
+    from mutmut.stats import status_by_exit_code
+
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     for mutant, code in codes.items():
         if only and _mutant_function(mutant).rsplit(".", 1)[-1] not in only:
@@ -223,6 +230,40 @@ def run_module(name: str, work: Path, only: tuple[str, ...], children: int) -> O
         outcome.statuses[mutant] = (
             "equivalent" if mutant in EQUIVALENT else status_by_exit_code[code]
         )
+
+
+def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
+    """The survivors of an earlier run in ``work`` run again against the tests as they are
+    now (copied into mutmut's folder), as mutmut runs a mutant: its name in
+    ``MUTANT_UNDER_TEST``, the module's test selection; the new verdicts go into the
+    ``.meta`` file. For killing survivors with new tests without mutating everything again."""
+    target = MODULES[name]
+    copy = work / name
+    mutants = copy / "mutants"
+    meta = mutants / (target.path + ".meta")
+    if not meta.exists():
+        raise SystemExit(f"{name}: no earlier run in {copy}")
+    shutil.rmtree(mutants / "tests")
+    shutil.copytree(ROOT / "tests", mutants / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    document = json.loads(meta.read_text())
+    codes = document["exit_code_by_key"]
+    only = only or target.functions
+    started = time.perf_counter()
+    for mutant, code in codes.items():
+        chosen = not only or _mutant_function(mutant).rsplit(".", 1)[-1] in only
+        if code != 0 or not chosen or mutant in EQUIVALENT:
+            continue
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", *FAST, *target.tests, *target.options],
+            cwd=mutants,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(mutants)},
+        )
+        codes[mutant] = ran.returncode
+    meta.write_text(json.dumps(document, indent=4))
+    outcome = Outcome(name, seconds=time.perf_counter() - started, copy=copy)
+    _read_statuses(outcome, meta, only)
     return outcome
 
 
@@ -350,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", type=Path, help="where the copies go (default: a temp dir)")
     parser.add_argument("--list", action="store_true", help="the modules and their tests")
     parser.add_argument("--planted", action="store_true", help="the issue's planted bugs")
+    parser.add_argument(
+        "--recheck", action="store_true", help="rerun an earlier run's survivors (in --work)"
+    )
     options = parser.parse_args(argv)
     work = options.work or Path(tempfile.mkdtemp(prefix="analyzer-mutation-"))
     if options.list:
@@ -363,7 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     for name in options.modules or list(MODULES):
         only = tuple(f for f in options.only.split(",") if f)
-        report(run_module(name, work, only, options.children), options.diffs)
+        if options.recheck:
+            report(recheck(name, work, only), options.diffs)
+        else:
+            report(run_module(name, work, only, options.children), options.diffs)
     print(f"\ncopies with mutmut's results: {work}")
     return 0
 

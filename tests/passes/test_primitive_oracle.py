@@ -216,6 +216,10 @@ def _topk_with_indices(a: torch.Tensor) -> torch.Tensor:
     return values + indices
 
 
+def aten_sigmoid_backward(gradient: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
+    return torch.ops.aten.sigmoid_backward(gradient, output)
+
+
 # name: (the op whose node is classed, the function, its inputs)
 CASES: dict[str, tuple[str, Function, list[torch.Tensor]]] = {
     "mm": ("aten.mm", torch.mm, [_x(3, 4), _x(4, 5, seed=1)]),
@@ -255,6 +259,39 @@ CASES: dict[str, tuple[str, Function, list[torch.Tensor]]] = {
     "sub": ("aten.sub", torch.sub, [_x(3, 4), _x(1, 4, seed=1)]),
     "sum": ("aten.sum", lambda a: a.sum(-1), [_x(3, 4)]),
     "mean": ("aten.mean", lambda a: a.mean(0), [_x(3, 4)]),
+    # the classes that depend on the facts around the op (classify.py's decisions)
+    "mask_product": ("aten.mul", lambda z: z * (z > 0), [_x(3, 4)]),
+    "constant_over_input": ("aten.div", lambda a: torch.div(torch.full_like(a, 2.0), a),
+                            [_x(3, 4).abs() + 1]),
+    "divide_by_constant": ("aten.div", lambda a: a / torch.arange(1.0, 5.0, dtype=a.dtype),
+                           [_x(3, 4)]),
+    "mul_by_constant": ("aten.mul", lambda a: a * torch.arange(4.0, dtype=a.dtype), [_x(3, 4)]),
+    "embedding_of_fixed_rows": ("aten.embedding",
+                                lambda w: F.embedding(torch.tensor([0, 1, 3]), w), [_x(4, 3)]),
+    "embedding_by_argmax": ("aten.embedding", lambda w, s: F.embedding(s.argmax(-1), w),
+                            [_x(4, 3), 0.1 * _x(2, 4, seed=1)]),
+    "gather_fixed": ("aten.gather",
+                     lambda a: a.gather(1, torch.tensor([[0, 2], [1, 1], [0, 3]])), [_x(3, 4)]),
+    "scatter_by_order": ("aten.scatter",
+                         lambda a, s: torch.zeros_like(a).scatter(1, s.argsort(1), a),
+                         [_x(3, 4), 0.1 * _x(3, 4, seed=1)]),
+    "max_along_dim": ("aten.max", lambda a: a.max(1).values, [_x(3, 4)]),
+    "sort_values": ("aten.sort", lambda a: a.sort(1).values, [_x(3, 4)]),
+    "batch_norm_eval": ("aten.batch_norm", lambda a: F.batch_norm(
+        a, torch.zeros(4, dtype=a.dtype), torch.full((4,), 2.0, dtype=a.dtype)), [_x(3, 4)]),
+    "batch_norm_training": ("aten.batch_norm",
+                            lambda a: F.batch_norm(a, None, None, training=True), [_x(3, 4)]),
+    "prelu_fixed_slope": ("aten.prelu", lambda a: F.prelu(a, torch.tensor([0.1], dtype=a.dtype)),
+                          [_x(3, 4)]),
+    "lerp_scalar_weight": ("aten.lerp", lambda a, b: torch.lerp(a, b, 0.3),
+                           [_x(3, 4), _x(3, 4, seed=1)]),
+    "cdist_p1": ("aten.cdist", lambda a, b: torch.cdist(a, b, p=1), [_x(3, 4), _x(2, 4, seed=1)]),
+    "norm_p1": ("aten.linalg_vector_norm", lambda a: torch.linalg.vector_norm(a, 1, -1),
+                [_x(3, 4)]),
+    "norm_p2": ("aten.linalg_vector_norm", lambda a: torch.linalg.vector_norm(a, 2, -1),
+                [_x(3, 4)]),
+    "sigmoid_backward": ("aten.sigmoid_backward", aten_sigmoid_backward,
+                         [_x(3, 4), _x(3, 4, seed=1)]),
 }  # fmt: skip
 
 
