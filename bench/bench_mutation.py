@@ -130,6 +130,18 @@ EQUIVALENT: dict[str, str] = {
     "analyzer.frontend.specs.x_parse_input_spec__mutmut_53": (
         "torch.randint(upper, shape) is randint(high=upper, size=shape): the same draw"
     ),
+    **{
+        f"analyzer.empirical.checks.x_measure_degrees__mutmut_{n}": reason
+        for n, reason in (
+            (2, "watched = None: run() then observes every node; only `keys` are read back"),
+            (22, "run(…, None): every node observed; only `keys` are read back"),
+            (11, "zip(…, strict=None): point and direction both hold one tensor per source"),
+            (14, "zip(…) without strict: point and direction both hold one tensor per source"),
+            (15, "zip(…, strict=False): point and direction both hold one tensor per source"),
+            (64, "batcher(…, task=None): the task only advances a progress display"),
+            (68, "batcher(…) without task: the task only advances a progress display"),
+        )
+    },
 }
 """Mutants that behave exactly as the original, with the reason; left out of the score."""
 

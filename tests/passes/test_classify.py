@@ -34,3 +34,18 @@ def test_one_output_is_the_selection_itself() -> None:
     """A values-and-indices op recorded with one output (or none recorded) is read whole."""
     assert _indices_used(_topk_graph((0,), outputs=1))
     assert _indices_used(_topk_graph((0,), outputs=None))
+
+
+def test_a_token_embedding_is_structural() -> None:
+    """Integer ids reading a fixed table: a continuous source, no selection of the input
+    (its ids are the selector; the table, the data, is static)."""
+    from torch import nn
+
+    from analyzer import analyze
+    from analyzer.frontend.dialect import op_name
+
+    result = analyze(nn.Embedding(10, 4), (torch.tensor([[1, 7, 3]]),))
+    assert [c for n, c in result.classes.items() if op_name(n) == "aten.embedding"] == [
+        "structural"
+    ]
+    assert result.circuit_class == []

@@ -275,6 +275,8 @@ CASES: dict[str, tuple[str, Function, list[torch.Tensor]]] = {
     "scatter_by_order": ("aten.scatter",
                          lambda a, s: torch.zeros_like(a).scatter(1, s.argsort(1), a),
                          [_x(3, 4), 0.1 * _x(3, 4, seed=1)]),
+    "where_of_constants": ("aten.where", lambda a: torch.where(
+        a > 0, torch.ones_like(a), torch.zeros_like(a)), [_x(3, 4)]),
     "max_along_dim": ("aten.max", lambda a: a.max(1).values, [_x(3, 4)]),
     "sort_values": ("aten.sort", lambda a: a.sort(1).values, [_x(3, 4)]),
     "batch_norm_eval": ("aten.batch_norm", lambda a: F.batch_norm(
