@@ -6,9 +6,11 @@ killed + survived, equivalent mutants left out) and the survivors.
     .venv/bin/python bench/bench_mutation.py                     # every module below
     .venv/bin/python bench/bench_mutation.py specs html          # some of them
     .venv/bin/python bench/bench_mutation.py specs --only parse_input_spec   # some functions
+    .venv/bin/python bench/bench_mutation.py cost --only leading_term,crossovers
     .venv/bin/python bench/bench_mutation.py --list              # the modules and their tests
     .venv/bin/python bench/bench_mutation.py specs --diffs 20    # each survivor's diff, up to 20
     .venv/bin/python bench/bench_mutation.py --planted           # the issue's planted bugs
+    .venv/bin/python bench/bench_mutation.py classify --work W --recheck   # survivors again
 
 Each module runs in its own copy of the repository (``--work``, default a temporary folder)
 whose ``[tool.mutmut]`` section is rewritten for it: ``only_mutate`` the module, the test
@@ -46,6 +48,7 @@ class Target:
     path: str
     tests: tuple[str, ...]
     options: tuple[str, ...] = ()
+    functions: tuple[str, ...] = ()  # mutate only these (the ones that carry decisions)
 
 
 # a timing bound: mutmut's trampolines slow every call, so it fails on the original code
@@ -57,9 +60,23 @@ NO_TIMING = (
 MODULES = {
     "specs": Target("analyzer/frontend/specs.py", ("tests/frontend/test_specs.py",)),
     "html": Target(
-        "analyzer/render/html.py", ("tests/render/test_html.py", "tests/render/test_render.py")
+        "analyzer/render/html.py",
+        ("tests/render/test_html.py",),
+        (),
+        ("_header", "_verdict", "_safe_json", "_graph_section", "html_page", "index_page"),
     ),
-    "cost": Target("analyzer/symbolic/cost.py", ("tests/symbolic/test_cost.py",), ("-k", "not hf")),
+    "sections": Target(
+        "analyzer/render/sections.py",
+        ("tests/render/test_html.py",),
+        (),
+        ("_chip", "_ident", "_snippet", "_source_cell", "_paths_html", "_sites_section"),
+    ),
+    "cost": Target(
+        "analyzer/symbolic/cost.py",
+        ("tests/symbolic/test_cost.py",),
+        ("-k", "leading or crossover or attention or two_dimensions or fixed_dimension"),
+        ("leading_term", "crossovers", "_split", "_contraction_parts"),
+    ),
     "verdicts": Target(
         "analyzer/empirical/verdicts.py",
         ("tests/empirical/test_validate.py",),
@@ -73,6 +90,7 @@ MODULES = {
         "analyzer/empirical/checks.py",
         ("tests/empirical/test_validate.py", "analyzer/empirical/checks.py"),
         ("-k", "autograd or tolerance or vmap_and_loop or dropped_site or Samples"),
+        ("measure_degrees", "_by_differences", "_real_output", "_operand_nodes"),
     ),
     "transfer": Target(
         "analyzer/passes/transfer_core.py",
@@ -86,7 +104,14 @@ MODULES = {
         "analyzer/passes/sites.py", ("tests/passes", "tests/test_analysis.py"), NO_TIMING
     ),
     "classify": Target(
-        "analyzer/passes/classify.py", ("tests/passes", "tests/test_analysis.py"), NO_TIMING
+        "analyzer/passes/classify.py",
+        (
+            "tests/passes/test_primitive_oracle.py",
+            "tests/passes/test_classify.py",
+            "tests/test_analysis.py",
+            "tests/passes/test_registry.py",
+            "tests/passes/test_transposes.py",
+        ),
     ),
     "expand": Target(
         "analyzer/symbolic/expand.py",
@@ -105,6 +130,18 @@ EQUIVALENT: dict[str, str] = {
     "analyzer.frontend.specs.x_parse_input_spec__mutmut_53": (
         "torch.randint(upper, shape) is randint(high=upper, size=shape): the same draw"
     ),
+    **{
+        f"analyzer.empirical.checks.x_measure_degrees__mutmut_{n}": reason
+        for n, reason in (
+            (2, "watched = None: run() then observes every node; only `keys` are read back"),
+            (22, "run(…, None): every node observed; only `keys` are read back"),
+            (11, "zip(…, strict=None): point and direction both hold one tensor per source"),
+            (14, "zip(…) without strict: point and direction both hold one tensor per source"),
+            (15, "zip(…, strict=False): point and direction both hold one tensor per source"),
+            (64, "batcher(…, task=None): the task only advances a progress display"),
+            (68, "batcher(…) without task: the task only advances a progress display"),
+        )
+    },
 }
 """Mutants that behave exactly as the original, with the reason; left out of the score."""
 
@@ -154,14 +191,22 @@ def _copy_repository(target: Target, name: str, work: Path) -> Path:
     return copy
 
 
-def run_module(name: str, work: Path, only: str | None, children: int) -> Outcome:
-    """``mutmut run`` on one module in its own copy; the statuses from its ``.meta`` file."""
-    from mutmut.stats import status_by_exit_code
+def _mutant_function(mutant: str) -> str:
+    """``analyzer.m.x_name__mutmut_3`` → ``name``; a method ``xǁClassǁname`` → ``Class.name``."""
+    function = mutant.split("__mutmut_")[0].rsplit(".", 1)[-1]
+    if "ǁ" in function:
+        return ".".join(function.split("ǁ")[1:])
+    return function.removeprefix("x_")
 
+
+def run_module(name: str, work: Path, only: tuple[str, ...], children: int) -> Outcome:
+    """``mutmut run`` on one module in its own copy (only the functions ``only`` names, else
+    the module's own list, else every function); the statuses from its ``.meta`` file."""
     target = MODULES[name]
     copy = _copy_repository(target, name, work)
     dotted = target.path.removesuffix(".py").replace("/", ".")
-    patterns = [f"{dotted}.*{only}*__mutmut_*"] if only else []
+    only = only or target.functions
+    patterns = [f"{dotted}.*{function}__mutmut_*" for function in only]
     started = time.perf_counter()
     with open(copy / "mutmut.log", "w") as log:
         subprocess.run(
@@ -183,13 +228,54 @@ def run_module(name: str, work: Path, only: str | None, children: int) -> Outcom
         print(
             f"{name}: the tests fail on the unmutated code under mutmut:\n{tail}", file=sys.stderr
         )
+    _read_statuses(outcome, meta, only)
+    return outcome
+
+
+def _read_statuses(outcome: Outcome, meta: Path, only: tuple[str, ...]) -> None:
+    from mutmut.stats import status_by_exit_code
+
     codes = json.loads(meta.read_text())["exit_code_by_key"]
     for mutant, code in codes.items():
-        if only and only not in mutant:
+        if only and _mutant_function(mutant).rsplit(".", 1)[-1] not in only:
             continue
         outcome.statuses[mutant] = (
             "equivalent" if mutant in EQUIVALENT else status_by_exit_code[code]
         )
+
+
+def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
+    """The survivors of an earlier run in ``work`` run again against the tests as they are
+    now (copied into mutmut's folder), as mutmut runs a mutant: its name in
+    ``MUTANT_UNDER_TEST``, the module's test selection; the new verdicts go into the
+    ``.meta`` file. For killing survivors with new tests without mutating everything again."""
+    target = MODULES[name]
+    copy = work / name
+    mutants = copy / "mutants"
+    meta = mutants / (target.path + ".meta")
+    if not meta.exists():
+        raise SystemExit(f"{name}: no earlier run in {copy}")
+    shutil.rmtree(mutants / "tests")
+    shutil.copytree(ROOT / "tests", mutants / "tests", ignore=shutil.ignore_patterns("__pycache__"))
+    document = json.loads(meta.read_text())
+    codes = document["exit_code_by_key"]
+    only = only or target.functions
+    started = time.perf_counter()
+    for mutant, code in codes.items():
+        chosen = not only or _mutant_function(mutant).rsplit(".", 1)[-1] in only
+        if code != 0 or not chosen or mutant in EQUIVALENT:
+            continue
+        ran = subprocess.run(
+            [sys.executable, "-m", "pytest", *FAST, *target.tests, *target.options],
+            cwd=mutants,
+            capture_output=True,
+            check=False,
+            env={**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(mutants)},
+        )
+        codes[mutant] = ran.returncode
+    meta.write_text(json.dumps(document, indent=4))
+    outcome = Outcome(name, seconds=time.perf_counter() - started, copy=copy)
+    _read_statuses(outcome, meta, only)
     return outcome
 
 
@@ -216,12 +302,16 @@ def report(outcome: Outcome, diffs: int) -> None:
         f"killed {counts['killed'] + counts['timeout']}, survived {counts['survived']}"
         f"{', ' + others if others else ''}  ({outcome.seconds / 60:.1f} min)"
     )
+    functions = sorted({_mutant_function(m) for m in outcome.statuses})
+    print(f"    functions mutated: {', '.join(functions)}")
     by_function: dict[str, list[str]] = defaultdict(list)
     for mutant in outcome.survivors:
-        by_function[mutant.split("__mutmut_")[0].rsplit(".", 1)[-1]].append(mutant)
+        by_function[_mutant_function(mutant)].append(mutant)
     for function, mutants in sorted(by_function.items()):
         numbers = ", ".join(m.rsplit("_", 1)[-1] for m in mutants)
         print(f"    survived in {function}: {len(mutants)} (mutants {numbers})")
+    for mutant in sorted(m for m, s in outcome.statuses.items() if s == "equivalent"):
+        print(f"    equivalent {mutant.rsplit('.', 1)[-1]}: {EQUIVALENT[mutant]}")
     for mutant in outcome.survivors[:diffs]:
         print(f"\n--- {mutant}\n{diff_of(outcome, mutant)}")
 
@@ -305,12 +395,17 @@ def planted(work: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("modules", nargs="*", help=f"some of: {', '.join(MODULES)}")
-    parser.add_argument("--only", help="mutate only functions whose name contains this")
+    parser.add_argument(
+        "--only", default="", help="mutate only these functions (names, comma-separated)"
+    )
     parser.add_argument("--children", type=int, default=2, help="mutants run at once")
     parser.add_argument("--diffs", type=int, default=0, help="print up to N survivors' diffs")
     parser.add_argument("--work", type=Path, help="where the copies go (default: a temp dir)")
     parser.add_argument("--list", action="store_true", help="the modules and their tests")
     parser.add_argument("--planted", action="store_true", help="the issue's planted bugs")
+    parser.add_argument(
+        "--recheck", action="store_true", help="rerun an earlier run's survivors (in --work)"
+    )
     options = parser.parse_args(argv)
     work = options.work or Path(tempfile.mkdtemp(prefix="analyzer-mutation-"))
     if options.list:
@@ -323,7 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown module(s) {', '.join(unknown)}; choose from {', '.join(MODULES)}")
     for name in options.modules or list(MODULES):
-        report(run_module(name, work, options.only, options.children), options.diffs)
+        only = tuple(f for f in options.only.split(",") if f)
+        if options.recheck:
+            report(recheck(name, work, only), options.diffs)
+        else:
+            report(run_module(name, work, only, options.children), options.diffs)
     print(f"\ncopies with mutmut's results: {work}")
     return 0
 

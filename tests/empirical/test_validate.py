@@ -129,6 +129,47 @@ def test_mixed_derivative_matches_autograd_hessian(monkeypatch) -> None:
         assert float(measured[s]) == pytest.approx(float(expected), rel=1e-9, abs=1e-12)
 
 
+def test_nested_jvp_derivatives_match_autograd(monkeypatch) -> None:
+    """The nested-jvp series is (f, f', …, f^(cap+1)) of the projected output along each
+    line at t = 0: compare with torch.autograd's derivatives taken one order at a time,
+    at the same points and directions."""
+    from analyzer.empirical import checks, measure
+
+    seen = {}
+    real = measure.measure_degrees
+
+    def spy(program, keys, project, samples, cap, *rest, **options):
+        series = real(program, keys, project, samples, cap, *rest, **options)
+        seen.update(program=program, keys=keys, project=project, samples=samples, cap=cap)
+        seen["series"] = series
+        return series
+
+    monkeypatch.setattr(measure, "measure_degrees", spy)
+    torch.manual_seed(0)
+    validate(*build_zoo_model("linear_attention"), samples=2, max_degree=3,
+             degree_method="nested")  # fmt: skip
+    program, project, samples, cap = (seen[k] for k in ("program", "project", "samples", "cap"))
+    series = seen["series"]
+    assert series.shape == (2, cap + 2, len(seen["keys"])) and series.dtype == torch.float64
+    column = seen["keys"].index("output")
+    for s in range(2):
+        point = tuple(p[s] for p in samples.points)
+        line = tuple(d[s] for d in samples.lines)
+        t = torch.zeros((), dtype=torch.float64, requires_grad=True)
+        moved = tuple(p + t * d for p, d in zip(point, line, strict=True))
+        value = checks._projection(project, "output", program.run(moved))
+        expected = [value.item()]
+        for _ in range(cap + 1):  # a derivative that no longer depends on t: the rest are 0
+            if value.requires_grad:
+                (value,) = torch.autograd.grad(value, t, create_graph=True, allow_unused=True)
+            else:
+                value = None
+            value = torch.zeros(()) if value is None else value
+            expected.append(value.item())
+        assert series[s, :, column].tolist() == pytest.approx(expected, rel=1e-9, abs=1e-9)
+    assert any(abs(e) > 1e-6 for e in expected[1:])  # a derivative that can disagree
+
+
 def test_vmap_and_loop_agree() -> None:
     torch.manual_seed(0)
     module, args = build_zoo_model("swiglu_mlp")
