@@ -25,7 +25,8 @@ import torch.nn.functional as F
 
 from analyzer.frontend.dialect import op_name, overload_name
 from analyzer.frontend.tracing import trace
-from analyzer.passes.registry import Rule, entry_for, lookup
+from analyzer.passes.registry import Rule
+from analyzer.passes.registry_lookup import entry_for, lookup
 from tests.passes.opinfo_oracle import Case, Probe, moves_between, pointwise_broken
 from tests.passes.test_primitive_oracle import oracle_class
 
