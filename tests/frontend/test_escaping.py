@@ -172,6 +172,7 @@ def test_a_python_bool_returned_by_an_op_is_a_read(forward, op: str) -> None:
         (lambda m, x: torch.full((2,), float(torch.masked_select(x, x > 0).numel())), "numel"),
         (lambda m, x: torch.full((2,), float(len(x[x > 0].chunk(3)))), "chunk"),
         (lambda m, x: torch.full((2,), float(len(torch.unbind(x[x > 0])))), "unbind"),
+        (lambda m, x: x * float(torch.bincount((x.abs() * 3).long().flatten()).shape[0]), "shape"),
     ],
 )
 def test_a_data_dependent_size_read_by_python_is_a_read(forward, how: str) -> None:
@@ -240,6 +241,18 @@ def test_a_tensor_computed_in_another_thread_follows_what_the_thread_took() -> N
     result = analyzer.analyze(traced)
     assert result.degree == "inf" and not result.piecewise_affine
     assert any("values taken by another thread" in w for w in result.warnings)
+
+
+def test_a_tensor_computed_by_a_pool_started_in_the_forward_is_marked() -> None:
+    def forward(m, x):
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(1) as pool:
+            return x + pool.submit(lambda: x.detach() * x.detach()).result()
+
+    traced = _trace(forward, torch.randn(2, 4))
+    assert _marks(traced) == ["another thread"]
+    assert analyzer.analyze(traced).degree == "inf"
 
 
 def test_a_thread_without_torch_is_no_escape() -> None:
