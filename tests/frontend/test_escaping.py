@@ -221,7 +221,9 @@ def test_memory_read_through_data_ptr_is_a_read() -> None:
     assert _marks(traced) == ["data_ptr"]
     result = analyzer.analyze(traced)
     assert result.degree == "inf" and not result.piecewise_affine
-    assert [s.node.name for s in result.sites] == ["mul"]
+    # the product with the input, plus the escaped-values site of the constant's first reader
+    assert "mul" in [s.node.name for s in result.sites]
+    assert {s.node.name for s in result.sites} <= {"mul", "view"}  # view: the bytes' reader
 
 
 def test_a_tensor_computed_in_another_thread_follows_what_the_thread_took() -> None:
@@ -291,7 +293,8 @@ def test_a_tensor_data_assignment_makes_the_buffer_follow_the_value() -> None:
         result = analyzer.analyze(module, (torch.randn(2, 4), torch.randn(2, 4)))
     assert result.traced.frontend == "real"
     assert result.traced.metadata["module_constants"] == []  # the buffer is no longer its own
-    assert result.degree == "inf" and [s.node.name for s in result.sites] == ["mul_1"]
+    assert result.degree == "inf" and {s.node.name for s in result.sites} == {"mul_1"}
+    assert any(s.part != "escaped values" for s in result.sites)  # its own product stays
     assert any(
         "a tensor assigned to Tensor.data at test_escaping.py:" in w for w in result.warnings
     )
