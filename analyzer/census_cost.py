@@ -10,6 +10,8 @@ longer than its budget gets the reason instead of a number.
 
 >>> crossover_entry({"seq": []}, "0", "128*N")["reason"]
 'no input-by-input contraction grows with the sequence'
+>>> crossover_entry({"seq": []}, "512*N**2", "16384*N*u0 + 393216*N")["reason"]
+'the totals depend on data-dependent sizes (u0), not on the sequence alone: no single crossover'
 >>> import sympy
 >>> crossover_entry({"seq": [sympy.Integer(768)]}, "512*N**2", "393216*N")["crossover"]
 768.0
@@ -33,10 +35,28 @@ def crossover_entry(roots: dict[str, list[Any]], dynamic: str, static: str) -> d
         entry["crossover"] = float(min(found))
     elif dynamic == "0":
         entry["reason"] = "no input-by-input contraction grows with the sequence"
+    elif _data_sizes(dynamic, static):
+        entry["reason"] = (
+            f"the totals depend on data-dependent sizes ({', '.join(_data_sizes(dynamic, static))}"
+            "), not on the sequence alone: no single crossover"
+        )
     else:
         entry["reason"] = "the two totals never meet at a positive length"
     entry.update(static=static, dynamic=dynamic)
     return entry
+
+
+def _data_sizes(*totals: str) -> list[str]:
+    """The symbols of the totals other than the sequence's ``N``: sizes that export could
+    only bound from the data (``u0``: rows a mask selects, say)."""
+    import sympy
+
+    try:
+        symbols = set().union(*(sympy.sympify(t, locals={"N": sympy.Symbol("N")}).free_symbols
+                                for t in totals))  # fmt: skip
+    except (sympy.SympifyError, TypeError, ValueError):
+        return []
+    return sorted(str(s) for s in symbols if str(s) != "N")
 
 
 def crossover_of(built: Any, model_type: str, seconds: float) -> dict[str, Any]:

@@ -197,15 +197,6 @@ def test_the_deadline_is_not_swallowed_by_a_broad_except() -> None:
     assert time.perf_counter() - started < 3
 
 
-@pytest.mark.slow
-def test_t5_validates_without_a_disagreement(tmp_path: Path) -> None:
-    """Under this test's seed t5's graph and model differ by 1.4e-7 (relative), under
-    others by 1.3e-5 to 6.9e-5 (a false disagreement: see the strict xfail below)."""
-    options = CensusOptions(workers=1, timeout=300, validate=ValidationBudget(seconds=300))
-    document = run_census(tmp_path, ["t5"], options)
-    assert document["models"]["t5"]["validation"]["verdict"] in CONFIRMED
-
-
 class Float32Residual(torch.nn.Module):
     """What float32 rounding leaves of x, scaled up: zero in exact arithmetic (T5LayerNorm
     computes its variance in float32 alike, whatever the input's dtype)."""
@@ -222,7 +213,8 @@ class Float32Residual(torch.nn.Module):
     "differ by ~3e-4 here, and by 1.3e-5 to 6.9e-5 on shrunk t5 (T5LayerNorm), above "
     "fidelity's 1e-6. Fix in analyzer/empirical/fidelity.py: Float64Kernels.__torch_dispatch__ "
     "retargets float dtypes in args/kwargs to float64 as the graph's runner does (measured "
-    "on t5: 1.3e-5 becomes 3.8e-16).",
+    "on t5: 1.3e-5 becomes 3.8e-16). Shrunk t5's census verdict hangs on the draws until "
+    "then (1.4e-7 in one run of this suite, 1.5e-6 in the next): add t5 to DOZEN with the fix.",
 )
 def test_a_float32_cast_in_the_model_is_not_a_graph_mismatch() -> None:
     from analyzer.empirical.validate import validate

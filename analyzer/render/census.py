@@ -87,10 +87,10 @@ document.querySelectorAll('.filters select, .filters input')
 """
 
 _COLUMNS = (  # header, numeric sort: the order of the row's cells (see _cells)
-    ("type", False), ("validation", False), ("degree", True), ("primitive set", False),
+    ("type", False), ("validation", False), ("degree", True), ("crossover (tokens)", True),
+    ("parameters", True), ("shrink", False), ("primitive set", False),
     ("contraction", True), ("gating", True), ("normalization", True),
-    ("sites per layer", True), ("layers", True), ("parameters", True),
-    ("crossover (tokens)", True), ("shrink", False), ("model class", False),
+    ("sites per layer", True), ("layers", True), ("model class", False),
     ("validation s", True), ("device", False), ("nodes", True), ("seconds", True),
     ("category", False),
 )  # fmt: skip

@@ -91,9 +91,9 @@ def test_each_filter_shows_the_rows_it_names(browser, atlas, select, value, expe
 def test_the_verdict_is_in_view_and_links_its_evidence(browser, atlas) -> None:  # noqa: F811
     page, errors, _ = open_page(browser, atlas)
     headers = page.eval_on_selector_all("#models th", "hs => hs.map(h => h.textContent)")
-    validation = page.locator("#models th").nth(headers.index("validation"))
-    box = validation.bounding_box()
-    assert box is not None and box["x"] + box["width"] <= 1300  # no scrolling to see it
+    for header in ("validation", "degree", "crossover (tokens)", "parameters", "shrink"):
+        box = page.locator("#models th").nth(headers.index(header)).bounding_box()
+        assert box is not None and box["x"] + box["width"] <= 1300, header  # no scrolling
     row = page.locator('#models tr[data-name="llama"]')
     cell = row.locator("td").nth(headers.index("validation"))
     assert cell.get_attribute("title") == "why llama"
