@@ -248,17 +248,9 @@ class GatheredTypes(torch.nn.Module):
         return self.word(ids) + self.kind(self.types.gather(1, positions))
 
 
-@pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the dependence pass calls gather of an integer buffer at input-derived positions "
-    "a continuous source (analyzer/passes/transfer.py _lookup: any static table read at "
-    "discrete indices), and an embedding read at those 'continuous' indices discrete, while "
-    "validate perturbs that embedding as a source: 'embedding_1: called discrete, but its "
-    "tangent is non-zero'. Fix in _lookup: a non-static read whose result is an integer or "
-    "boolean tensor (is_rounding_cast(node)) is DISCRETE_FACT; with it the model agrees.",
-)
 def test_a_lookup_at_gathered_integer_ids_is_a_source() -> None:
+    """An integer buffer gathered at input-derived positions holds whole numbers: discrete
+    (it used to be called a continuous source, and the embedding read at it discrete)."""
     from analyzer.empirical.validate import validate
 
     ids = torch.randint(2, 100, (1, 16))

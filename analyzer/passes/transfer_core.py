@@ -228,6 +228,8 @@ def _lookup(node: fx.Node, entry: OpEntry, operands: list[Fact], facts: Facts) -
             read = STATIC_FACT if index.dependence is Dependence.STATIC else DISCRETE_FACT
     else:
         read = Fact(max(table.dependence, index.dependence), table.degree, True)
+    if read.dependence > Dependence.STATIC and is_rounding_cast(node):
+        read = DISCRETE_FACT  # integer entries read at varying places: whole numbers
     if argument_named(node, "mode") == EMBEDDING_BAG_MAX and read.dependence > Dependence.STATIC:
         read = Fact(read.dependence, read.degree, True)  # the largest of the rows read
     if not weights.is_continuous:
