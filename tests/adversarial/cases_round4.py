@@ -124,66 +124,37 @@ def formatted_string_scale():
     return Fn(lambda m, x, y: x * float(f"{y.sum().item():.17g}")), _xy()
 
 
-@probe(
-    truth(2, cross=False),
-    found=(
-        "validate: measures degree 1, true 2 (frozen constant; analyze over-approximates: unknown"
-        " aten.is_pinned)"
-    ),
-)
+@probe(truth(2, cross=False))
 def dlpack_alias_square():
     """x · from_dlpack(x): an alias made through DLPack, the same values; x²."""
     return Fn(lambda m, x: x * torch.utils.dlpack.from_dlpack(x.detach())), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    checks=PIECEWISE,
-    found="validate: measures degree inf, true 2",
-)
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def python_max_of_tolist():
     """x · max(y.tolist()): Python's max over a list picks an entry of y; y_k·x."""
     return Fn(lambda m, x, y: x * max(y.flatten().tolist())), _xy()
 
 
-@probe(
-    truth(2, CONTRACTION),
-    found=(
-        "validate: measures degree 1, true 2 (the numpy-made transpose is frozen in the graph it "
-        "measures)"
-    ),
-)
+@probe(truth(2, CONTRACTION))
 def numpy_gram_matrix():
     """x @ from_numpy(x.numpy().T): a Gram matrix whose transpose is made by numpy."""
     return Fn(lambda m, x: x @ torch.from_numpy(x.detach().numpy().T.copy())), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    found="validate: measures degree 1, true 2 (the numpy-made row sums are frozen)",
-)
+@probe(truth(2, ANY_SITE))
 def numpy_row_sum_gate():
     """x · as_tensor(x.numpy().sum(1, keepdims=True)): each entry times its row's sum."""
     return Fn(lambda m, x: x * torch.as_tensor(x.detach().numpy().sum(1, keepdims=True))), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    checks=PIECEWISE,
-    found="validate: measures degree 1, true 2 (the numpy-made sort is frozen)",
-)
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def numpy_sort_gate():
     """x · from_numpy(np.sort(x.numpy())): each entry times an order statistic of its row."""
     return Fn(lambda m, x: x * torch.from_numpy(np.sort(x.detach().numpy(), axis=-1))), _x()
 
 
-@probe(
-    truth(2, cross=False),
-    found=(
-        "validate: measures degree 1, true 2 (the torch.Tensor(list) constant is frozen in the "
-        "graph it measures)"
-    ),
-)
+@probe(truth(2, cross=False))
 def legacy_constructor_square():
     """x · torch.Tensor(x.tolist()): the legacy constructor rebuilds x from Python floats."""
     return Fn(lambda m, x: x * torch.Tensor(x.tolist())), _x()
@@ -218,7 +189,7 @@ class NumpyMatmul(torch.autograd.Function):
     truth(2, ANY_SITE),
     found=(
         "analyze: no site (a product of two inputs made in numpy inside an autograd.Function: the"
-        " escaped constant gets degree inf but no site); validate measures degree 0"
+        " escaped constant gets degree inf but no site)"
     ),
 )
 def numpy_matmul_function():
@@ -492,13 +463,7 @@ def unique_count_scales():
 
 
 # --- random draws with input-dependent parameters -----------------------------------------
-@probe(
-    truth(math.inf),
-    found=(
-        "validate: measures degree 0, true inf (exponential_ with a rate read by float(); analyze"
-        " is right)"
-    ),
-)
+@probe(truth(math.inf))
 def exponential_rate_from_input():
     """empty(4).exponential_(1 + mean|x|) = −log(U)/(1 + mean|x|): rational in x."""
     return Fn(lambda m, x: torch.empty(4).exponential_(1.0 + float(x.abs().mean()))), _x()
@@ -636,10 +601,7 @@ def _bit_abs(x: torch.Tensor) -> torch.Tensor:
 @probe(
     truth(1),
     checks=PIECEWISE,
-    found=(
-        "analyze: output discrete, degree 0 for |x| made through view(int) & mask, view(float); "
-        "validate agrees"
-    ),
+    found=("analyze: output discrete, degree 0 for |x| made through view(int) & mask, view(float)"),
 )
 def bitcast_abs():
     """(x.view(int) & 0x7F…F).view(float) = |x|: the sign bit cleared through an integer view."""
@@ -650,8 +612,7 @@ def bitcast_abs():
     truth(2, ANY_SITE),
     checks=PIECEWISE,
     found=(
-        "analyze: degree 1, piecewise affine, no site for y · |x| (|x| through an integer view); "
-        "validate agrees"
+        "analyze: degree 1, piecewise affine, no site for y · |x| (|x| through an integer view)"
     ),
 )
 def bitcast_abs_times_input():
@@ -730,12 +691,7 @@ def margin_ranking_input_target():
     )
 
 
-@probe(
-    truth(math.inf, ANY_SITE),
-    found=(
-        "validate: measures degree 1, true inf (dropout with p read by float(); analyze is right)"
-    ),
-)
+@probe(truth(math.inf, ANY_SITE))
 def dropout_probability_from_input():
     """dropout(x, p=sigmoid(mean y), training=True): the mask and the 1/(1 − p) scale depend
     on y."""
@@ -826,10 +782,7 @@ class NumpyOuter(torch.autograd.Function):
 
 @probe(
     truth(2, ANY_SITE),
-    found=(
-        "analyze: no site for outer(x.numpy(), y.numpy()) turned into a tensor; validate measures"
-        " degree 0"
-    ),
+    found=("analyze: no site for outer(x.numpy(), y.numpy()) turned into a tensor"),
 )
 def numpy_outer_of_two_reads():
     """from_numpy(outer(x.numpy(), y.numpy())): a constant made of two inputs' reads."""
@@ -842,7 +795,7 @@ def numpy_outer_of_two_reads():
 
 @probe(
     truth(2, ANY_SITE),
-    found="analyze: no site for a Gram matrix made in numpy; validate measures degree 0",
+    found="analyze: no site for a Gram matrix made in numpy",
 )
 def numpy_gram_only():
     """from_numpy(a @ a.T) with a = x.numpy(): a Gram matrix made entirely in numpy."""
@@ -914,8 +867,7 @@ def _int_view(x: torch.Tensor) -> torch.dtype:
 @probe(
     truth(2, ANY_SITE),
     found=(
-        "analyze: degree 1, no site: x.view(int).view(float) read as a rounding cast (discrete); "
-        "validate agrees"
+        "analyze: degree 1, no site: x.view(int).view(float) read as a rounding cast (discrete)"
     ),
 )
 def int_view_round_trip_product():
@@ -926,8 +878,7 @@ def int_view_round_trip_product():
 @probe(
     truth(2, ANY_SITE),
     found=(
-        "analyze: degree 1, no site: x.view(uint8).view(float) read as a rounding cast "
-        "(discrete); validate agrees"
+        "analyze: degree 1, no site: x.view(uint8).view(float) read as a rounding cast (discrete)"
     ),
 )
 def byte_view_round_trip_product():
@@ -935,10 +886,7 @@ def byte_view_round_trip_product():
     return Fn(lambda m, x, y: y * x.view(torch.uint8).view(x.dtype)), _xy()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    found="validate: measures degree 0, true 2 (x.view(complex); analyze is right)",
-)
+@probe(truth(2, ANY_SITE))
 def complex_dtype_view_square():
     """z = x.view(complex); view_as_real(z · z): a dtype view to complex, 2ab in the result."""
 
@@ -1019,11 +967,7 @@ def allclose_python_bool():
     return Fn(forward), _x()
 
 
-@probe(
-    truth(2, CONTRACTION),
-    stateful=True,
-    found="validate: refuses (forward AD of aten.set_ not implemented); analyze is right",
-)
+@probe(truth(2, CONTRACTION), stateful=True)
 def parameter_set_from_input():
     """w.set_(x) on a buffer under no_grad, then y @ wᵀ: the weight is an input."""
 
@@ -1082,13 +1026,7 @@ def square_into(x: torch.Tensor, out: torch.Tensor) -> None:
     out.copy_(x * x)
 
 
-@probe(
-    truth(3, ANY_SITE),
-    found=(
-        "validate: refuses (auto_functionalized_v2 of a mutating custom op is not supported); "
-        "analyze is sound (an unknown op)"
-    ),
-)
+@probe(truth(3, ANY_SITE))
 def library_op_mutates_out():
     """out = zeros; square_into(x, out); y · out = y·x²: the op writes its argument."""
 

@@ -44,36 +44,9 @@ ANALYZE_WRONG = frozenset(
 )
 VALIDATE_WRONG = frozenset(
     {
-        "bitcast_abs",
-        "bitcast_abs_times_input",
-        "buffer_data_assigned_from_input",
-        "byte_view_round_trip_product",
-        "complex_dtype_view_square",
-        "data_ptr_raw_memory_read",
         "deepcopy_square",
-        "dlpack_alias_square",
-        "dropout_probability_from_input",
-        "embedding_max_norm_renorm",
-        "exponential_rate_from_input",
         "fx_wrapped_numpy_square",
-        "int_view_round_trip_product",
-        "leaky_relu_input_slope",
-        "legacy_constructor_square",
-        "library_op_mutates_out",
-        "normal_inplace_mean_from_input",
-        "numpy_gram_matrix",
-        "numpy_gram_only",
-        "numpy_matmul_function",
-        "numpy_outer_of_two_reads",
-        "numpy_row_sum_gate",
-        "numpy_sort_gate",
-        "parameter_set_from_input",
-        "python_max_of_tolist",
-        "python_mod_of_item",
-        "thread_computed_square",
         "torch_save_load_square",
-        "uniform_bounds_from_input",
-        "while_loop_repeated_gate",
     }
 )
 
