@@ -344,7 +344,7 @@ class _Runner(fx.Interpreter):
 
     def _call(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         if isinstance(node.target, torch._ops.HigherOrderOperator):
-            return self._higher_order(node, args)
+            return self._higher_order(node, args, kwargs)
         if getattr(node.target, "__module__", "") == "torch._functorch.predispatch":
             return self._model_vmap(node, args)
         if not isinstance(node.target, torch._ops.OpOverload):
@@ -356,8 +356,9 @@ class _Runner(fx.Interpreter):
         except Exception as error:
             raise NodeError(node, error) from error
 
-    def _higher_order(self, node: fx.Node, args: tuple[Any, ...]) -> Any:
-        """Control-flow and context wrappers: run their bodies with this executor."""
+    def _higher_order(self, node: fx.Node, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Control-flow and context wrappers: run their bodies with this executor; a
+        functionalized call of an op that writes its arguments runs on copies of them."""
         name = node.target.name()
         bodies = [i for i, a in enumerate(args) if isinstance(a, fx.GraphModule)]
         if name in _SUBGRAPH_OPS and bodies:
@@ -367,7 +368,38 @@ class _Runner(fx.Interpreter):
             predicate, operands = args[0], args[3]
             branch = args[1] if bool(predicate) else args[2]
             return self._body(branch, tuple(operands))
+        if name == "while_loop" and len(bodies) == 2:
+            return self._while_loop(node, *args)
+        if name in _FUNCTIONALIZED:
+            function = _functionalized(name, args[0])
+            if not trusted(args[0]):  # a torch.library op may return no tangent
+                function = finite_difference(function)
+                self.program.fallbacks[node] = Fallback("finite differences", function)
+            try:
+                return function(**kwargs)
+            except Exception as error:
+                raise NodeError(node, error) from error
         raise NodeError(node, NotImplementedError(f"higher-order op {name} is not supported"))
+
+    def _while_loop(
+        self,
+        node: fx.Node,
+        condition: fx.GraphModule,
+        body: fx.GraphModule,
+        carried: tuple[Any, ...],
+        extra: tuple[Any, ...] = (),
+    ) -> tuple[Any, ...]:
+        """``while cond(*carried, *extra): carried = body(*carried, *extra)``: the
+        condition is read as a Python bool at every step (a varying one makes the samples
+        run one at a time)."""
+        carried = tuple(carried)
+        for _ in range(_MAX_ITERATIONS):
+            if not bool(self._body(condition, (*carried, *extra))):
+                return carried
+            carried = tuple(self._body(body, (*carried, *extra)))
+        raise NodeError(
+            node, RuntimeError(f"while_loop ran {_MAX_ITERATIONS} steps without stopping")
+        )
 
     def _model_vmap(self, node: fx.Node, args: tuple[Any, ...]) -> Any:
         """A ``torch.func.vmap`` inside the model, traced as level-numbered calls: its
@@ -399,6 +431,28 @@ class _Runner(fx.Interpreter):
 
     def _body(self, module: fx.GraphModule, operands: tuple[Any, ...]) -> Any:
         return _Runner(self.program, module, {}, None, frozenset()).run(*operands)
+
+
+_FUNCTIONALIZED = ("auto_functionalized", "auto_functionalized_v2")
+_MAX_ITERATIONS = 100_000
+
+
+def _functionalized(name: str, op: Any) -> Callable[..., Any]:
+    """``auto_functionalized(_v2)(op, **kwargs)`` as a function of ``kwargs``: ``op`` on
+    copies of the tensors it writes, returning its outputs and the written copies, by
+    torch's own dense implementation."""
+    from torch._higher_order_ops import auto_functionalize
+
+    dense = (
+        auto_functionalize.auto_functionalized_v2_dense
+        if name == "auto_functionalized_v2"
+        else auto_functionalize.auto_functionalized_dense
+    )
+
+    def run(**arguments: Any) -> Any:
+        return dense(op, **arguments)
+
+    return run
 
 
 def _placeholder_values(traced: TracedModel, placeholders: list[fx.Node]) -> list[Any]:

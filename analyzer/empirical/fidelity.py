@@ -11,10 +11,6 @@ graph draws no random numbers (the model's own draws would differ).
 >>> import torch
 >>> from analyzer.frontend.tracing import trace
 >>> module, x = torch.nn.Linear(3, 2), torch.randn(4, 3)
->>> from torch.utils._python_dispatch import TorchDispatchMode
-
-from analyzer.empirical.execute import Program
-from analyzer.empirical.ops import EXPLICIT, _overloads
 >>> program = Program.of(trace(module, (x,)))
 >>> reference = model_reference(module, (x,), {}, "cpu", None)
 >>> check_fidelity(program, reference, (x.double().unsqueeze(0) + 1,)).mismatched
@@ -23,6 +19,7 @@ from analyzer.empirical.ops import EXPLICIT, _overloads
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 from collections.abc import Callable, Sequence
@@ -59,7 +56,35 @@ class Fidelity:
         }
 
 
-Reference = Callable[[dict[int, torch.Tensor]], tuple[torch.Tensor, ...]]
+class Reference:
+    """``replaced -> outputs``: the model, copied to float64, called with the example
+    inputs whose pytree leaves at the given positions are replaced (see
+    :func:`model_reference`). With ``seed``, torch's random generators are seeded for the
+    call (and restored after it), so that a model that draws random numbers draws the
+    same ones at every input. A tensor the forward builds without a dtype is float64, as
+    in the graph's runs (:meth:`analyzer.empirical.execute.Program.run`); :attr:`epsilon`
+    is the machine epsilon of the least precise floating-point value any op produced so
+    far (a forward that casts to float32 itself)."""
+
+    def __init__(self, call: Callable[[dict[int, torch.Tensor]], tuple[torch.Tensor, ...]]):
+        self._call = call
+        self.epsilon = torch.finfo(torch.float64).eps
+
+    def __call__(
+        self, replaced: dict[int, torch.Tensor], seed: int | None = None
+    ) -> tuple[torch.Tensor, ...]:
+        kernels, default = Float64Kernels(), torch.get_default_dtype()
+        devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
+        with contextlib.ExitStack() as stack:
+            if seed is not None:
+                stack.enter_context(torch.random.fork_rng(devices=devices))
+                torch.manual_seed(seed)
+            torch.set_default_dtype(torch.float64)  # as in the graph: validate's runs
+            stack.callback(torch.set_default_dtype, default)
+            stack.enter_context(kernels)
+            outputs = self._call(replaced)
+        self.epsilon = max(self.epsilon, kernels.epsilon)
+        return outputs
 
 
 def model_reference(
@@ -69,8 +94,8 @@ def model_reference(
     device: str | torch.device,
     mode: str | None,
 ) -> Reference:
-    """``leaves -> outputs``: the model, copied to float64 on ``device``, called with the
-    example inputs whose pytree leaves at the given positions are replaced."""
+    """The model, copied to float64 on ``device`` (the caller's module untouched), as a
+    :class:`Reference`."""
     from analyzer.frontend.tracing import flatten_tensors
 
     device = torch.device(device)
@@ -92,24 +117,35 @@ def model_reference(
     def call(replaced: dict[int, torch.Tensor]) -> tuple[torch.Tensor, ...]:
         filled = [replaced.get(i, leaf) for i, leaf in enumerate(leaves)]
         args, kwargs = pytree.tree_unflatten(filled, spec)
-        with torch.no_grad(), Float64Kernels():
+        with torch.no_grad():
             output = module(*args, **kwargs)
         return tuple(t for t in flatten_tensors(output) if t.is_floating_point() or t.is_complex())
 
-    return call
+    return Reference(call)
 
 
 class Float64Kernels(TorchDispatchMode):
     """While the model itself runs in float64: ops whose kernels refuse float64 run by
-    their explicit implementations (``_grouped_mm``, which a mixture of experts calls)."""
+    their explicit implementations (``_grouped_mm``, which a mixture of experts calls).
+    :attr:`epsilon` is the machine epsilon of the least precise floating-point result."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epsilon = torch.finfo(torch.float64).eps
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
+        result = None
         if func in _FLOAT64_KERNELS:
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
             if any(t.dtype == torch.float64 for t in tensors):
-                return _FLOAT64_KERNELS[func](*args, **kwargs)
-        return func(*args, **kwargs)
+                result = _FLOAT64_KERNELS[func](*args, **kwargs)
+        if result is None:
+            result = func(*args, **kwargs)
+        for leaf in pytree.tree_leaves(result):
+            if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
+                self.epsilon = max(self.epsilon, torch.finfo(leaf.dtype).eps)
+        return result
 
 
 _FLOAT64_KERNELS = {
@@ -174,48 +210,3 @@ def _difference(produced: torch.Tensor, expected: torch.Tensor) -> float:
     scale = float(expected[both].abs().amax())
     gap = float((produced[both] - expected[both]).abs().amax())
     return gap / scale if scale > 0 else gap
-
-
-def model_degree(
-    program: Program,
-    reference: Reference,
-    points: tuple[torch.Tensor, ...],
-    lines: tuple[torch.Tensor, ...],
-    cap: int,
-    step: float = 0.3,
-) -> str | None:
-    """The model's own degree along the sample lines, by finite differences of its values
-    (``None`` when its inputs cannot be handed to it). Used when the traced graph is not
-    the model (a value frozen into a constant by a frontend that ran it): order ``k + 1``
-    differences of a degree-``k`` polynomial vanish up to rounding, at any step."""
-    inputs = [
-        n for n in program.graph.nodes
-        if n.op == "placeholder" and program.traced.input_kinds.get(n.name) is InputKind.INPUT
-    ]  # fmt: skip
-    position = {node: i for i, node in enumerate(inputs)}
-    if any(source not in position for source in program.sources) or not points:
-        return None
-    found, epsilon = 0, torch.finfo(torch.float64).eps
-    for sample in range(len(points[0])):
-        values = []
-        for t in range(cap + 2):
-            replaced = {
-                position[s]: p[sample] + step * t * d[sample]
-                for s, p, d in zip(program.sources, points, lines, strict=True)
-            }
-            with torch.no_grad():
-                outputs = reference(replaced)
-            values.append(torch.cat([o.detach().reshape(-1).to(torch.float64) for o in outputs]))
-            # a model may compute in float32 whatever its inputs (a factory's default dtype)
-            epsilon = max(torch.finfo(o.dtype).eps for o in outputs if o.is_floating_point())
-        stacked = torch.stack(values)  # (cap + 2, entries)
-        scale = (float(stacked.abs().amax()) or 1.0) * max(1.0, 1e3 * epsilon / 1e-9)
-        degree = cap + 1  # read as inf
-        differences = stacked
-        for order in range(1, cap + 2):
-            differences = differences[1:] - differences[:-1]
-            if float(differences.abs().amax()) <= 1e-9 * 2**order * scale:
-                degree = order - 1
-                break
-        found = max(found, degree)
-    return "inf" if found > cap else str(found)

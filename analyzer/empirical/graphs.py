@@ -100,3 +100,27 @@ def reachable(traced: TracedModel, starts: list[fx.Node]) -> frozenset[fx.Node]:
         if node not in reached and any(o in reached for o in tensor_operands(node)):
             reached.add(node)
     return frozenset(reached)
+
+
+BITCASTS = frozenset({"aten.view", "aten.view_copy"})  # their ``.dtype`` overloads
+
+
+def bitcasts(graph: fx.Graph, varying: frozenset[fx.Node]) -> list[fx.Node]:
+    """The nodes that reinterpret a varying real value's bits as integers
+    (``x.view(torch.int32)``): a function of the value autograd cannot follow, since an
+    integer has no tangent, though the bits may be turned back into floats later
+    (``(x.view(int) & mask).view(float)`` is ``|x|``)."""
+    found = []
+    for node in graph.nodes:
+        if node.op != "call_function" or op_name(node) not in BITCASTS or node not in varying:
+            continue
+        overload = getattr(node.target, "_overloadname", "")
+        source = node.args[0] if node.args else None
+        value, before = main_tensor(node.meta.get("val")), None
+        if isinstance(source, fx.Node):
+            before = main_tensor(source.meta.get("val"))
+        if overload != "dtype" or value is None or before is None:
+            continue
+        if is_real_valued(before) and not is_real_valued(value):
+            found.append(node)
+    return found

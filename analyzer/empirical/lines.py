@@ -83,7 +83,7 @@ ANALYTIC = frozenset(
         scatter_ scatter_add scatter_reduce index_reduce masked_fill masked_fill_
         masked_scatter where zeros zeros_like ones ones_like full full_like empty
         empty_like new_zeros new_ones new_full new_empty arange linspace scalar_tensor
-        fill fill_ zero_ item _local_scalar_dense sym_size sym_numel sym_stride
+        fill fill_ zero_ item _local_scalar_dense sym_size sym_numel sym_stride set_
         lift_fresh normal bernoulli rand_like randn_like _assert_tensor_metadata
         normal_functional uniform exponential cauchy log_normal geometric random
         pixel_shuffle pixel_unshuffle unfold im2col col2im
@@ -315,19 +315,21 @@ VALUE_SPANS = (1.0, 0.125)  # a kink inside an op run by finite differences cann
 # at order 4, far above the tolerance), so the smaller reading of the two is kept
 
 
-def value_degrees(values: torch.Tensor, cap: int) -> tuple[list[float], list[float]]:
+def value_degrees(
+    values: torch.Tensor, cap: int, epsilon: float = torch.finfo(torch.float64).eps
+) -> tuple[list[float], list[float]]:
     """Per value of ``(samples, cap + 2, values)``: the largest degree over the samples
     whose values are finite (``nan`` where none is) — the smallest ``k ≤ cap`` whose
     ``(k+1)``-th difference vanishes relative to the differences of orders ``1 … k`` and
     to the rounding of the values themselves, else ``inf`` — and, for the last column
     (the output) in the report, the largest difference of each order ``1 … cap + 1``
-    over the spacing to that power (an estimate of the derivative).
+    over the spacing to that power (an estimate of the derivative). ``epsilon``: the
+    machine epsilon the values were computed at.
 
     >>> t = torch.linspace(-0.5, 0.5, 6, dtype=torch.float64)
     >>> value_degrees(torch.stack([t**2, t**3 + 1, t.exp()], dim=1)[None], cap=4)[0]
     [2.0, 3.0, inf]
     """
-    epsilon = torch.finfo(torch.float64).eps
     finite = torch.isfinite(values).all(dim=1)  # (samples, values)
     values = torch.where(torch.isfinite(values), values, torch.zeros_like(values))
     magnitude = values.abs().amax(dim=1)

@@ -13,7 +13,6 @@ import time
 from typing import Any
 
 import torch
-import torch.fx as fx
 
 from analyzer.analysis import Analysis
 from analyzer.empirical.batching import (
@@ -35,7 +34,6 @@ from analyzer.empirical.fidelity import (
     Fidelity,
     Reference,
     check_fidelity,
-    model_degree,
 )
 from analyzer.empirical.lines import (
     VALUE_SPANS,
@@ -46,6 +44,7 @@ from analyzer.empirical.lines import (
     measure_values,
     value_degrees,
 )
+from analyzer.empirical.model_lines import degree_from_values
 from analyzer.empirical.products import candidates
 from analyzer.empirical.report import (
     RELATIVE_TOLERANCE,
@@ -68,8 +67,7 @@ from analyzer.empirical.verdicts import (
     without_sources,
 )
 from analyzer.errors import SpecError
-from analyzer.frontend.dialect import TracedModel, is_floating, op_name
-from analyzer.passes.escapes import escaped_literals
+from analyzer.frontend.dialect import TracedModel, op_name
 from analyzer.passes.facts import INF, Dependence, format_degree
 from analyzer.passes.sites import Site
 from analyzer.progress import Progress
@@ -223,17 +221,11 @@ def measure(
             elif any(math.isnan(d) for d in degrees):  # a linearised kink left the domain
                 method = "nested jvp at each point (the interpolation left the model's domain)"
                 measured, derivative_norms = by_nested_jvp()
-    if fidelity.mismatched and _values_escaped(traced) and not isinstance(reference, str):
-        # a value the graph read with .item() became a constant of the graph, so the graph is
-        # not the model here (frozen control flow alone is a region, and the graph is right
-        # in it): its degree is not the model's either
-        from_model = model_degree(program, reference, lines_drawn.points, lines_drawn.lines, cap)
-        if from_model is not None:
-            measured["output"] = from_model
-            method = (
-                "finite differences of the model itself along the lines (the traced graph "
-                "differs from the model: see graph fidelity)"
-            )
+    override = degree_from_values(
+        program, reference, fidelity, lines_drawn.points, lines_drawn.lines, cap, seed
+    )
+    if override is not None:
+        measured["output"], method = override
     seconds["degree"] = time.perf_counter() - clock
     tangent = torch.maximum(mixed.tangent_u.abs(), mixed.tangent_v.abs())
     tangent = torch.nan_to_num(tangent, nan=math.inf).amax(dim=0).tolist()
@@ -326,11 +318,3 @@ def measure(
         missing_sites=missing,
         missing_transposes=transposes,
     )
-
-
-def _values_escaped(traced: TracedModel) -> bool:
-    """Whether a floating-point value left the graph as a Python number (``.item()`` under
-    a frontend that ran the model): booleans and counts read the same way are control
-    flow, which the frozen-region warning covers."""
-    reads = set(escaped_literals(traced.graph).values())
-    return any(isinstance(r.args[0], fx.Node) and is_floating(r.args[0]) for r in reads if r.args)

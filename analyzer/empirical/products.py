@@ -64,7 +64,8 @@ _ENTRY_PRODUCTS = {
     "aten.lstm", "aten.gru", "aten.lstm_cell", "aten.gru_cell", "aten.cosine_similarity",
     "aten.cdist", "aten._cdist_forward", "aten.pdist", "aten._pdist_forward",
     "aten.linalg_solve", "aten._linalg_solve_ex", "aten.linalg_solve_ex", "aten.linalg_inv",
-    "aten.linalg_inv_ex", "aten.inverse", "aten._weight_norm",
+    "aten.linalg_inv_ex", "aten.inverse", "aten._weight_norm", "aten.embedding_renorm",
+    "aten.embedding_renorm_", "aten.renorm", "aten.renorm_",
 }  # fmt: skip
 _ATTENTION = {
     "aten.scaled_dot_product_attention", "aten._scaled_dot_product_attention_math",

@@ -186,20 +186,8 @@ def library_composite_numpy_body():
 
 
 REFUSED = "a write from Python cannot be recorded: validate refuses it, as analyze does"
-FROZEN = (
-    "validate measures the recorded graph, in which an escaped value is a frozen constant "
-    "(or an op without derivatives, measured to first order): a gap of validate's"
-)
 VALIDATE_GAPS: dict[str, tuple[str, str]] = {
     **dict.fromkeys(("apply_square", "map_product", "numpy_view_write"), ("refused", REFUSED)),
-    **dict.fromkeys(
-        (
-            "asarray_square", "item_guard_reciprocal",
-            "numpy_flip_product", "numpy_tanh_function",
-            "tolist_after_guard", "tolist_square_recorded",
-        ),
-        ("degree", FROZEN),
-    ),
 }  # fmt: skip
 """What ``validate`` gets wrong on these cases (``tests/adversarial/test_validate.py``
 expects it, strictly: a fix turns the expectation into a failure to remove): ``refused``

@@ -124,66 +124,37 @@ def formatted_string_scale():
     return Fn(lambda m, x, y: x * float(f"{y.sum().item():.17g}")), _xy()
 
 
-@probe(
-    truth(2, cross=False),
-    found=(
-        "validate: measures degree 1, true 2 (frozen constant; analyze over-approximates: unknown"
-        " aten.is_pinned)"
-    ),
-)
+@probe(truth(2, cross=False))
 def dlpack_alias_square():
     """x · from_dlpack(x): an alias made through DLPack, the same values; x²."""
     return Fn(lambda m, x: x * torch.utils.dlpack.from_dlpack(x.detach())), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    checks=PIECEWISE,
-    found="validate: measures degree inf, true 2",
-)
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def python_max_of_tolist():
     """x · max(y.tolist()): Python's max over a list picks an entry of y; y_k·x."""
     return Fn(lambda m, x, y: x * max(y.flatten().tolist())), _xy()
 
 
-@probe(
-    truth(2, CONTRACTION),
-    found=(
-        "validate: measures degree 1, true 2 (the numpy-made transpose is frozen in the graph it "
-        "measures)"
-    ),
-)
+@probe(truth(2, CONTRACTION))
 def numpy_gram_matrix():
     """x @ from_numpy(x.numpy().T): a Gram matrix whose transpose is made by numpy."""
     return Fn(lambda m, x: x @ torch.from_numpy(x.detach().numpy().T.copy())), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    found="validate: measures degree 1, true 2 (the numpy-made row sums are frozen)",
-)
+@probe(truth(2, ANY_SITE))
 def numpy_row_sum_gate():
     """x · as_tensor(x.numpy().sum(1, keepdims=True)): each entry times its row's sum."""
     return Fn(lambda m, x: x * torch.as_tensor(x.detach().numpy().sum(1, keepdims=True))), _x()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    checks=PIECEWISE,
-    found="validate: measures degree 1, true 2 (the numpy-made sort is frozen)",
-)
+@probe(truth(2, ANY_SITE), checks=PIECEWISE)
 def numpy_sort_gate():
     """x · from_numpy(np.sort(x.numpy())): each entry times an order statistic of its row."""
     return Fn(lambda m, x: x * torch.from_numpy(np.sort(x.detach().numpy(), axis=-1))), _x()
 
 
-@probe(
-    truth(2, cross=False),
-    found=(
-        "validate: measures degree 1, true 2 (the torch.Tensor(list) constant is frozen in the "
-        "graph it measures)"
-    ),
-)
+@probe(truth(2, cross=False))
 def legacy_constructor_square():
     """x · torch.Tensor(x.tolist()): the legacy constructor rebuilds x from Python floats."""
     return Fn(lambda m, x: x * torch.Tensor(x.tolist())), _x()
@@ -216,10 +187,6 @@ class NumpyMatmul(torch.autograd.Function):
 
 @probe(
     truth(2, ANY_SITE),
-    found=(
-        "analyze: no site (a product of two inputs made in numpy inside an autograd.Function: the"
-        " escaped constant gets degree inf but no site); validate measures degree 0"
-    ),
 )
 def numpy_matmul_function():
     """NumpyMatmul.apply(x, y): a product of two inputs computed by numpy."""
@@ -479,13 +446,7 @@ def unique_count_scales():
 
 
 # --- random draws with input-dependent parameters -----------------------------------------
-@probe(
-    truth(math.inf),
-    found=(
-        "validate: measures degree 0, true inf (exponential_ with a rate read by float(); analyze"
-        " is right)"
-    ),
-)
+@probe(truth(math.inf))
 def exponential_rate_from_input():
     """empty(4).exponential_(1 + mean|x|) = −log(U)/(1 + mean|x|): rational in x."""
     return Fn(lambda m, x: torch.empty(4).exponential_(1.0 + float(x.abs().mean()))), _x()
@@ -605,10 +566,6 @@ def _bit_abs(x: torch.Tensor) -> torch.Tensor:
 @probe(
     truth(1),
     checks=PIECEWISE,
-    found=(
-        "analyze: output discrete, degree 0 for |x| made through view(int) & mask, view(float); "
-        "validate agrees"
-    ),
 )
 def bitcast_abs():
     """(x.view(int) & 0x7F…F).view(float) = |x|: the sign bit cleared through an integer view."""
@@ -618,10 +575,6 @@ def bitcast_abs():
 @probe(
     truth(2, ANY_SITE),
     checks=PIECEWISE,
-    found=(
-        "analyze: degree 1, piecewise affine, no site for y · |x| (|x| through an integer view); "
-        "validate agrees"
-    ),
 )
 def bitcast_abs_times_input():
     """y · |x| with |x| made by clearing the sign bit through an integer view."""
@@ -692,12 +645,7 @@ def margin_ranking_input_target():
     )
 
 
-@probe(
-    truth(math.inf, ANY_SITE),
-    found=(
-        "validate: measures degree 1, true inf (dropout with p read by float(); analyze is right)"
-    ),
-)
+@probe(truth(math.inf, ANY_SITE))
 def dropout_probability_from_input():
     """dropout(x, p=sigmoid(mean y), training=True): the mask and the 1/(1 − p) scale depend
     on y."""
@@ -758,10 +706,6 @@ def functional_call_weight_from_input():
 @probe(
     truth(2, ANY_SITE),
     stateful=True,
-    found=(
-        "analyze: degree 1, no site: export drops the `.data =` assignment (only "
-        "_has_compatible_shallow_copy_type is left) and the buffer reads as a constant"
-    ),
 )
 def buffer_data_assigned_from_input():
     """self.state.data = x · 2 (a .data assignment), then y · state: a product through
@@ -788,10 +732,6 @@ class NumpyOuter(torch.autograd.Function):
 
 @probe(
     truth(2, ANY_SITE),
-    found=(
-        "analyze: no site for outer(x.numpy(), y.numpy()) turned into a tensor; validate measures"
-        " degree 0"
-    ),
 )
 def numpy_outer_of_two_reads():
     """from_numpy(outer(x.numpy(), y.numpy())): a constant made of two inputs' reads."""
@@ -804,7 +744,6 @@ def numpy_outer_of_two_reads():
 
 @probe(
     truth(2, ANY_SITE),
-    found="analyze: no site for a Gram matrix made in numpy; validate measures degree 0",
 )
 def numpy_gram_only():
     """from_numpy(a @ a.T) with a = x.numpy(): a Gram matrix made entirely in numpy."""
@@ -875,10 +814,6 @@ def _int_view(x: torch.Tensor) -> torch.dtype:
 
 @probe(
     truth(2, ANY_SITE),
-    found=(
-        "analyze: degree 1, no site: x.view(int).view(float) read as a rounding cast (discrete); "
-        "validate agrees"
-    ),
 )
 def int_view_round_trip_product():
     """y · x.view(int).view(float): a reinterpretation there and back is x itself."""
@@ -887,20 +822,13 @@ def int_view_round_trip_product():
 
 @probe(
     truth(2, ANY_SITE),
-    found=(
-        "analyze: degree 1, no site: x.view(uint8).view(float) read as a rounding cast "
-        "(discrete); validate agrees"
-    ),
 )
 def byte_view_round_trip_product():
     """y · x.view(uint8).view(float): x's bytes reinterpreted back; x · y."""
     return Fn(lambda m, x, y: y * x.view(torch.uint8).view(x.dtype)), _xy()
 
 
-@probe(
-    truth(2, ANY_SITE),
-    found="validate: measures degree 0, true 2 (x.view(complex); analyze is right)",
-)
+@probe(truth(2, ANY_SITE))
 def complex_dtype_view_square():
     """z = x.view(complex); view_as_real(z · z): a dtype view to complex, 2ab in the result."""
 
@@ -913,10 +841,6 @@ def complex_dtype_view_square():
 
 @probe(
     truth(2, cross=False),
-    found=(
-        "analyze: degree 1, piecewise affine: x·x computed in another thread escapes the "
-        "recording (torch modes are thread-local); the result is a constant"
-    ),
 )
 def thread_computed_square():
     """x + (x · x computed in another thread): torch's modes are thread-local."""
@@ -975,11 +899,7 @@ def allclose_python_bool():
     return Fn(forward), _x()
 
 
-@probe(
-    truth(2, CONTRACTION),
-    stateful=True,
-    found="validate: refuses (forward AD of aten.set_ not implemented); analyze is right",
-)
+@probe(truth(2, CONTRACTION), stateful=True)
 def parameter_set_from_input():
     """w.set_(x) on a buffer under no_grad, then y @ wᵀ: the weight is an input."""
 
@@ -1038,13 +958,7 @@ def square_into(x: torch.Tensor, out: torch.Tensor) -> None:
     out.copy_(x * x)
 
 
-@probe(
-    truth(3, ANY_SITE),
-    found=(
-        "validate: refuses (auto_functionalized_v2 of a mutating custom op is not supported); "
-        "analyze is sound (an unknown op)"
-    ),
-)
+@probe(truth(3, ANY_SITE))
 def library_op_mutates_out():
     """out = zeros; square_into(x, out); y · out = y·x²: the op writes its argument."""
 

@@ -166,6 +166,29 @@ def _view(input, size):
     return input.reshape(size)
 
 
+@explicit(aten.set_.source_Tensor)
+def _set_source(input, source):
+    # `w.set_(x)` makes w an alias of x: its value is x's (forward AD of set_ is missing)
+    return source
+
+
+@explicit(aten.view.dtype)
+def _view_dtype(input, dtype):
+    """A dtype view between real and complex as ``view_as_complex``/``view_as_real``
+    (forward AD of ``view.dtype`` returns a zero tangent without saying so); between two
+    dtypes of one width (float32 → float64 in the float64 copy) the value itself; any
+    other reinterpretation of bits (``x.view(int32)``) as the op, with no tangent."""
+    if input.is_floating_point() and dtype.is_complex:
+        if input.element_size() * 2 == dtype.itemsize:
+            return torch.view_as_complex(input.reshape(*input.shape[:-1], -1, 2))
+    if input.is_complex() and dtype.is_floating_point:
+        if dtype.itemsize * 2 == input.element_size():
+            return torch.view_as_real(input).reshape(*input.shape[:-1], -1)
+    if input.dtype == dtype:
+        return input
+    return aten.view.dtype(input, dtype)
+
+
 def _picked_losses(input, target, weight, ignore_index):
     """−w[t]·x[t] per entry of the target, with its weight (0 where ignored): the class
     axis is 1, or 0 for a single example."""
