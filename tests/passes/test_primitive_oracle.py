@@ -18,7 +18,7 @@
 Each case names the op whose node class must equal the oracle's class; the function is
 that op on its own inputs (around it only layout glue the oracle sees through).
 
->>> oracle_class(torch.tanh, [torch.randn(3, dtype=torch.float64)])
+>>> oracle_class(torch.tanh, [torch.linspace(-1, 1, 5, dtype=torch.float64)])
 'nonlinearity'
 """
 
