@@ -245,8 +245,9 @@ def _read_statuses(outcome: Outcome, meta: Path, only: tuple[str, ...]) -> None:
 
 
 def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
-    """The survivors of an earlier run in ``work`` run again against the tests as they are
-    now (copied into mutmut's folder), as mutmut runs a mutant: its name in
+    """The survivors of an earlier run in ``work`` (and the mutants no test reached) run
+    again against the tests as they are now (copied into mutmut's folder), as mutmut runs a
+    mutant: its name in
     ``MUTANT_UNDER_TEST``, the module's test selection; the new verdicts go into the
     ``.meta`` file. For killing survivors with new tests without mutating everything again."""
     target = MODULES[name]
@@ -263,7 +264,7 @@ def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
     started = time.perf_counter()
     for mutant, code in codes.items():
         chosen = not only or _mutant_function(mutant).rsplit(".", 1)[-1] in only
-        if code != 0 or not chosen or mutant in EQUIVALENT:
+        if code not in (0, 33) or not chosen or mutant in EQUIVALENT:  # survived, no tests
             continue
         ran = subprocess.run(
             [sys.executable, "-m", "pytest", *FAST, *target.tests, *target.options],
