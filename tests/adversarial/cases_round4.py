@@ -884,10 +884,6 @@ def torch_function_disabled_tolist():
 
 @probe(
     truth(0, dependence="discrete"),
-    found=(
-        "validate: measures degree inf, true 0 (allclose reads floats, so the degree is "
-        "measured on the model by finite differences, across its jumps); analyze is right"
-    ),
 )
 def allclose_python_bool():
     """full((2,), float(allclose(x₀₀, x₀₁, atol=1))): whether two entries are within 1 of

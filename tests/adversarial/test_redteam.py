@@ -24,7 +24,6 @@ NAMES = sorted(FOUND_FALSE_CLAIMS)
 ANALYZE_WRONG: frozenset[str] = frozenset()
 VALIDATE_WRONG = frozenset(
     {
-        "allclose_python_bool",
         "deepcopy_square",
         "fx_wrapped_numpy_square",
         "torch_save_load_square",
