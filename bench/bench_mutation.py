@@ -54,6 +54,8 @@ NO_TIMING = (
     "tests/passes/test_scaling.py::test_100k_node_graph_is_analysed_in_linear_time",
 )
 
+PASSES_TESTS = ("tests/passes", "tests/property", "tests/test_analysis.py")
+
 MODULES = {
     "specs": Target("analyzer/frontend/specs.py", ("tests/frontend/test_specs.py",)),
     "html": Target(
@@ -92,6 +94,19 @@ MODULES = {
         "analyzer/symbolic/expand.py",
         ("tests/symbolic/test_expand.py", "tests/render/test_expand.py"),
     ),
+    # the passes' rules and sites (issue 23); a mutant runs only the tests that reach it
+    **{
+        name: Target(f"analyzer/passes/{name}.py", PASSES_TESTS, NO_TIMING)
+        for name in (
+            "transfer_families",
+            "family_sites",
+            "alignment",
+            "witness",
+            "operands",
+            "op_arguments",
+        )
+    },
+    "kinks": Target("analyzer/passes/transfer.py", PASSES_TESTS, NO_TIMING),
 }
 
 EQUIVALENT: dict[str, str] = {
