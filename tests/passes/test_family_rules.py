@@ -1,0 +1,118 @@
+"""The op families whose degree and sites no other pass test reached (found by mutation
+testing, bench/bench_mutation.py): lerp, scatter reductions, grid sampling, top-k and glu.
+Each expected degree is the total degree of the op written out by hand in sympy (one
+output entry, its inputs as symbols); each expected site list is read off the same
+formula (a product of two input-dependent values)."""
+
+from __future__ import annotations
+
+import sympy
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from analyzer.analysis import analyze
+
+
+class Function(nn.Module):
+    def __init__(self, function, **buffers: torch.Tensor) -> None:
+        super().__init__()
+        self.function = function
+        for name, value in buffers.items():
+            self.register_buffer(name, value)
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        return self.function(self, *inputs)
+
+
+def run(function, *shapes: tuple[int, ...], **buffers: torch.Tensor):
+    return analyze(Function(function, **buffers), tuple(torch.randn(s) for s in shapes))
+
+
+def degree(expression: sympy.Expr) -> str:
+    return str(sympy.Poly(sympy.expand(expression)).total_degree())
+
+
+a, b, w, s0, s1, s2, gx, gy = sympy.symbols("a b w s0 s1 s2 gx gy")
+
+
+def test_lerp_is_a_product_of_the_weight_and_the_difference_of_the_ends() -> None:
+    both = run(lambda m, x, y, t: torch.lerp(x, y, t), (3,), (3,), (3,))
+    assert both.degree == degree(a + w * (b - a)) == "2"
+    assert [(s.kind, [n.name for n in s.operands]) for s in both.sites] == [
+        ("gating", ["args_2", "args_0"])
+    ]
+    squared = run(lambda m, x, y, t: torch.lerp(x * x, y, t), (3,), (3,), (3,))
+    assert squared.degree == degree(a**2 + w * (b - a**2)) == "3"
+    by_a_number = run(lambda m, x, y: torch.lerp(x, y, 0.25), (3,), (3,))
+    assert by_a_number.degree == degree(a + sympy.Rational(1, 4) * (b - a)) == "1"
+    assert by_a_number.sites == []
+    # ends fixed (buffers), the weight varies: p + w·(q − p) is linear in w, no product
+    fixed = run(lambda m, t: torch.lerp(m.p, m.q, t), (3,), p=torch.ones(3), q=torch.zeros(3))
+    assert fixed.degree == "1" and fixed.sites == []
+    assert not fixed.output_fact.piecewise
+
+
+def test_a_scatter_product_multiplies_every_entry_landing_on_a_place() -> None:
+    """All three entries of src land on place 0: out[0] = base[0]·s0·s1·s2."""
+    index = torch.zeros(3, dtype=torch.long)
+
+    def scatter(reduce):
+        return lambda m, base, src: base.scatter_reduce(0, m.index, src, reduce)
+
+    product = run(scatter("prod"), (3,), (3,), index=index)
+    assert product.degree == degree(a * s0 * s1 * s2) == "4"
+    assert [(s.kind, [n.name for n in s.operands]) for s in product.sites] == [
+        ("gating", ["args_0", "args_1"])
+    ]
+    assert not product.output_fact.piecewise
+    squared = run(lambda m, base, src: base.scatter_reduce(0, m.index, src * src, "prod"),
+                  (3,), (3,), index=index)  # fmt: skip
+    assert squared.degree == degree(a * s0**2 * s1**2 * s2**2) == "7"
+    fixed_source = run(lambda m, base: base.scatter_reduce(0, m.index, m.src, "prod"), (3,),
+                       index=index, src=torch.ones(3))  # fmt: skip
+    assert fixed_source.degree == "1" and fixed_source.sites == []
+    summed = run(scatter("sum"), (3,), (3,), index=index)
+    assert summed.degree == degree(a + s0 + s1 + s2) == "1" and summed.sites == []
+    assert not summed.output_fact.piecewise
+    largest = run(scatter("amax"), (3,), (3,), index=index)
+    assert largest.degree == "1" and largest.sites == [] and largest.output_fact.piecewise
+    smallest = run(scatter("amin"), (3,), (3,), index=index)
+    assert smallest.degree == "1" and smallest.output_fact.piecewise
+
+
+def test_grid_sampling_weights_are_polynomial_in_each_grid_coordinate() -> None:
+    """Bilinear: Σ (1 − fx)(1 − fy)·I[…] over the four neighbours, fx, fy linear in the
+    grid: degree 1 (image) + 1 + 1; bicubic: cubic weights per coordinate, 1 + 3 + 3;
+    nearest: a selection only."""
+
+    def sample(mode):
+        return lambda m, image, grid: F.grid_sample(image, grid, mode=mode, align_corners=False)
+
+    shapes = ((1, 1, 4, 4), (1, 2, 2, 2))
+    bilinear = run(sample("bilinear"), *shapes)
+    assert bilinear.degree == degree(a * (1 - gx) * (1 - gy)) == "3"
+    assert [s.kind for s in bilinear.sites] == ["gating"] and bilinear.output_fact.piecewise
+    bicubic = run(sample("bicubic"), *shapes)
+    assert bicubic.degree == degree(a * gx**3 * gy**3) == "7"
+    nearest = run(sample("nearest"), *shapes)
+    assert nearest.degree == "1" and nearest.sites == [] and nearest.output_fact.piecewise
+    # a fixed grid reads fixed places with fixed weights: linear, no kink
+    fixed = run(lambda m, image: F.grid_sample(image, m.grid, align_corners=False), shapes[0],
+                grid=torch.rand(*shapes[1]) - 0.5)  # fmt: skip
+    assert fixed.degree == "1" and fixed.sites == [] and not fixed.output_fact.piecewise
+
+
+def test_top_k_selects_values_and_returns_positions() -> None:
+    values = run(lambda m, x: torch.topk(x * x, 2).values, (5,))
+    assert values.degree == "2" and values.output_fact.piecewise and values.sites == []
+    positions = run(lambda m, x: torch.topk(x, 2).indices, (5,))
+    assert str(positions.output_fact.dependence) == "discrete"
+    assert positions.degree == "0"
+
+
+def test_glu_multiplies_two_halves_of_one_tensor() -> None:
+    """glu(x) = x[:n]·sigmoid(x[n:]): a product of distinct entries of x, not polynomial."""
+    gated = run(lambda m, x: F.glu(x), (2, 4))
+    assert gated.degree == "inf"
+    assert [(s.kind, [n.name for n in s.operands]) for s in gated.sites] == [("gating", ["args_0"])]
