@@ -116,3 +116,25 @@ def test_glu_multiplies_two_halves_of_one_tensor() -> None:
     gated = run(lambda m, x: F.glu(x), (2, 4))
     assert gated.degree == "inf"
     assert [(s.kind, [n.name for n in s.operands]) for s in gated.sites] == [("gating", ["args_0"])]
+
+
+def test_a_product_of_entries_has_as_many_factors_as_it_multiplies() -> None:
+    """prod over a length-n axis multiplies n entries; cumprod's last entry too; det of an
+    n×n matrix is a sum of products of n entries (Leibniz); logdet is no polynomial."""
+    x0, x1, x2, x3 = sympy.symbols("x0:4")
+    whole = run(lambda m, x: torch.prod(x), (3,))
+    assert whole.degree == degree(x0 * x1 * x2) == "3"
+    assert [(s.kind, [n.name for n in s.operands]) for s in whole.sites] == [("gating", ["args_0"])]
+    rows = run(lambda m, x: torch.prod(x, dim=1), (2, 4))
+    assert rows.degree == degree(x0 * x1 * x2 * x3) == "4"
+    of_squares = run(lambda m, x: torch.prod(x * x, dim=0), (3, 2))
+    assert of_squares.degree == degree((x0 * x1 * x2) ** 2) == "6"
+    running = run(lambda m, x: torch.cumprod(x, 0), (3,))
+    assert running.degree == "3" and not running.output_fact.piecewise
+    matrix = sympy.Matrix(3, 3, sympy.symbols("m0:9"))
+    determinant = run(lambda m, x: torch.linalg.det(x), (3, 3))
+    assert determinant.degree == degree(matrix.det()) == "3"
+    assert run(lambda m, x: torch.logdet(x @ x.T + torch.eye(3)), (3, 3)).degree == "inf"
+    # a fixed table's product is static; a product over a static value adds no site
+    fixed = run(lambda m, x: x * torch.prod(m.table), (3,), table=torch.ones(3))
+    assert fixed.degree == "1" and fixed.sites == []
