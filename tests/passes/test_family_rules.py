@@ -106,6 +106,8 @@ def test_grid_sampling_weights_are_polynomial_in_each_grid_coordinate() -> None:
 def test_top_k_selects_values_and_returns_positions() -> None:
     values = run(lambda m, x: torch.topk(x * x, 2).values, (5,))
     assert values.degree == "2" and values.output_fact.piecewise and values.sites == []
+    largest = run(lambda m, x: torch.max(x * x) + 1, (5,))  # one result, not a pair
+    assert largest.degree == "2" and largest.output_fact.piecewise
     positions = run(lambda m, x: torch.topk(x, 2).indices, (5,))
     assert str(positions.output_fact.dependence) == "discrete"
     assert positions.degree == "0"
@@ -125,6 +127,7 @@ def test_a_product_of_entries_has_as_many_factors_as_it_multiplies() -> None:
     whole = run(lambda m, x: torch.prod(x), (3,))
     assert whole.degree == degree(x0 * x1 * x2) == "3"
     assert [(s.kind, [n.name for n in s.operands]) for s in whole.sites] == [("gating", ["args_0"])]
+    assert whole.sites[0].node.target is torch.ops.aten.prod.default
     rows = run(lambda m, x: torch.prod(x, dim=1), (2, 4))
     assert rows.degree == degree(x0 * x1 * x2 * x3) == "4"
     of_squares = run(lambda m, x: torch.prod(x * x, dim=0), (3, 2))
@@ -134,7 +137,59 @@ def test_a_product_of_entries_has_as_many_factors_as_it_multiplies() -> None:
     matrix = sympy.Matrix(3, 3, sympy.symbols("m0:9"))
     determinant = run(lambda m, x: torch.linalg.det(x), (3, 3))
     assert determinant.degree == degree(matrix.det()) == "3"
+    batched = run(lambda m, x: torch.linalg.det(x), (2, 5, 3, 3))  # n is the last axis
+    assert batched.degree == "3"
+    kinked = run(lambda m, x: torch.prod(torch.relu(x)), (3,))
+    assert kinked.degree == "3" and kinked.output_fact.piecewise
     assert run(lambda m, x: torch.logdet(x @ x.T + torch.eye(3)), (3, 3)).degree == "inf"
     # a fixed table's product is static; a product over a static value adds no site
     fixed = run(lambda m, x: x * torch.prod(m.table), (3,), table=torch.ones(3))
     assert fixed.degree == "1" and fixed.sites == []
+
+
+def test_a_norm_is_piecewise_linear_only_for_orders_one_and_infinity() -> None:
+    """‖x‖₁ = Σ|xᵢ| and ‖x‖∞ = max|xᵢ| are piecewise linear; ‖x‖₂ = sqrt(Σ xᵢ²) and
+    the order −1 (Σ 1/|xᵢ|)⁻¹ are not; a matrix's order −1 is its smallest column sum."""
+    inf = float("inf")
+    for order, expected in ((1, "1"), (inf, "1"), (-inf, "1"), (2, "inf"), (-1, "inf")):
+        norm = run(lambda m, x, order=order: torch.linalg.vector_norm(x, order), (4,))
+        assert norm.degree == expected, order
+        assert norm.output_fact.piecewise or expected != "1", order
+    assert run(lambda m, x: torch.linalg.vector_norm(x), (4,)).degree == "inf"
+    smallest = run(lambda m, x: torch.linalg.matrix_norm(x, -1), (3, 3))
+    assert smallest.degree == "1" and smallest.output_fact.piecewise
+    assert run(lambda m, x: torch.linalg.matrix_norm(x, -2), (3, 3)).degree == "inf"
+    # |a + ib| = sqrt(a² + b²): the 1-norm of a complex vector is no piecewise-linear map
+    complex_norm = run(lambda m, x: torch.linalg.vector_norm(torch.view_as_complex(x), 1), (3, 2))
+    assert complex_norm.degree == "inf"
+
+
+def test_index_reduce_multiplies_its_source_into_the_places() -> None:
+    """index_reduce names its values ``source`` (scatter_reduce: ``src``)."""
+    index = torch.zeros(3, dtype=torch.long)
+    product = run(lambda m, base, values: base.index_reduce(0, m.index, values, "prod"),
+                  (2,), (3,), index=index)  # fmt: skip
+    assert product.degree == degree(a * s0 * s1 * s2) == "4"
+    assert [(s.kind, s.node.name, [n.name for n in s.operands]) for s in product.sites] == [
+        ("gating", product.sites[0].node.name, ["args_0", "args_1"])
+    ]
+    assert "index_reduce" in str(product.sites[0].node.target)
+
+
+def test_sites_name_their_op_and_operands() -> None:
+    index = torch.zeros(3, dtype=torch.long)
+    scatter = run(lambda m, base, src: base.scatter_reduce(0, m.index, src, "prod"),
+                  (3,), (3,), index=index)  # fmt: skip
+    assert "scatter_reduce" in str(scatter.sites[0].node.target)
+    grid = run(lambda m, image, g: F.grid_sample(image, g, align_corners=False),
+               (1, 1, 4, 4), (1, 2, 2, 2))  # fmt: skip
+    assert [n.name for n in grid.sites[0].operands] == ["args_0", "args_1"]
+    assert "grid_sampler" in str(grid.sites[0].node.target)
+
+
+def test_a_variance_of_a_kinked_value_is_piecewise() -> None:
+    """var(relu(x)): quadratic in relu(x), so piecewise quadratic in x."""
+    kinked = run(lambda m, x: torch.var(torch.relu(x)), (4,))
+    assert kinked.degree == "2" and kinked.output_fact.piecewise
+    smooth = run(lambda m, x: torch.var(x), (4,))
+    assert smooth.degree == "2" and not smooth.output_fact.piecewise
