@@ -120,6 +120,52 @@ EQUIVALENT: dict[str, str] = {
     "analyzer.frontend.specs.x_parse_input_spec__mutmut_53": (
         "torch.randint(upper, shape) is randint(high=upper, size=shape): the same draw"
     ),
+    # the passes' rules and sites (issue 23)
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_5": (
+        "prod, cumprod, det, logdet: their tensor is always a graph node at args[0]"
+    ),
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_7": (
+        "prod, cumprod, det, logdet: their tensor is always a graph node at args[0]"
+    ),
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_20": (
+        "det's matrices are square: shape[-2] == shape[-1]"
+    ),
+    "analyzer.passes.family_sites.x__entry_product_sites__mutmut_6": (
+        "every ENTRY_PRODUCT op has one tensor operand: [:2] == [:1]"
+    ),
+    "analyzer.passes.family_sites.x__entry_product_sites__mutmut_8": (
+        "node_sites sees continuous nodes only; an entry product is one when its operand is"
+    ),
+    "analyzer.passes.family_sites.x__split_gate_sites__mutmut_2": (
+        "_entry_product_sites does not read entry"
+    ),
+    "analyzer.passes.transfer_core.x__select_top__mutmut_3": (
+        "_relu reads neither entry nor facts"
+    ),
+    "analyzer.passes.transfer_core.x__select_top__mutmut_5": (
+        "_relu reads neither entry nor facts"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_9": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_12": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_13": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_2": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_4": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_11": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_12": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
 }
 """Mutants that behave exactly as the original, with the reason; left out of the score."""
 
