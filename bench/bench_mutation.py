@@ -166,6 +166,12 @@ EQUIVALENT: dict[str, str] = {
     "analyzer.passes.op_arguments.x_grid_mode__mutmut_12": (
         "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
     ),
+    "analyzer.passes.op_arguments.x_norm_is_piecewise_linear__mutmut_7": (
+        "no order given: 2, 3 or None alike are not 1 or ±∞ (matrix_norm always gives one)"
+    ),
+    "analyzer.passes.op_arguments.x_norm_is_piecewise_linear__mutmut_19": (
+        "no order given: 2, 3 or None alike are not 1 or ±∞ (matrix_norm always gives one)"
+    ),
 }
 """Mutants that behave exactly as the original, with the reason; left out of the score."""
 
