@@ -57,6 +57,8 @@ NO_TIMING = (
     "tests/passes/test_scaling.py::test_100k_node_graph_is_analysed_in_linear_time",
 )
 
+PASSES_TESTS = ("tests/passes", "tests/property", "tests/test_analysis.py")
+
 MODULES = {
     "specs": Target("analyzer/frontend/specs.py", ("tests/frontend/test_specs.py",)),
     "html": Target(
@@ -117,6 +119,19 @@ MODULES = {
         "analyzer/symbolic/expand.py",
         ("tests/symbolic/test_expand.py", "tests/render/test_expand.py"),
     ),
+    # the passes' rules and sites (issue 23); a mutant runs only the tests that reach it
+    **{
+        name: Target(f"analyzer/passes/{name}.py", PASSES_TESTS, NO_TIMING)
+        for name in (
+            "transfer_families",
+            "family_sites",
+            "alignment",
+            "witness",
+            "operands",
+            "op_arguments",
+        )
+    },
+    "kinks": Target("analyzer/passes/transfer.py", PASSES_TESTS, NO_TIMING),
 }
 
 EQUIVALENT: dict[str, str] = {
@@ -142,6 +157,58 @@ EQUIVALENT: dict[str, str] = {
             (68, "batcher(…) without task: the task only advances a progress display"),
         )
     },
+    # the passes' rules and sites (issue 23)
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_5": (
+        "prod, cumprod, det, logdet: their tensor is always a graph node at args[0]"
+    ),
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_7": (
+        "prod, cumprod, det, logdet: their tensor is always a graph node at args[0]"
+    ),
+    "analyzer.passes.transfer_families.x__entry_product__mutmut_20": (
+        "det's matrices are square: shape[-2] == shape[-1]"
+    ),
+    "analyzer.passes.family_sites.x__entry_product_sites__mutmut_6": (
+        "every ENTRY_PRODUCT op has one tensor operand: [:2] == [:1]"
+    ),
+    "analyzer.passes.family_sites.x__entry_product_sites__mutmut_8": (
+        "node_sites sees continuous nodes only; an entry product is one when its operand is"
+    ),
+    "analyzer.passes.family_sites.x__split_gate_sites__mutmut_2": (
+        "_entry_product_sites does not read entry"
+    ),
+    "analyzer.passes.transfer_core.x__select_top__mutmut_3": (
+        "_relu reads neither entry nor facts"
+    ),
+    "analyzer.passes.transfer_core.x__select_top__mutmut_5": (
+        "_relu reads neither entry nor facts"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_9": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_12": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_scatter_reduction__mutmut_13": (
+        "the default is only compared with products, amax, amin: any other name adds"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_2": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_4": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_11": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_grid_mode__mutmut_12": (
+        "aten's grid samplers always pass interpolation_mode 0, 1 or 2: the default is never read"
+    ),
+    "analyzer.passes.op_arguments.x_norm_is_piecewise_linear__mutmut_7": (
+        "no order given: 2, 3 or None alike are not 1 or ±∞ (matrix_norm always gives one)"
+    ),
+    "analyzer.passes.op_arguments.x_norm_is_piecewise_linear__mutmut_19": (
+        "no order given: 2, 3 or None alike are not 1 or ±∞ (matrix_norm always gives one)"
+    ),
 }
 """Mutants that behave exactly as the original, with the reason; left out of the score."""
 
@@ -215,7 +282,9 @@ def run_module(name: str, work: Path, only: tuple[str, ...], children: int) -> O
             stdout=log,
             stderr=subprocess.STDOUT,
             check=False,
-            env={**os.environ, "PYTHONPATH": str(copy)},
+            # one torch thread: a forked mutant whose parent started torch's thread pool
+            # can hang on a futex
+            env={**os.environ, "PYTHONPATH": str(copy), "OMP_NUM_THREADS": "1"},
         )
     outcome = Outcome(name, seconds=time.perf_counter() - started, copy=copy)
     meta = copy / "mutants" / (target.path + ".meta")
