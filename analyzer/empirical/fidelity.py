@@ -135,6 +135,8 @@ class Float64Kernels(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
+        if func not in _BIT_VIEWS:  # the model's own float32 casts run in float64, as the graph's
+            args, kwargs = _float64_dtypes((args, kwargs))
         result = None
         if func in _FLOAT64_KERNELS:
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
@@ -146,6 +148,24 @@ class Float64Kernels(TorchDispatchMode):
             if isinstance(leaf, torch.Tensor) and leaf.is_floating_point():
                 self.epsilon = max(self.epsilon, torch.finfo(leaf.dtype).eps)
         return result
+
+
+_BIT_VIEWS = frozenset(_overloads(torch.ops.aten.view, "dtype"))
+"""A view of the bits as another type: its dtype is the reinterpretation, not a precision."""
+
+
+def _float64_dtypes(value: Any) -> Any:
+    """Float dtypes among an op's arguments become float64 (complex ones complex128), as the
+    graph's runner retargets them (:func:`analyzer.empirical.values.retarget`)."""
+
+    def one(item: Any) -> Any:
+        if isinstance(item, torch.dtype) and item.is_complex:
+            return torch.complex128
+        if isinstance(item, torch.dtype) and item.is_floating_point:
+            return torch.float64
+        return item
+
+    return pytree.tree_map(one, value)
 
 
 _FLOAT64_KERNELS = {
