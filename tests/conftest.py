@@ -8,8 +8,17 @@ from collections.abc import Iterator
 
 import pytest
 import torch
+from hypothesis import HealthCheck, settings
 
 from analyzer.cli import main
+
+# On a shared machine a draw can be slow for reasons that are not the strategy's (the first
+# draw builds torch's kernels, other jobs take the cores): no health check on speed and no
+# per-example deadline, in every property test and doctest the suite runs.
+settings.register_profile(
+    "analyzer-suite", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("analyzer-suite")
 
 
 @pytest.fixture
@@ -22,6 +31,27 @@ def run_cli(capsys: pytest.CaptureFixture[str]):
         return code, captured.out, captured.err
 
     return run
+
+
+# Files whose tests read the same cached runs (``functools.cache`` in a shared module): under
+# ``pytest -n`` (pytest-xdist, ``--dist loadgroup``) each group runs in one worker, so that
+# the runs are made once; every other file is a group of its own (its module-scoped
+# fixtures and caches are made once too).
+SHARED_CACHES = {
+    "tests/adversarial/test_analyze.py": "adversarial-judge",
+    "tests/adversarial/test_validate.py": "adversarial-judge",
+    "tests/adversarial/test_summary.py": "adversarial-judge",
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Group the tests by file (``SHARED_CACHES`` merges some) for ``--dist loadgroup``."""
+    if not config.pluginmanager.hasplugin("xdist"):
+        return
+    root = config.rootpath
+    for item in items:
+        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+        item.add_marker(pytest.mark.xdist_group(SHARED_CACHES.get(path, path)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
