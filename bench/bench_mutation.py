@@ -417,14 +417,14 @@ PLANTED = [
         "equal_to_the_cap",
     ),
     (
-        "analyzer/frontend/specs.py",
+        "analyzer/frontend/loaded.py",
         "if high is not None and (dtype.is_floating_point or dtype.is_complex):",
         "if False:",
         "tests/frontend/test_specs.py",
         "bound_is",
     ),
     (
-        "analyzer/render/html.py",
+        "analyzer/render/sections.py",
         '<td title="{escape(source)}">',
         '<td title="{escape(source, quote=False)}">',
         "tests/render/test_html.py",

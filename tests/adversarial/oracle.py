@@ -260,39 +260,50 @@ class Oracle:
         count = self.theta0.numel()
         if count < 2:
             return False
-        weight = None
         point = self._start()
         pairs = [(i, j) for i in range(count) for j in range(i + 1, count)]
         if len(pairs) > CROSS_PAIRS:
             chosen = torch.randperm(len(pairs), generator=self.generator)[:CROSS_PAIRS]
             pairs = [pairs[int(k)] for k in chosen]
-        seconds = []
-        for step in CROSS_STEPS:
-            h = step * torch.where(self.scale > 0, self.scale, torch.ones_like(self.scale))
-            base = self.evaluate(point)
-            if weight is None:
-                weight = torch.randn(base.shape, generator=self.generator, dtype=torch.float64)
+        first, second = CROSS_STEPS
+        unit = torch.where(self.scale > 0, self.scale, torch.ones_like(self.scale))
+        weight = None
 
-            def s(theta: torch.Tensor, weight: torch.Tensor = weight) -> float:
+        def mixed(step: float, pair: tuple[int, int], single: dict[int, float]) -> float:
+            """``D_ij/h²`` at ``step`` (0 when ``D`` vanishes); ``single`` caches
+            ``s(x + h·e_i)`` and, under ``-1``, ``s(x)``."""
+            nonlocal weight
+            h = step * unit
+            if -1 not in single:
+                base = self.evaluate(point)
+                if weight is None:
+                    weight = torch.randn(base.shape, generator=self.generator, dtype=torch.float64)
+                single[-1] = float((base * weight).sum())
+
+            def s(theta: torch.Tensor) -> float:
                 return float((self.evaluate(theta) * weight).sum())
 
-            f0 = float((base * weight).sum())
-            single = {}
-            for i in {i for pair in pairs for i in pair}:
-                single[i] = s(point + h[i] * _unit(count, i))
-            found = {}
-            for i, j in pairs:
-                both = s(point + h[i] * _unit(count, i) + h[j] * _unit(count, j))
-                d = both - single[i] - single[j] + f0
-                size = max(abs(both), abs(single[i]), abs(single[j]), abs(f0))
-                nonzero = math.isfinite(d) and abs(d) > 1e-10 * size
-                found[(i, j)] = d / float(h[i] * h[j]) if nonzero else 0.0
-            seconds.append(found)
-        first, second = seconds
-        for pair in pairs:
-            a, b = first[pair], second[pair]
-            if a != 0.0 and b != 0.0 and abs(a - b) <= 0.05 * max(abs(a), abs(b)):
-                return True
+            i, j = pair
+            for k in pair:
+                if k not in single:
+                    single[k] = s(point + h[k] * _unit(count, k))
+            f0 = single[-1]
+            both = s(point + h[i] * _unit(count, i) + h[j] * _unit(count, j))
+            d = both - single[i] - single[j] + f0
+            size = max(abs(both), abs(single[i]), abs(single[j]), abs(f0))
+            nonzero = math.isfinite(d) and abs(d) > 1e-10 * size
+            return d / float(h[i] * h[j]) if nonzero else 0.0
+
+        # every pair at the first step, then the second step only where the first is
+        # non-zero (the only pairs that can count), stopping at the first that agrees
+        at_first: dict[int, float] = {}
+        candidates = [(pair, mixed(first, pair, at_first)) for pair in pairs]
+        at_second: dict[int, float] = {}
+        for pair, a in candidates:
+            if a != 0.0:
+                b = mixed(second, pair, at_second)
+                if b != 0.0 and abs(a - b) <= 0.05 * max(abs(a), abs(b)):
+                    return True
         return False
 
 

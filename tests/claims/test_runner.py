@@ -68,8 +68,8 @@ def eval_blocks(drawn: str):
 
 
 def test_the_same_seed_gives_the_same_counterexample() -> None:
-    first = run_claim(recurrent_claim(), examples=15, seed=3, device="cpu")
-    second = run_claim(recurrent_claim(), examples=15, seed=3, device="cpu")
+    first = run_claim(recurrent_claim(), examples=15, seed=1, device="cpu")
+    second = run_claim(recurrent_claim(), examples=15, seed=1, device="cpu")
     assert first.counterexample.drawn == second.counterexample.drawn
 
 

@@ -75,7 +75,11 @@ def test_user_overrides_are_left_alone() -> None:
     assert small.num_hidden_layers == 5 and "num_hidden_layers" not in changed
 
 
-@pytest.mark.parametrize("model_type", ["llama", "mixtral", "deepseek_v3"])
+# deepseek_v3 (the slowest test of the suite: its full-width layers) only in the slow run;
+# mixtral keeps the experts' shrinking in the default one
+@pytest.mark.parametrize(
+    "model_type", ["llama", "mixtral", pytest.param("deepseek_v3", marks=pytest.mark.slow)]
+)
 def test_shrinking_does_not_change_the_kind_of_circuit(model_type: str) -> None:
     """Oracle: the widths-shrunk model against the same architecture with four layers
     and its own widths: same primitive set, same site kinds, sites per layer alike."""
