@@ -79,3 +79,12 @@ def _seeded() -> None:
     (``tests/seeds.py``)."""
     torch.manual_seed(0)
     random.seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_dynamo() -> Iterator[None]:
+    """Each test starts with dynamo's caches empty: eager ``while_loop`` and ``cond`` compile
+    their bodies with dynamo, and what one test's model leaves in its process-wide caches made
+    a later test's export or eager ``while_loop`` fail ("Data-dependent branching")."""
+    yield
+    torch._dynamo.reset()
