@@ -61,6 +61,7 @@ from analyzer.empirical.graphs import (
     reachable,
     written_placeholders,
 )
+from analyzer.empirical.model_calls import functionalized, model_vmap
 from analyzer.empirical.ops import EXPLICIT, EXPLICIT_BY_NAME, WithInner
 from analyzer.empirical.values import (
     ExecutionError,
@@ -346,7 +347,10 @@ class _Runner(fx.Interpreter):
         if isinstance(node.target, torch._ops.HigherOrderOperator):
             return self._higher_order(node, args, kwargs)
         if getattr(node.target, "__module__", "") == "torch._functorch.predispatch":
-            return self._model_vmap(node, args)
+            try:
+                return model_vmap(node.target.__name__, args, self.levels)
+            except (ValueError, NotImplementedError) as error:
+                raise NodeError(node, error) from error
         if not isinstance(node.target, torch._ops.OpOverload):
             return node.target(*args, **kwargs)  # getitem, Python arithmetic on sizes
         try:
@@ -371,7 +375,7 @@ class _Runner(fx.Interpreter):
         if name == "while_loop" and len(bodies) == 2:
             return self._while_loop(node, *args)
         if name in _FUNCTIONALIZED:
-            function = _functionalized(name, args[0])
+            function = functionalized(name, args[0])
             if not trusted(args[0]):  # a torch.library op may return no tangent
                 function = finite_difference(function)
                 self.program.fallbacks[node] = Fallback("finite differences", function)
@@ -401,58 +405,12 @@ class _Runner(fx.Interpreter):
             node, RuntimeError(f"while_loop ran {_MAX_ITERATIONS} steps without stopping")
         )
 
-    def _model_vmap(self, node: fx.Node, args: tuple[Any, ...]) -> Any:
-        """A ``torch.func.vmap`` inside the model, traced as level-numbered calls: its
-        levels are renumbered above the ones validate's own transforms occupy."""
-        import torch._functorch.predispatch as predispatch
-
-        name = node.target.__name__
-        if name == "lazy_load_decompositions":
-            return predispatch.lazy_load_decompositions()
-        if name == "_vmap_increment_nesting":
-            self.levels.append(predispatch._vmap_increment_nesting(*args))
-            return self.levels[-1]
-        if name == "_vmap_decrement_nesting":
-            self.levels.pop()
-            return predispatch._vmap_decrement_nesting()
-        if name == "_unwrap_for_grad" and not self.levels:
-            return args[0]  # a grad level the trace never opened: nothing to unwrap
-        if name in ("_add_batch_dim", "_remove_batch_dim"):
-            level = args[2] if name == "_add_batch_dim" else args[1]
-            if not isinstance(level, int) or not 1 <= level <= len(self.levels):
-                raise NodeError(node, ValueError(f"vmap level {level} was never opened"))
-            actual = self.levels[level - 1]
-            if name == "_add_batch_dim":
-                return predispatch._add_batch_dim(args[0], args[1], actual)
-            return predispatch._remove_batch_dim(args[0], actual, *args[2:])
-        raise NodeError(
-            node, NotImplementedError(f"{name}: a functorch transform inside the model")
-        )
-
     def _body(self, module: fx.GraphModule, operands: tuple[Any, ...]) -> Any:
         return _Runner(self.program, module, {}, None, frozenset()).run(*operands)
 
 
 _FUNCTIONALIZED = ("auto_functionalized", "auto_functionalized_v2")
 _MAX_ITERATIONS = 100_000
-
-
-def _functionalized(name: str, op: Any) -> Callable[..., Any]:
-    """``auto_functionalized(_v2)(op, **kwargs)`` as a function of ``kwargs``: ``op`` on
-    copies of the tensors it writes, returning its outputs and the written copies, by
-    torch's own dense implementation."""
-    from torch._higher_order_ops import auto_functionalize
-
-    dense = (
-        auto_functionalize.auto_functionalized_v2_dense
-        if name == "auto_functionalized_v2"
-        else auto_functionalize.auto_functionalized_dense
-    )
-
-    def run(**arguments: Any) -> Any:
-        return dense(op, **arguments)
-
-    return run
 
 
 def _placeholder_values(traced: TracedModel, placeholders: list[fx.Node]) -> list[Any]:
