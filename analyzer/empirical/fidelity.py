@@ -33,6 +33,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from analyzer.empirical.execute import Program
 from analyzer.empirical.ops import EXPLICIT, _overloads
 from analyzer.empirical.randomness import random_ops
+from analyzer.empirical.values import float64_dtype
 from analyzer.frontend.dialect import InputKind
 
 RELATIVE_TOLERANCE = 1e-6  # float64 on both sides; kernels differ only in rounding
@@ -136,7 +137,7 @@ class Float64Kernels(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
         if func not in _BIT_VIEWS:  # the model's own float32 casts run in float64, as the graph's
-            args, kwargs = _float64_dtypes((args, kwargs))
+            args, kwargs = pytree.tree_map(float64_dtype, (args, kwargs))
         result = None
         if func in _FLOAT64_KERNELS:
             tensors = [a for a in args if isinstance(a, torch.Tensor)]
@@ -152,20 +153,6 @@ class Float64Kernels(TorchDispatchMode):
 
 _BIT_VIEWS = frozenset(_overloads(torch.ops.aten.view, "dtype"))
 """A view of the bits as another type: its dtype is the reinterpretation, not a precision."""
-
-
-def _float64_dtypes(value: Any) -> Any:
-    """Float dtypes among an op's arguments become float64 (complex ones complex128), as the
-    graph's runner retargets them (:func:`analyzer.empirical.values.retarget`)."""
-
-    def one(item: Any) -> Any:
-        if isinstance(item, torch.dtype) and item.is_complex:
-            return torch.complex128
-        if isinstance(item, torch.dtype) and item.is_floating_point:
-            return torch.float64
-        return item
-
-    return pytree.tree_map(one, value)
 
 
 _FLOAT64_KERNELS = {

@@ -44,18 +44,24 @@ def float64_copy(value: Any, device: torch.device) -> Any:
     return value.detach().to(device=device, copy=True)
 
 
+def float64_dtype(item: Any) -> Any:
+    """A float dtype as float64 (a complex one as complex128); anything else as it is.
+
+    >>> float64_dtype(torch.float16), float64_dtype(torch.int32)
+    (torch.float64, torch.int32)
+    """
+    if isinstance(item, torch.dtype) and item.is_complex:
+        return torch.complex128
+    if isinstance(item, torch.dtype) and item.is_floating_point:
+        return torch.float64
+    return item
+
+
 def retarget(value: Any, device: torch.device) -> Any:
     """Float dtypes written into the graph become float64; devices become ``device``."""
 
     def one(item: Any) -> Any:
-        if isinstance(item, torch.dtype):
-            if item.is_complex:
-                return torch.complex128
-            if item.is_floating_point:
-                return torch.float64
-        if isinstance(item, torch.device):
-            return device
-        return item
+        return device if isinstance(item, torch.device) else float64_dtype(item)
 
     return fx.node.map_aggregate(value, one)
 
