@@ -22,16 +22,15 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.empirical.blockwise import (
     BlockResult,
     BlockwiseReport,
-    _block_as_model,
-    _record_inputs,
-    repeated_blocks,
+    block_jobs,
+    seconds_by_check,
 )
 from analyzer.empirical.validate import check_options, validate
 from analyzer.errors import SpecError
@@ -106,35 +105,23 @@ def validate_blockwise_ray(
     from analyzer.census_ray import connect
 
     settings = _settings(options)
-    if blocks not in ("distinct", "all"):
-        raise SpecError(f"blocks must be 'distinct' or 'all', not {blocks!r}")
     if not timeout > 0:
         raise SpecError(f"timeout must be positive, not {timeout}")
     started = time.perf_counter()
-    groups = repeated_blocks(module)
-    if not groups:
-        raise SpecError(
-            f"{model} has no repeated blocks (a ModuleList or Sequential with two children "
-            "of the same structure): validate it whole instead of --blockwise"
-        )
-    chosen = [members if blocks == "all" else members[:1] for members in groups]
-    wanted = {path for members in chosen for path, _ in members}
-    with progress.task("recording block inputs"):
-        inputs, runnable, streamed = _record_inputs(
-            module, example_args, example_kwargs or {}, wanted, "cpu", settings["mode"]
-        )
-    capture = time.perf_counter() - started
+    jobs, capture, streamed = block_jobs(
+        module, example_args, example_kwargs, model=model, blocks=blocks, device="cpu",
+        mode=settings["mode"], progress=progress,
+    )  # fmt: skip
     started_here = not ray.is_initialized()
     if started_here:
         connect(ray, address or os.environ.get("RAY_ADDRESS"), init or {})
     task = ray.remote(_validate_block).options(num_cpus=cpus, num_gpus=gpus, max_retries=0)
     order, running = [], {}
     try:
-        for path, instances, (block_args, block_kwargs) in _jobs(groups, chosen, inputs):
-            wrapped, activation = _block_as_model(runnable[path], block_args, block_kwargs)
-            ref = task.remote(wrapped, activation, f"{model} {path}", settings)
-            order.append(path)
-            running[ref] = (path, instances, time.perf_counter())
+        for job in jobs:
+            ref = task.remote(job.model, job.activation, job.label, settings)
+            order.append(job.path)
+            running[ref] = (job.path, job.instances, job.scope, time.perf_counter())
         results, failures = _gather(ray, running, timeout, progress)
     finally:
         if started_here:
@@ -142,10 +129,7 @@ def validate_blockwise_ray(
     position = {path: i for i, path in enumerate(order)}
     results.sort(key=lambda r: position[r.path])
     failures.sort(key=lambda f: position[f["path"]])
-    seconds: dict[str, float] = {"record_inputs": capture}
-    for result in results:
-        for check, value in result.report.seconds_by_check.items():
-            seconds[check] = seconds.get(check, 0.0) + value
+    seconds = seconds_by_check(capture, results)
     return ClusterBlockwiseReport(
         model, results, time.perf_counter() - started, seconds, streamed, failures
     )
@@ -168,17 +152,6 @@ def _settings(options: dict[str, Any]) -> dict[str, Any]:
     return settings
 
 
-def _jobs(
-    groups: list[list[tuple[str, Any]]], chosen: list[list[tuple[str, Any]]], inputs: dict
-) -> Iterator[tuple[str, list[str], Any]]:
-    """``(path, instances it stands for, recorded input)`` of each block to validate, in
-    the local run's order (a block the example's forward never called has no input)."""
-    for members, picked in zip(groups, chosen, strict=True):
-        for path, _ in picked:
-            if path in inputs:
-                yield path, [p for p, _ in members] if len(picked) == 1 else [path], inputs[path]
-
-
 def _gather(
     ray: Any, running: dict[Any, Any], timeout: float, progress: Progress
 ) -> tuple[list[BlockResult], list[dict[str, str]]]:
@@ -189,7 +162,7 @@ def _gather(
         while running:
             done, _ = ray.wait(list(running), num_returns=1, timeout=1.0)
             for ref in done:
-                path, instances, _ = running.pop(ref)
+                path, instances, scope, _ = running.pop(ref)
                 try:
                     report = ray.get(ref)
                 except ray.exceptions.RayError as error:
@@ -201,13 +174,11 @@ def _gather(
                         {"path": path, "outcome": outcome, "error": (lines or ["?"])[-1][:400]}
                     )
                 else:
-                    report.scope = (
-                        f"the input of {path} (its first argument; other arguments fixed)"
-                    )
+                    report.scope = scope
                     results.append(BlockResult(path, instances, report))
                 bar.advance()
             now = time.perf_counter()
-            for ref, (path, _, since) in list(running.items()):
+            for ref, (path, _, _, since) in list(running.items()):
                 if now - since > timeout:
                     ray.cancel(ref, force=True)
                     del running[ref]

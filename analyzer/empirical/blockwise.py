@@ -148,10 +148,66 @@ def validate_blockwise(
     :func:`~analyzer.empirical.validate.validate`."""
     device = device or default_device()
     check_options(samples, max_degree, memory, device, pairs)
-    if blocks not in ("distinct", "all"):
-        raise SpecError(f"blocks must be 'distinct' or 'all', not {blocks!r}")
     if not isinstance(module, nn.Module):
         raise SpecError("blockwise validation needs an nn.Module with repeated blocks")
+    started = time.perf_counter()
+    jobs, capture, streamed = block_jobs(
+        module, example_args, example_kwargs, model=model, blocks=blocks, device=device,
+        mode=mode, progress=progress,
+    )  # fmt: skip
+    results = []
+    for job in jobs:
+        report = validate(
+            job.model, (job.activation,), model=job.label, device=device,
+            samples=samples, max_degree=max_degree, pairs=pairs, seed=seed, batched=batched,
+            frontend=frontend, mode=mode, memory=memory, progress=progress,
+        )  # fmt: skip
+        report.scope = job.scope
+        results.append(BlockResult(job.path, job.instances, report))
+    seconds = seconds_by_check(capture, results)
+    return BlockwiseReport(model, results, time.perf_counter() - started, seconds, streamed)
+
+
+@dataclass
+class BlockJob:
+    """One block to validate: its path, the instances of its structure it stands for, and
+    the block as a model (:func:`_block_as_model`) of its recorded ``activation``."""
+
+    path: str
+    instances: list[str]
+    model: nn.Module
+    activation: torch.Tensor
+    label: str
+
+    @property
+    def scope(self) -> str:
+        """What the block's claims are relative to, as its report says."""
+        return f"the input of {self.path} (its first argument; other arguments fixed)"
+
+
+def block_jobs(
+    module: nn.Module,
+    example_args: Sequence[Any],
+    example_kwargs: dict[str, Any] | None = None,
+    *,
+    model: str = "model",
+    blocks: str = "distinct",
+    device: str = "cpu",
+    mode: str | None = None,
+    progress: Progress = SILENT,
+) -> tuple[list[BlockJob], float, bool]:
+    """The blocks of ``module`` to validate, each with the input the example produces
+    there, in the order of :func:`repeated_blocks` (a block the example's forward never
+    called has no input and no job); also the seconds the recording took and whether the
+    model was streamed from the meta device. Local and cluster runs share it.
+
+    >>> stack = nn.Sequential(*[nn.Sequential(nn.Linear(4, 4), nn.ReLU()) for _ in range(3)])
+    >>> jobs, _, streamed = block_jobs(stack, (torch.randn(2, 4),), blocks="all")
+    >>> [(job.path, job.instances, tuple(job.activation.shape)) for job in jobs], streamed
+    ([('0', ['0'], (2, 4)), ('1', ['1'], (2, 4)), ('2', ['2'], (2, 4))], False)
+    """
+    if blocks not in ("distinct", "all"):
+        raise SpecError(f"blocks must be 'distinct' or 'all', not {blocks!r}")
     started = time.perf_counter()
     groups = repeated_blocks(module)
     if not groups:
@@ -165,27 +221,29 @@ def validate_blockwise(
         inputs, runnable, streamed = _record_inputs(
             module, example_args, example_kwargs or {}, wanted, device, mode
         )
-    capture = time.perf_counter() - started
-    results = []
+    jobs = []
     for members, picked in zip(groups, chosen, strict=True):
         for path, _ in picked:
             if path not in inputs:
                 continue  # never called by the example's forward
             block_args, block_kwargs = inputs[path]
             wrapped, activation = _block_as_model(runnable[path], block_args, block_kwargs)
-            report = validate(
-                wrapped, (activation,), model=f"{model} {path}", device=device,
-                samples=samples, max_degree=max_degree, pairs=pairs, seed=seed, batched=batched,
-                frontend=frontend, mode=mode, memory=memory, progress=progress,
-            )  # fmt: skip
-            report.scope = f"the input of {path} (its first argument; other arguments fixed)"
             instances = [p for p, _ in members] if len(picked) == 1 else [path]
-            results.append(BlockResult(path, instances, report))
+            jobs.append(BlockJob(path, instances, wrapped, activation, f"{model} {path}"))
+    return jobs, time.perf_counter() - started, streamed
+
+
+def seconds_by_check(capture: float, results: Sequence[BlockResult]) -> dict[str, float]:
+    """The seconds of every check summed over the blocks' reports, after the recording's.
+
+    >>> seconds_by_check(1.5, [])
+    {'record_inputs': 1.5}
+    """
     seconds: dict[str, float] = {"record_inputs": capture}
     for result in results:
         for check, value in result.report.seconds_by_check.items():
             seconds[check] = seconds.get(check, 0.0) + value
-    return BlockwiseReport(model, results, time.perf_counter() - started, seconds, streamed)
+    return seconds
 
 
 def _record_inputs(
