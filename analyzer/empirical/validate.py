@@ -21,7 +21,9 @@ run through :mod:`analyzer.empirical.ops`). Every published claim is then measur
 
 ``agree`` holds when no claim is contradicted, the output degree equals the claim and
 every site is confirmed; ``sound`` when no claim is contradicted (over-approximation
-allowed).
+allowed). A model that runs but that no frontend can trace has no claims: it is measured
+alone, by its values (:mod:`analyzer.empirical.model_alone`), and its verdict says that
+nothing was compared.
 
 >>> from analyzer.frontend.zoo import build_zoo_model
 >>> report = validate(*build_zoo_model("linear_attention"), samples=4)
