@@ -197,7 +197,8 @@ def _validate_block(wrapped: Any, activation: Any, label: str, settings: dict[st
 
     torch.set_num_threads(1)
     report = validate(wrapped, (activation.to(settings["device"]),), model=label, **settings)
-    report.analysis = ClaimsRead(report.analysis.piecewise_affine)  # type: ignore[assignment]
+    if report.analysis is not None:  # None: the block could not be traced
+        report.analysis = ClaimsRead(report.analysis.piecewise_affine)  # type: ignore[assignment]
     return report
 
 

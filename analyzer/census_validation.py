@@ -95,6 +95,8 @@ def deadline(seconds: float) -> Iterator[None]:
 def verdict_of(document: dict[str, Any]) -> tuple[str, str]:
     """``(verdict, detail)`` of an ``analyzer.validation/1`` document."""
     fidelity = document["graph_fidelity"]
+    if not document.get("compared", True):  # the model alone was measured: no claims
+        return "not checked", document["verdict"]
     if not document["sound"]:
         return "disagrees", _contradictions(document)
     claims = "agree" if document["agree"] else "over-approximates"

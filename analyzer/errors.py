@@ -28,6 +28,11 @@ class TraceError(AnalyzerError):
     exit_code = 3
 
 
+class UntraceableError(TraceError):
+    """No frontend could trace the model, which was not seen failing on its example inputs
+    (exit code 3): ``validate`` can still measure the model alone, by its values."""
+
+
 class MissingToolError(AnalyzerError):
     """A program the tool runs is not installed, such as graphviz's ``dot`` (exit code 4)."""
 

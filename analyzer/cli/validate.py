@@ -15,7 +15,7 @@ from analyzer.cli.options import (
     training_step,
     warn_user,
 )
-from analyzer.errors import SpecError
+from analyzer.errors import SpecError, TraceError
 
 
 def add_parser(commands: Any) -> None:
@@ -68,6 +68,10 @@ def add_parser(commands: Any) -> None:
     )
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 when a measurement disagrees (for CI)"
+    )
+    parser.epilog = (
+        "A model no frontend can trace is measured alone (its degree, from its values): "
+        "the report says 'not compared' and the command exits 3."
     )
     parser.set_defaults(run=run)
 
@@ -145,4 +149,11 @@ def run(options: argparse.Namespace) -> int:
     if options.json is not None:
         write_json_atomic(options.json, result.to_json())
     done(options, f"wrote {options.json}" if options.json else "done")
+    if not options.blockwise and not result.compared:
+        # measured, but no claim was confirmed: the exit code of a model that cannot be traced
+        warn_user(
+            f"{result.untraced.rstrip('.')}. No static claim was checked: the report is of "
+            "the model alone (exit 3)"
+        )
+        return TraceError.exit_code
     return 1 if options.strict and not result.agree else 0

@@ -66,7 +66,7 @@ class ValidationReport:
     cross_max: float
     seconds: float
     batching: str
-    analysis: Analysis = field(repr=False)
+    analysis: Analysis | None = field(repr=False)  # None: the model could not be traced
     mode: str = "eval"
     frontend: str = "export"
     warnings: list[str] = field(default_factory=list)
@@ -82,27 +82,37 @@ class ValidationReport:
     peak_memory_gib: float = 0.0  # the most any chunk of samples was measured to add
     missing_sites: list[dict[str, Any]] = field(default_factory=list)
     missing_transposes: list[dict[str, Any]] = field(default_factory=list)
+    untraced: str = ""  # why no frontend traced the model: only the model alone was measured
+
+    @property
+    def compared(self) -> bool:
+        """Whether there were static claims to compare with: ``False`` when the model could
+        not be traced and only the model itself was measured (:mod:`.model_alone`)."""
+        return not self.untraced
 
     @property
     def degree_agrees(self) -> bool:
         """The measured degree is the claimed one (a lower bound ``≥ k`` confirms none)."""
-        return self.degree_static == self.degree_empirical
+        return self.compared and self.degree_static == self.degree_empirical
 
     @property
     def degree_sound(self) -> bool:
-        """The output's measured degree is not above its claim."""
-        return order(self.degree_empirical) <= order(self.degree_static)
+        """The output's measured degree is not above its claim (no claim: not sound)."""
+        return self.compared and order(self.degree_empirical) <= order(self.degree_static)
 
     @property
     def cross_contradicts(self) -> bool:
         """Cross-entry terms measured for a model claimed piecewise affine."""
-        return self.analysis.piecewise_affine and self.cross_nonzero > 0
+        analysis = self.analysis
+        return analysis is not None and analysis.piecewise_affine and self.cross_nonzero > 0
 
     @property
     def sound(self) -> bool:
-        """No published claim is contradicted (over-approximations allowed)."""
+        """No published claim is contradicted (over-approximations allowed); ``False``
+        when there were no claims to compare (:attr:`compared`): nothing was confirmed."""
         return (
-            not self.violations
+            self.compared
+            and not self.violations
             and not self.degree_violations
             and self.degree_sound
             and not self.cross_contradicts
@@ -125,7 +135,10 @@ class ValidationReport:
     def verdict(self) -> str:
         """The closing verdict in a few words: ``agree``, ``over-approximated`` or
         ``DISAGREE``, qualified when the graph could not be compared with the model (the
-        other checks then only show that the claims hold of the graph)."""
+        other checks then only show that the claims hold of the graph); ``not compared:
+        …`` when the model could not be traced (no claims, only the model measured)."""
+        if not self.compared:
+            return f"not compared: the model could not be traced: {self.untraced}"
         word = "agree" if self.agree else "over-approximated" if self.sound else "DISAGREE"
         notes = []
         if self.degree_empirical.startswith("≥"):
@@ -146,9 +159,11 @@ class ValidationReport:
             "agree": self.agree,
             "sound": self.sound,
             "verdict": self.verdict,
+            "compared": self.compared,
+            "untraced": self.untraced,
             "graph_checked": self.graph_checked,
             "degree": {
-                "static": self.degree_static,
+                "static": self.degree_static if self.compared else None,
                 "empirical": self.degree_empirical,
                 "max_degree": self.max_degree,
                 "derivative_norms": self.derivative_norms,

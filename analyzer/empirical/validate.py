@@ -21,7 +21,9 @@ run through :mod:`analyzer.empirical.ops`). Every published claim is then measur
 
 ``agree`` holds when no claim is contradicted, the output degree equals the claim and
 every site is confirmed; ``sound`` when no claim is contradicted (over-approximation
-allowed).
+allowed). A model that runs but that no frontend can trace has no claims: it is measured
+alone, by its values (:mod:`analyzer.empirical.model_alone`), and its verdict says that
+nothing was compared.
 
 >>> from analyzer.frontend.zoo import build_zoo_model
 >>> report = validate(*build_zoo_model("linear_attention"), samples=4)
@@ -50,6 +52,7 @@ from analyzer.empirical.fidelity import (
     model_reference,
 )
 from analyzer.empirical.measure import measure
+from analyzer.empirical.model_alone import validate_model_alone
 from analyzer.empirical.report import (
     RELATIVE_TOLERANCE,
     SCHEMA,
@@ -57,7 +60,7 @@ from analyzer.empirical.report import (
     ValidationReport,
 )
 from analyzer.empirical.weights import random_weights
-from analyzer.errors import AnalyzerError, SpecError
+from analyzer.errors import AnalyzerError, SpecError, UntraceableError
 from analyzer.frontend.dialect import TracedModel
 from analyzer.frontend.tracing import trace
 from analyzer.frontend.training import TrainingStep
@@ -158,17 +161,31 @@ def validate(
     ``degree_method`` is ``auto`` (interpolation where exact, else nested ``jvp``),
     ``interpolation`` or ``nested``. With ``training``, the graph checked is one SGD step
     of the model (docs/concepts.md), differentiated with respect to the data and targets.
+    When no frontend can trace a model that runs (:class:`~analyzer.errors.UntraceableError`),
+    the model alone is measured by its values (:mod:`analyzer.empirical.model_alone`): the
+    report has no claims, says so in its verdict, and neither agrees nor is sound.
     """
     device = device or default_device()
     check_options(samples, max_degree, memory, device, pairs, degree_method)
     started = time.perf_counter()
     module = _materialised(module, device)
-    with progress.task("trace and analysis"):
-        traced = trace(
-            module, example_args, example_kwargs=example_kwargs, model=model,
-            frontend=frontend, mode=mode, training=training,
-        )  # fmt: skip
-        analysis = analyze_traced(traced)
+    try:
+        with progress.task("trace and analysis"):
+            traced = trace(
+                module, example_args, example_kwargs=example_kwargs, model=model,
+                frontend=frontend, mode=mode, training=training,
+            )  # fmt: skip
+            analysis = analyze_traced(traced)
+    except UntraceableError as error:
+        if training is not None:  # a training step's output is weights: no model to run
+            raise
+        with progress.task("measuring the model alone by its values"), exact_arithmetic():
+            alone = validate_model_alone(
+                module, example_args, example_kwargs or {}, untraced=str(error), model=model,
+                device=device, samples=samples, max_degree=max_degree, seed=seed, mode=mode,
+            )  # fmt: skip
+        alone.seconds = time.perf_counter() - started
+        return alone
     traced_in = time.perf_counter() - started
     reference: Reference | str = (
         "not checked: a training step returns updated weights, not the model's output"

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyzer.errors import SpecError, TraceError
+from analyzer.errors import SpecError, TraceError, UntraceableError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
 from analyzer.frontend.functional import (
     assigns_tensor_data,
@@ -81,8 +81,10 @@ def trace(
     model instead (:mod:`analyzer.frontend.training`). ``dynamic_shapes`` (export only)
     keeps axes symbolic: one ``{axis: torch.export.Dim}`` or ``None`` per input,
     ``example_args`` then ``example_kwargs`` in order; torch.export's own error is the
-    ``TraceError``'s cause when it rejects them. Raises :class:`~analyzer.errors.TraceError`
-    with every frontend's reason when none succeeds, and with the model's own error when a
+    ``TraceError``'s cause when it rejects them. Raises :class:`~analyzer.errors.UntraceableError`
+    (a ``TraceError``) with every frontend's reason when none succeeds on a model that was
+    not seen failing, a plain ``TraceError`` with the same text when the model failed too,
+    and with the model's own error when a
     model whose tensors are materialised fails on its example inputs (it is run once:
     :mod:`analyzer.frontend.runs`).
     """
@@ -112,9 +114,16 @@ def trace(
                     check_forward_runs(module, example_args, example_kwargs or {}, model)
                 except TraceError as error:
                     failed = error
-            traced = _trace_frontends(  # when none traces, every frontend's reason is said
-                module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
-            )
+            try:  # when none traces, every frontend's reason is said
+                traced = _trace_frontends(
+                    module, example_args, example_kwargs, frontend, model, decompose,
+                    dynamic_shapes,
+                )  # fmt: skip
+            except UntraceableError as error:
+                if failed is None:
+                    raise
+                # the model itself failed: not the kind of failure a model-alone run survives
+                raise TraceError(str(error)) from error
             if failed is not None:
                 raise failed
     traced.mode = analysed_mode
@@ -196,7 +205,7 @@ def _trace_frontends(
         _name_inputs(traced, _input_names(module, len(example_args)))
         traced.example_inputs = tuple(example_args)
         return traced
-    raise TraceError(
+    raise UntraceableError(
         f"could not trace {model}: "
         + "; ".join(reasons)
         + ". If the forward itself fails, call the model on its example inputs to see why."

@@ -21,6 +21,8 @@ def _verdict(ok: bool) -> str:
 
 def render_validation(report: ValidationReport, limit: int = 20) -> str:
     """Per check: static claim → measurement → verdict, then the overall verdict."""
+    if not report.compared:
+        return _render_model_alone(report)
     document = report.to_json()
     lines = [
         f"model        {report.model}  (frontend {report.frontend}, mode {report.mode}; "
@@ -57,6 +59,25 @@ def render_validation(report: ValidationReport, limit: int = 20) -> str:
         verdict = verdict.replace("agree with the model", "agree with the traced graph")
         verdict = f"{verdict} (graph {note}: the graph itself was not compared with the model)"
     lines.append(f"verdict      {verdict}  ({report.seconds:.1f} s: {timing})")
+    return "\n".join(lines)
+
+
+def _render_model_alone(report: ValidationReport) -> str:
+    """A model no frontend traced: what was measured of the model alone, every check that
+    needs a graph named as not checked, and a verdict that says nothing was compared."""
+    untraced = "not checked: no graph (the model could not be traced)"
+    lines = [
+        f"model        {report.model}  (not traced; mode {report.mode}; device "
+        f"{report.device}, {report.dtype}, {report.samples} samples)",
+        f"degree       static none empirical {report.degree_empirical:<4} "
+        f"(up to {report.max_degree}; {report.degree_method})  not compared: no claim",
+        *(
+            f"{check:<12} {untraced}"
+            for check in ("dependence", "sites", "unlisted", "transposes", "cross-entry", "graph")
+        ),
+        *(f"warning      {warning}" for warning in report.warnings),
+        f"verdict      {report.verdict}  ({report.seconds:.1f} s)",
+    ]
     return "\n".join(lines)
 
 
@@ -179,7 +200,7 @@ def render_blockwise(result: BlockwiseReport, limit: int = 20) -> str:
         lines.append(
             f"  {block.path:<28}{represents:<36} degree {report.degree_static}/"
             f"{report.degree_empirical}  sites {confirmed}/{len(report.sites)}  "
-            f"{'agree' if report.agree else 'DISAGREE'}  {report.seconds:.1f} s"
+            f"{_block_word(report)}  {report.seconds:.1f} s"
         )
     if len(result.blocks) > limit:
         lines.append(f"  … and {len(result.blocks) - limit} more (see --json)")
@@ -190,3 +211,9 @@ def render_blockwise(result: BlockwiseReport, limit: int = 20) -> str:
     verdict = "every block agrees" if result.agree else "DISAGREEMENT"
     lines.append(f"verdict      {verdict}  ({result.seconds:.1f} s)")
     return "\n".join(lines)
+
+
+def _block_word(report: ValidationReport) -> str:
+    if not report.compared:
+        return "not compared (not traced)"
+    return "agree" if report.agree else "DISAGREE"

@@ -185,10 +185,7 @@ def library_composite_numpy_body():
     return Fn(lambda m, x: x + torch.ops.adversarial_escapes.numpy_square(x)), (torch.randn(2, 4),)
 
 
-REFUSED = "a write from Python cannot be recorded: validate refuses it, as analyze does"
-VALIDATE_GAPS: dict[str, tuple[str, str]] = {
-    **dict.fromkeys(("apply_square", "map_product", "numpy_view_write"), ("refused", REFUSED)),
-}  # fmt: skip
+VALIDATE_GAPS: dict[str, tuple[str, str]] = {}
 """What ``validate`` gets wrong on these cases (``tests/adversarial/test_validate.py``
 expects it, strictly: a fix turns the expectation into a failure to remove): ``refused``
 cases give no report, ``degree`` cases a measured degree below the truth."""

@@ -22,13 +22,7 @@ NAMES = sorted(FOUND_FALSE_CLAIMS)
 # which half of each finding is wrong today (every finding is wrong in at least one)
 # measured on the merged tree: run each half of every finding (see the round's notes)
 ANALYZE_WRONG: frozenset[str] = frozenset()
-VALIDATE_WRONG = frozenset(
-    {
-        "deepcopy_square",
-        "fx_wrapped_numpy_square",
-        "torch_save_load_square",
-    }
-)
+VALIDATE_WRONG: frozenset[str] = frozenset()
 
 
 def _halves(wrong: frozenset[str]) -> list:
