@@ -5,10 +5,11 @@ fx's proxies, the real frontend's escape mode), and a PyTorch function may drop 
 argument on that path: ``F.l1_loss(x, t, weight=w)`` re-dispatches without ``weight``
 (PyTorch 2.13), so each frontend records ``|x − t|`` and leaves ``w`` unread — a graph of
 another function, on which the analysis would publish "piecewise affine, no site" for
-``w·|x − t|``. A floating input that no node reads is therefore moved, and the model run
-again (same random seed): if its output changes, the graph is not the model's and no
-verdict is given. Only materialised models are run (:func:`~analyzer.frontend.runs.
-materialised`); a model with no unread input costs nothing.
+``w·|x − t|`` (and ``chain_matmul(x, y, out=z)`` loses its ``out=``: the graph returns the
+zeros of ``z``). A floating input that the outputs are not computed from is therefore
+moved, and the model run again (same random seed): if its output changes, the graph is
+not the model's and no verdict is given. Only materialised models are run
+(:func:`~analyzer.frontend.runs.materialised`); a model with no unread input costs nothing.
 
 >>> import torch
 >>> import torch.nn.functional as F
@@ -29,10 +30,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import torch
+import torch.fx as fx
 from torch.utils import _pytree as pytree
 
 from analyzer.errors import TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel
+from analyzer.frontend.escaping import reads_values
 from analyzer.frontend.runs import _cuda_devices, _restore, _snapshot, materialised
 
 
@@ -43,9 +46,9 @@ def check_unread_inputs(
     example_kwargs: dict[str, Any],
     model: str,
 ) -> None:
-    """Raise :class:`~analyzer.errors.TraceError` when a floating input that no node of
-    ``traced`` reads changes the output of ``module`` (run on copies of the inputs, the
-    module left as it was)."""
+    """Raise :class:`~analyzer.errors.TraceError` when a floating input that the outputs
+    of ``traced`` are not computed from changes the output of ``module`` (run on copies of
+    the inputs, the module left as it was)."""
     leaves, spec = pytree.tree_flatten((tuple(example_args), dict(example_kwargs)))
     positions = [i for i, leaf in enumerate(leaves) if isinstance(leaf, torch.Tensor)]
     inputs = [
@@ -54,9 +57,10 @@ def check_unread_inputs(
     ]  # fmt: skip
     if len(inputs) != len(positions):  # the graph's inputs are not the leaves: no map
         return
+    read = _read_by_the_outputs(traced)
     unread = [
         (node.name, i) for node, i in zip(inputs, positions, strict=True)
-        if not node.users and leaves[i].is_floating_point() and leaves[i].numel() > 0
+        if node not in read and leaves[i].is_floating_point() and leaves[i].numel() > 0
     ]  # fmt: skip
     if not unread or not materialised(module, example_args, example_kwargs):
         return
@@ -70,11 +74,42 @@ def check_unread_inputs(
                     f"{model}'s output depends on input {name!r}, which the traced graph "
                     f"never reads ({traced.frontend} frontend): the graph computes another "
                     "function, so no verdict is given. PyTorch drops some arguments when a "
-                    "function is traced through __torch_function__ (F.l1_loss's weight); "
-                    "spell the computation out with torch operations (w * (x - t).abs())."
+                    "function is traced through __torch_function__ (F.l1_loss's weight=, "
+                    "chain_matmul's out=); spell the computation out with torch operations "
+                    "(w * (x - t).abs()) or use the result instead of out=."
                 )
     finally:
         _restore(state)
+
+
+def _read_by_the_outputs(traced: TracedModel) -> set[fx.Node]:
+    """The nodes the outputs are computed from, and those of every node that may act
+    otherwise than through its result (a read into Python that the analysis follows as an
+    escape, a write into an argument, a call that is not an aten op): a pure op whose
+    result nothing uses (``chain_matmul(x, y)`` left behind when its ``out=`` was dropped)
+    reads nothing."""
+    roots = [n for n in traced.graph.nodes if n.op == "output" or _may_act_aside(n)]
+    seen: set[fx.Node] = set()
+    stack = list(roots)
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.all_input_nodes)
+    return seen
+
+
+def _may_act_aside(node: fx.Node) -> bool:
+    if reads_values(node):  # a value read out of the graph (item, numpy): an escape
+        return True
+    if node.op != "call_function":
+        return node.op not in ("placeholder", "get_attr")
+    schema = getattr(node.target, "_schema", None)
+    if schema is None:
+        return True
+    return schema.is_mutable or any(
+        a.alias_info is not None and a.alias_info.is_write for a in schema.arguments
+    )
 
 
 def _output_moves(module: Any, leaves: list[Any], spec: Any, position: int) -> bool:
