@@ -25,9 +25,7 @@ FOUND_FALSE_CLAIMS = {
 NAMES = sorted(FOUND_FALSE_CLAIMS)
 # which half of each finding is wrong today (every finding is wrong in at least one)
 # measured on the merged tree: run each half of every finding (see the round's notes)
-ANALYZE_WRONG = frozenset(
-    {"chain_matmul_out_plus_inputs", "l1_loss_weight_derived_from_input"}
-)
+ANALYZE_WRONG = frozenset({"chain_matmul_out_plus_inputs", "l1_loss_weight_derived_from_input"})
 VALIDATE_WRONG = frozenset(
     {
         "chain_matmul_out_returned",
