@@ -338,24 +338,29 @@ def flat_view_inplace_flip_product():
 
 
 # --- module state and hooks --------------------------------------------------------------
-class _Tagged(nn.Linear):
-    """A Linear that the global hook below scales by its input's mean."""
-
-
-def _global_hook(module: nn.Module, args: Any, output: Any) -> Any:
-    if isinstance(module, _Tagged):
-        return output * args[0].mean()
-    return None
-
-
-_GLOBAL_HOOK = torch.nn.modules.module.register_module_forward_hook(_global_hook)
+def _scale_by_input_mean(module: nn.Module, args: Any, output: Any) -> Any:
+    return output * args[0].mean() if isinstance(module, nn.Linear) else None
 
 
 @probe(truth(2, ANY_SITE))
 def global_module_forward_hook():
-    """A global forward hook (register_module_forward_hook) scales a Linear's output by
-    the mean of its input."""
-    return _Tagged(4, 3), _x()
+    """A global forward hook (register_module_forward_hook), registered by the parent's
+    forward for the call of its child and removed after, scales the child Linear's
+    output by the mean of its input."""
+
+    class Parent(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.lin = nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            handle = torch.nn.modules.module.register_module_forward_hook(_scale_by_input_mean)
+            try:
+                return self.lin(x)
+            finally:
+                handle.remove()
+
+    return Parent(), _x()
 
 
 @probe(truth(2, ANY_SITE))
