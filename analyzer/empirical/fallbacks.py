@@ -102,13 +102,38 @@ def writes(target: Any) -> bool:
     )
 
 
+SILENTLY_NOT_DIFFERENTIABLE = frozenset(
+    f"special_{name}"
+    for name in (
+        "airy_ai bessel_j0 bessel_j1 bessel_y0 bessel_y1 modified_bessel_i0 modified_bessel_i1 "
+        "modified_bessel_k0 modified_bessel_k1 scaled_modified_bessel_k0 "
+        "scaled_modified_bessel_k1 spherical_bessel_j0 chebyshev_polynomial_t "
+        "chebyshev_polynomial_u chebyshev_polynomial_v chebyshev_polynomial_w "
+        "shifted_chebyshev_polynomial_t shifted_chebyshev_polynomial_u "
+        "shifted_chebyshev_polynomial_v shifted_chebyshev_polynomial_w hermite_polynomial_h "
+        "hermite_polynomial_he laguerre_polynomial_l legendre_polynomial_p"
+    ).split()
+)
+"""aten ops (packet names) that PyTorch declares not differentiable although their values
+vary smoothly with their floating arguments: autograd gives their output no gradient and
+forward AD a zero tangent, without an error, so a measurement through them reads a
+constant (``chebyshev_polynomial_t(x, 3)`` measured degree 0). They run through finite
+differences; ``tests/empirical/test_fallbacks.py`` checks the list against PyTorch."""
+
+
 def trusted(target: Any) -> bool:
     """Whether forward-mode AD of an op can be trusted: aten and prims ops have
-    derivative formulas or fail loudly; an op from another library's namespace (a
-    ``torch.library`` custom op) may silently return no tangent, so it runs through
-    finite differences."""
+    derivative formulas or fail loudly, except the few that PyTorch declares not
+    differentiable (:data:`SILENTLY_NOT_DIFFERENTIABLE`); an op from another library's
+    namespace (a ``torch.library`` custom op) may silently return no tangent. Untrusted
+    ops run through finite differences.
+
+    >>> trusted(torch.ops.aten.mul.Tensor), trusted(torch.ops.aten.special_bessel_j0.default)
+    (True, False)
+    """
     namespace = getattr(target, "namespace", "aten")
-    return namespace in ("aten", "prims")
+    packet = getattr(getattr(target, "overloadpacket", None), "__name__", "")
+    return namespace in ("aten", "prims") and packet not in SILENTLY_NOT_DIFFERENTIABLE
 
 
 def fallbacks_for(node: fx.Node) -> Iterator[Fallback]:

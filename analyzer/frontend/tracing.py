@@ -48,6 +48,7 @@ from analyzer.frontend.recording import escape_warning as escape_warning
 from analyzer.frontend.recording import module_constants as module_constants
 from analyzer.frontend.runs import check_forward_runs
 from analyzer.frontend.training import TrainingStep, trace_training_step
+from analyzer.frontend.unread_inputs import check_unread_inputs
 from analyzer.frontend.values import flatten_tensors as flatten_tensors
 
 FRONTENDS = ("export", "fx", "real")
@@ -126,6 +127,7 @@ def trace(
                 raise TraceError(str(error)) from error
             if failed is not None:
                 raise failed
+            check_unread_inputs(traced, module, example_args, example_kwargs or {}, model)
     traced.mode = analysed_mode
     traced.metadata["inputs"] = input_shapes(traced)
     if isinstance(module, nn.Module):

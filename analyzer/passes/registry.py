@@ -616,9 +616,10 @@ register("aten.pdist aten._pdist_forward", "nonlinearity", Rule.SMOOTH, self_con
          kinked=True)  # fmt: skip
 # the affine grid base·θᵀ: linear in θ
 register("aten.affine_grid_generator", "matmul", Rule.AFFINE)
-# linear maps: finite differences (smooth over-approximation when the spacing varies),
+# linear maps: finite differences (smooth over-approximation when the spacing varies;
+# a varying spacing divides the differences: a quotient of two continuous values),
 # sums to a shape, the trapezoid rule, a distance
-register("aten.gradient", "nonlinearity", Rule.SMOOTH)
+register("aten.gradient", "nonlinearity", Rule.SMOOTH, multiplied=(0, 1), site_kind="gating")
 register("aten.sum_to_size", "reduction", Rule.AFFINE)
 register("aten.trapz", "reduction", Rule.PRODUCT, multiplied=(0, 1))
 register("aten.dist", "nonlinearity", Rule.NORM)

@@ -43,6 +43,7 @@ CLASSES = {
     "redteam": "11 a red team's attacks (scalar arguments, rare ops, views, hooks, dtypes)",
     "escapes": "12 values that leave torch (numpy, tolist, apply_, custom functions)",
     "round4": "13 a fourth red team (escape routes, fused affine, einsum, complex, casts)",
+    "round5": "14 a fifth red team (keywords, torch.func, aliases, hooks, rare ops)",
 }
 _MODULES = [
     f"tests.adversarial.cases_{name}"
@@ -58,6 +59,7 @@ _MODULES = [
         "redteam",
         "escapes",
         "round4",
+        "round5",
     )
 ]
 

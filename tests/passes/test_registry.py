@@ -105,3 +105,51 @@ def test_cov_of_one_input_is_its_own_contraction() -> None:
     doc = analyze(Covariance(), (torch.randn(3, 5),)).to_json()
     assert doc["degree"] == "2"
     assert [(s["kind"], s["op"]) for s in doc["input_products"]] == [("contraction", "aten.cov")]
+
+
+# smooth ops with two tensor arguments that multiply nothing between them (reviewed)
+_SMOOTH_WITHOUT_PRODUCT = {
+    "aten.ctc_loss": "the targets are integers",
+    "aten._ctc_loss": "the targets are integers",
+    "aten.triplet_margin_loss": "norms of differences: pointwise squares, no site",
+    "aten.hypot": "√(a² + b²): pointwise squares of each, no site",
+    "aten.logaddexp": "max(a, b) + log1p(exp(−|a − b|)): a function of a − b",
+    "aten.logaddexp2": "as logaddexp, base 2",
+    "aten.fmod": "a − b·trunc(a/b): b times a piecewise constant, piecewise affine",
+    "aten.remainder": "a − b·floor(a/b): as fmod",
+    "aten.copysign": "|a|·sign(b): a times a piecewise constant",
+    "aten.logspace": "base^(start + (end − start)·t): a power of an affine exponent",
+}
+
+
+def test_smooth_ops_of_several_tensors_declare_what_they_multiply() -> None:
+    """A smooth op that reads two floating tensors (``gradient``'s tensor spacing divides
+    the differences) names its multiplied operands, or is reviewed above: otherwise a
+    product of two inputs through it would get no site."""
+    undeclared = set()
+    for name, entry in REGISTRY.items():
+        packet = getattr(torch.ops.aten, name.removeprefix("aten."), None)
+        if entry.rule is not Rule.SMOOTH or entry.multiplied or entry.self_contraction:
+            continue  # a self-contraction is a site whenever any operand varies
+        if packet is None:
+            continue
+        for overload in packet.overloads():
+            schema = getattr(packet, overload)._schema
+            read = [
+                a for a in schema.arguments
+                if "Tensor" in str(a.type) and not (a.alias_info and a.alias_info.is_write)
+            ]  # fmt: skip
+            if len(read) >= 2:
+                undeclared.add(name)
+    assert undeclared == set(_SMOOTH_WITHOUT_PRODUCT), sorted(undeclared)
+
+
+def test_a_gradient_with_input_spacing_is_a_site() -> None:
+    """``gradient(y, spacing=(c,))`` divides differences of y by differences of c."""
+
+    class Spaced(nn.Module):
+        def forward(self, y: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+            return torch.gradient(y, spacing=(torch.cumsum(1.0 + x * x, 0),))[0]
+
+    doc = analyze(Spaced(), (torch.randn(5), torch.randn(5))).to_json()
+    assert [s["kind"] for s in doc["input_products"]] == ["gating"]
