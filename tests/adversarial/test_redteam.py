@@ -30,9 +30,7 @@ VALIDATE_WRONG = frozenset(
     {
         "chain_matmul_out_returned",
         "dual_numbers_inside_forward",
-        "func_hessian_inside_forward",
         "l1_loss_weight_from_input",
-        "map2_square",
     }
 )
 
