@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, ForwardError
 from analyzer.output import write_json_atomic
 
 VERDICTS = {
@@ -180,6 +180,9 @@ def validate_built(
             document = report.to_json()
     except _Deadline:
         entry.update(verdict="timeout", reason=f"no verdict within {budget.seconds:g} s")
+        return _timed(entry, started)
+    except ForwardError as error:  # the census makes the type a failure: see census_inputs
+        entry.update(verdict="not checked", reason=_first_line(str(error)), fails_on_inputs=True)
         return _timed(entry, started)
     except AnalyzerError as error:
         entry.update(verdict="not checked", reason=_first_line(str(error)))
