@@ -100,6 +100,14 @@ def token_ids(ctx: InputContext) -> torch.Tensor:
     return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
 
 
+def qformer_token_ids(ctx: InputContext) -> torch.Tensor:
+    """The Q-Former's prompt (InstructBLIP): ids below the Q-Former's own vocabulary (a
+    BERT's 30522), not the language model's (50272), which its embedding would not hold."""
+    qformer = getattr(ctx.config, "qformer_config", None)
+    config = qformer if qformer is not None else ctx.text()
+    return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
+
+
 def decoder_token_ids(ctx: InputContext) -> list[torch.Tensor]:
     """Decoder ids ``(batch, tokens)``, or one id per codebook channel for audio decoders
     ``(batch, tokens, channels)``."""
@@ -207,7 +215,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "freq": (lambda ctx: torch.zeros(ctx.batch, 1, dtype=torch.long), "always"),
     "bbox": (bounding_boxes, "always"),  # LayoutLM boxes per token
     "decoder_input_ids": (decoder_token_ids, "always"),
-    "qformer_input_ids": (token_ids, "always"),
+    "qformer_input_ids": (qformer_token_ids, "always"),
     "task_inputs": (token_ids, "required"),  # OneFormer's task prompt
     "lang_ids": (_languages, "always"),  # X-MOD's language adapters
     "states": (trajectory("state_dim", 4), "always"),  # decision transformer trajectories

@@ -101,8 +101,7 @@ def _with_placeholders(
     elif features is None:
         return plan
     else:
-        accepted = forward_parameters_of(features)
-        arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
+        arguments = _arguments(features, plan.inputs)
         arguments = _on_meta(arguments) if _is_meta(model) else arguments
         key = (splice.name, *((n, _key(v)) for n, v in sorted(arguments.items())))
         if key not in counts:
@@ -121,6 +120,27 @@ def _with_placeholders(
     return dataclasses.replace(plan, inputs=inputs, notes=[*plan.notes, note])
 
 
+def _arguments(features: Callable[..., Any], inputs: dict[str, Any]) -> dict[str, Any]:
+    """What the forward hands ``features``: the plan's inputs it takes, the text only
+    where it requires it (MusicFlamingo times the audio by its placeholders), and
+    ``None`` for another it requires that the plan leaves out (as the forward passes
+    its own default: MOSS's ``padding_mask``)."""
+    try:
+        parameters = inspect.signature(features).parameters
+    except (TypeError, ValueError):
+        return {}
+    arguments = {}
+    for name, parameter in parameters.items():
+        if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        required = parameter.default is inspect.Parameter.empty
+        if name in inputs and (name != "input_ids" or required):
+            arguments[name] = inputs[name]
+        elif required:
+            arguments[name] = None
+    return arguments
+
+
 def feature_count(features: Callable[..., Any], arguments: dict[str, Any]) -> int | None:
     """How many feature rows ``features(**arguments)`` yields. Where the rows are chosen
     by values (a boolean index, which fails on the meta device), the call is made again
@@ -134,8 +154,15 @@ def feature_count(features: Callable[..., Any], arguments: dict[str, Any]) -> in
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.symbolic_shapes import ShapeEnv
 
-    with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()), torch.no_grad():
-        return _rows(features(**arguments))
+    flag = getattr(torch.compiler, "_is_compiling_flag", None)
+    if flag is not None:  # as export runs it: transformers skips its eager value checks
+        torch.compiler._is_compiling_flag = True
+    try:
+        with FakeTensorMode(allow_non_fake_inputs=True, shape_env=ShapeEnv()), torch.no_grad():
+            return _rows(features(**arguments))
+    finally:
+        if flag is not None:
+            torch.compiler._is_compiling_flag = flag
 
 
 def _rows(output: Any) -> int | None:
@@ -177,14 +204,6 @@ def _on_meta(arguments: dict[str, Any]) -> dict[str, Any]:
     return {n: v.to("meta") if isinstance(v, torch.Tensor) else v for n, v in arguments.items()}
 
 
-def forward_parameters_of(function: Callable[..., Any]) -> set[str]:
-    """The parameter names of ``function`` (none when it has no signature)."""
-    try:
-        return set(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
 def _key(value: Any) -> Any:
     """A hashable stand-in for an argument: a tensor's shape, and its values when small
     and real (a grid's sizes decide the feature count)."""
@@ -194,4 +213,4 @@ def _key(value: Any) -> Any:
     return tuple(value.shape), tuple(value.flatten().tolist()) if small else None
 
 
-__all__ = ["SPLICES", "Splice", "feature_count", "forward_parameters_of", "with_placeholder_tokens"]
+__all__ = ["SPLICES", "Splice", "feature_count", "with_placeholder_tokens"]
