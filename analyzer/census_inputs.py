@@ -43,7 +43,7 @@ def real_run_failure(
     (:mod:`analyzer.frontend.runs`)."""
     import torch
 
-    from analyzer.empirical.weights import random_weights
+    from analyzer.empirical.weights import random_model_weights
     from analyzer.frontend.hf import inputs_on
     from analyzer.frontend.runs import check_forward_runs
 
@@ -53,8 +53,7 @@ def real_run_failure(
     if size > max_parameters:
         return None, f"not run: {size:,} parameters, above {max_parameters:,}"
     module = copy.deepcopy(built.module)
-    for submodule in module.modules():
-        random_weights(submodule, module, torch.device("cpu"))
+    random_model_weights(module, torch.device("cpu"))
     try:
         inputs = inputs_on(built.module, built.inputs, "cpu")
         check_forward_runs(module, (), inputs, f"hf:{model_type}")

@@ -96,7 +96,13 @@ def _token_high(ctx: InputContext, config: Any) -> int:
 
 
 def token_ids(ctx: InputContext) -> torch.Tensor:
+    """Text ids ``(batch, tokens)`` below the text config's vocabulary; where the top
+    config holds an encoder's config with a vocabulary of its own, below that one (Dia
+    encodes 256 bytes and decodes 1028 audio codes)."""
     config = ctx.text()
+    encoder = getattr(ctx.config, "encoder_config", None)
+    if is_int(getattr(encoder, "vocab_size", None)):
+        config = encoder
     return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
 
 
