@@ -29,7 +29,17 @@ REAL_RUN_MAX_PARAMETERS = 100_000_000
 """The largest meta-built model run once on the CPU without ``--validate`` (400 MB of
 float32 weights): above it, the run costs more than the analysis it checks."""
 
-KEPT = ("class", "device", "parameters", "inputs", "shrunk", "shrink", "layers", "validation")
+KEPT = (
+    "class",
+    "device",
+    "parameters",
+    "inputs",
+    "shrunk",
+    "shrink",
+    "layers",
+    "real_run",
+    "validation",
+)
 """The fields of an analysed record that a failed one keeps: what was built and fed, and
 the validation that found the failure."""
 

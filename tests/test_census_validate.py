@@ -247,3 +247,42 @@ def test_a_lookup_at_gathered_integer_ids_is_a_source() -> None:
     ids = torch.randint(2, 100, (1, 16))
     report = validate(GatheredTypes(), (ids,), samples=2, device="cpu")
     assert report.sound, report.violation_reasons
+
+
+# --- a type whose real model fails on the census's inputs gets no clean row -------------
+
+
+@pytest.fixture
+def no_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Video-LLaVA without its image placeholder tokens: it traces on the meta device (the
+    count check is skipped there) but the real model refuses the inputs."""
+    import analyzer.frontend.hf_probe as probe
+
+    monkeypatch.setattr(probe, "with_placeholder_tokens", lambda plan, *_: plan)
+
+
+@pytest.mark.parametrize("validated", [False, True])
+def test_a_model_that_cannot_run_its_inputs_is_a_forward_failure(
+    no_placeholders: None, validated: bool
+) -> None:
+    from analyzer.census import analyse_type
+    from analyzer.census_document import summarise
+
+    budget = ValidationBudget(samples=1, seconds=120) if validated else None
+    record = analyse_type("video_llava", CensusOptions(validate=budget))
+    assert (record["status"], record["category"]) == ("failed", "forward"), record
+    assert "Image features and image tokens do not match" in record["error"]
+    assert record["static_category"] == "clean"  # what the trace alone would have said
+    if validated:
+        assert record["validation"]["verdict"] == "not checked"
+        assert record["validation"]["fails_on_inputs"]
+    summary = summarise([record])
+    assert summary["clean"] == 0 and summary["by_category"] == {"forward": 1}
+
+
+def test_a_model_that_runs_its_inputs_stays_clean_and_says_it_ran() -> None:
+    from analyzer.census import analyse_type
+
+    record = analyse_type("video_llava", CensusOptions())
+    assert (record["status"], record["category"]) == ("analysed", "clean")
+    assert record["real_run"] == "ran on the cpu"
