@@ -43,6 +43,7 @@ from analyzer.census_store import failure_record, store, stored
 from analyzer.census_store import file_name as _file_name
 from analyzer.census_validation import (
     ValidationBudget,
+    graph_ops,
     validate_built,
 )
 from analyzer.errors import AnalyzerError, ForwardError, SpecError, TraceError
@@ -177,7 +178,10 @@ def analyse_type(
         if out is not None:  # what the store keeps if the validation takes the worker down
             write_json_atomic(out / "results" / f"{name}.partial.json", record)
         evidence = out / "models" / name / "validation.json" if out is not None else None
-        record["validation"] = validate_built(built, model_type, options.validate, evidence)
+        analysed = graph_ops(result.traced.graph)  # what validate must check
+        record["validation"] = validate_built(
+            built, model_type, options.validate, evidence, analysed
+        )
         if "evidence" in record["validation"]:
             record["validation"]["evidence"] = f"models/{name}/validation.json"
         if record["validation"].get("fails_on_inputs"):

@@ -4,6 +4,7 @@ three small types (a dozen in the slow suite)."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -286,3 +287,22 @@ def test_a_model_that_runs_its_inputs_stays_clean_and_says_it_ran() -> None:
     record = analyse_type("video_llava", CensusOptions())
     assert (record["status"], record["category"]) == ("analysed", "clean")
     assert record["real_run"] == "ran on the cpu"
+
+
+def test_a_validation_of_another_graph_than_the_analysed_one_confirms_nothing() -> None:
+    """validate traces its own copy with real weights; where that graph holds other ops
+    than the one the census analysed (another path, another implementation of an op),
+    its claims were checked on another computation."""
+    from analyzer.census_validation import graph_ops
+    from analyzer.frontend.hf import build_hf_model
+    from analyzer.frontend.tracing import trace
+
+    built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
+    analysed = graph_ops(trace(built.module, (), example_kwargs=built.inputs).graph)
+    budget = ValidationBudget(samples=1, seconds=120)
+    same = validate_built(built, "bert", budget, None, analysed)
+    assert same["verdict"] in CONFIRMED, same
+    other = analysed + collections.Counter({"transformers.grouped_mm_fallback.default": 1})
+    entry = validate_built(built, "bert", budget, None, other)
+    assert entry["verdict"] == "not checked"
+    assert "only analysed: transformers.grouped_mm_fallback.default ×1" in entry["reason"]

@@ -315,9 +315,12 @@ def _narrow(
 
 
 FFN_ALIGNMENT = 8
-"""A narrowed MLP width is a multiple of this many elements: ``torch._grouped_mm`` (the
-experts of a mixture) asks for rows of a multiple of 16 bytes on the CPU, which an
-MLP of 37 float32 columns breaks; the real shrunk model must run the kernel traced."""
+"""A narrowed MLP width is a multiple of this many elements. The experts of a mixture
+run ``torch._grouped_mm`` when the real model runs eagerly (the census's real run,
+validate's graph-fidelity reference), and on the CPU it asks for rows of a multiple of
+16 bytes, which an MLP of 37 float32 columns breaks. (Under export transformers takes
+its ``grouped_mm_fallback`` instead, which the traced graph holds; graph fidelity
+compares the two on the same inputs.)"""
 
 
 def ffn_width(value: int, narrow: int, width: int) -> int:
