@@ -7,6 +7,10 @@ one of :data:`VERDICTS`; the full ``analyzer.validation/1`` document is written 
 the type's report (``models/TYPE/validation.json``) whatever the verdict, so that a
 ``disagrees`` row links its evidence.
 
+validate traces its own copy of the model; when that graph holds other ops than the
+graph the census analysed (:func:`graph_ops`), the claims were checked on another
+computation and the verdict is ``not checked``.
+
 A validation whose graph-fidelity check did not run (the model could not be run in
 float64, the graph draws random numbers) only shows that the claims hold *for the traced
 graph*: it is never a plain ``agree``.
