@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyzer.errors import SpecError, TraceError
+from analyzer.errors import ForwardError, SpecError, TraceError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
 from analyzer.frontend.functional import (
     assigns_tensor_data,
@@ -112,9 +112,17 @@ def trace(
                     check_forward_runs(module, example_args, example_kwargs or {}, model)
                 except TraceError as error:
                     failed = error
-            traced = _trace_frontends(  # when none traces, every frontend's reason is said
-                module, example_args, example_kwargs, frontend, model, decompose, dynamic_shapes
-            )
+            try:  # when none traces, every frontend's reason is said
+                traced = _trace_frontends(
+                    module, example_args, example_kwargs, frontend, model, decompose,
+                    dynamic_shapes,
+                )  # fmt: skip
+            except TraceError as error:  # the model's own failure comes first
+                if failed is None:
+                    raise
+                raise ForwardError(f"{failed} No frontend traces it either: {error}") from (
+                    failed.__cause__
+                )
             if failed is not None:
                 raise failed
     traced.mode = analysed_mode
