@@ -37,14 +37,16 @@ from analyzer.census_document import (
     summarise,
     write_census,
 )
+from analyzer.census_inputs import real_run_failure, unrunnable_record
 from analyzer.census_pool import local_pool
 from analyzer.census_store import failure_record, store, stored
 from analyzer.census_store import file_name as _file_name
 from analyzer.census_validation import (
     ValidationBudget,
+    graph_ops,
     validate_built,
 )
-from analyzer.errors import AnalyzerError, SpecError, TraceError
+from analyzer.errors import AnalyzerError, ForwardError, SpecError, TraceError
 from analyzer.output import write_json_atomic, write_text_atomic
 from analyzer.progress import SILENT, Progress
 
@@ -137,9 +139,10 @@ def analyse_type(
     except SpecError as error:
         category = "inputs" if stage == "build" else "analysis"
         return failure_record(model_type, category, str(error), _since(started))
-    except TraceError as error:
-        category = "trace" if stage == "trace" else "forward"
-        return failure_record(model_type, category, str(error), _since(started))
+    except TraceError as error:  # the model's own failure on its inputs is its forward's
+        forward = stage != "trace" or isinstance(error, ForwardError)
+        return failure_record(model_type, "forward" if forward else "trace", str(error),
+                              _since(started))  # fmt: skip
     except Exception as error:  # a bug of the tool, or of transformers: recorded, not lost
         where = traceback.extract_tb(error.__traceback__)[-1]
         message = f"{type(error).__name__}: {error} (at {Path(where.filename).name}:{where.lineno})"
@@ -158,6 +161,11 @@ def analyse_type(
         "layers": layers_in(built.module),
         "seconds": 0.0,
     }
+    if options.validate is None:  # validate runs the real model itself
+        failure, record["real_run"] = real_run_failure(built, model_type)
+        if failure is not None:
+            record["seconds"] = _since(started)
+            return unrunnable_record(record, failure)
     if out is not None and options.reports:
         record["report"] = _write_model_report(result, out, model_type)
     record["seconds"] = _since(started)
@@ -170,9 +178,14 @@ def analyse_type(
         if out is not None:  # what the store keeps if the validation takes the worker down
             write_json_atomic(out / "results" / f"{name}.partial.json", record)
         evidence = out / "models" / name / "validation.json" if out is not None else None
-        record["validation"] = validate_built(built, model_type, options.validate, evidence)
+        analysed = graph_ops(result.traced.graph)  # what validate must check
+        record["validation"] = validate_built(
+            built, model_type, options.validate, evidence, analysed
+        )
         if "evidence" in record["validation"]:
             record["validation"]["evidence"] = f"models/{name}/validation.json"
+        if record["validation"].get("fails_on_inputs"):
+            return unrunnable_record(record, record["validation"]["reason"])
     return record
 
 

@@ -35,7 +35,8 @@ CATEGORIES = {
     "no forward": "the AutoModel class has no forward to trace (generation only)",
     "missing package": "the model's code needs a package that is not installed",
     "inputs": "no builder for a required input",
-    "forward": "the forward fails on every synthesised input plan",
+    "forward": "the forward fails on every synthesised input plan, or the real model (random "
+    "weights, on the cpu) fails on the plan the meta-device trace accepted",
     "trace": "no frontend could trace the model",
     "analysis": "the analysis raised (a bug of the tool)",
     "error": "an unexpected exception while building (a bug of the tool or of transformers)",

@@ -7,6 +7,10 @@ one of :data:`VERDICTS`; the full ``analyzer.validation/1`` document is written 
 the type's report (``models/TYPE/validation.json``) whatever the verdict, so that a
 ``disagrees`` row links its evidence.
 
+validate traces its own copy of the model; when that graph holds other ops than the
+graph the census analysed (:func:`graph_ops`), the claims were checked on another
+computation and the verdict is ``not checked``.
+
 A validation whose graph-fidelity check did not run (the model could not be run in
 float64, the graph draws random numbers) only shows that the claims hold *for the traced
 graph*: it is never a plain ``agree``.
@@ -28,12 +32,13 @@ import signal
 import threading
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from analyzer.errors import AnalyzerError
+from analyzer.errors import AnalyzerError, ForwardError
 from analyzer.output import write_json_atomic
 
 VERDICTS = {
@@ -156,11 +161,19 @@ def _order(degree: str) -> float:
 
 
 def validate_built(
-    built: Any, model_type: str, budget: ValidationBudget, evidence: Path | None
+    built: Any,
+    model_type: str,
+    budget: ValidationBudget,
+    evidence: Path | None,
+    analysed: Counter[str] | None = None,
 ) -> dict[str, Any]:
     """Validate a built hf model (:class:`analyzer.frontend.hf.HFModel`) within ``budget``;
     the ``validation`` entry of its census record (never raises for the model's own
-    failures). With ``evidence``, the validation document is written there."""
+    failures). With ``evidence``, the validation document is written there. ``analysed``
+    (:func:`graph_ops` of the graph the census analysed) is compared with the graph
+    validate traced from its copy with real weights: where they hold other ops (the
+    model took another path on real values, another implementation of an op), the
+    claims were checked on another computation, and the verdict is ``not checked``."""
     import torch
 
     from analyzer.empirical.validate import validate
@@ -183,6 +196,9 @@ def validate_built(
     except _Deadline:
         entry.update(verdict="timeout", reason=f"no verdict within {budget.seconds:g} s")
         return _timed(entry, started)
+    except ForwardError as error:  # the census makes the type a failure: see census_inputs
+        entry.update(verdict="not checked", reason=_first_line(str(error)), fails_on_inputs=True)
+        return _timed(entry, started)
     except AnalyzerError as error:
         entry.update(verdict="not checked", reason=_first_line(str(error)))
         return _timed(entry, started)
@@ -198,6 +214,12 @@ def validate_built(
         )
         return _timed(entry, started)
     verdict, detail = verdict_of(document)
+    differs = _other_ops(analysed, graph_ops(report.analysis.traced.graph))
+    if differs and verdict != "disagrees":  # a contradiction is news on any graph
+        verdict, detail = (
+            "not checked",
+            f"validate traced another graph than the census analysed: {differs}",
+        )
     entry.update(
         verdict=verdict,
         reason=detail,
@@ -210,6 +232,39 @@ def validate_built(
         write_json_atomic(evidence, document)
         entry["evidence"] = str(evidence.name)
     return _timed(entry, started)
+
+
+LAYOUT_OPS = frozenset({"aten.contiguous.default", "aten.clone.default"})
+"""Ops a trace on the meta device adds or drops with the tensors' strides, not the
+computation: left out when the analysed and validated graphs are compared."""
+
+
+def graph_ops(graph: Any) -> Counter[str]:
+    """How many calls of each op (``call_function`` target) a graph makes, layout ops
+    (:data:`LAYOUT_OPS`) left out."""
+    calls = (str(n.target) for n in graph.nodes if n.op == "call_function")
+    return Counter(op for op in calls if op not in LAYOUT_OPS)
+
+
+def _other_ops(analysed: Counter[str] | None, validated: Counter[str]) -> str:
+    """What differs between the ops of the analysed and the validated graphs (``""``
+    when they are the same, or nothing was analysed to compare).
+
+    >>> _other_ops(Counter({"aten.mm": 2}), Counter({"aten.mm": 2}))
+    ''
+    >>> _other_ops(Counter({"transformers.grouped_mm_fallback": 2}), Counter({"aten.bmm": 2}))
+    'ops only analysed: transformers.grouped_mm_fallback ×2; only validated: aten.bmm ×2'
+    """
+    if analysed is None or analysed == validated:
+        return ""
+
+    def listed(ops: Counter[str]) -> str:
+        return ", ".join(f"{op} ×{n}" for op, n in sorted(ops.items())) or "none"
+
+    return (
+        f"ops only analysed: {listed(analysed - validated)}; "
+        f"only validated: {listed(validated - analysed)}"
+    )
 
 
 def _timed(entry: dict[str, Any], started: float) -> dict[str, Any]:
@@ -256,6 +311,7 @@ __all__ = [
     "VERDICTS",
     "ValidationBudget",
     "deadline",
+    "graph_ops",
     "summarise_validation",
     "validate_built",
     "verdict_of",

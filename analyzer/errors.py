@@ -33,6 +33,11 @@ class UntraceableError(TraceError):
     (exit code 3): ``validate`` can still measure the model alone, by its values."""
 
 
+class ForwardError(TraceError):
+    """The model itself raised when run on its example inputs (exit code 3): a graph
+    traced from them would describe a computation that never happens."""
+
+
 class MissingToolError(AnalyzerError):
     """A program the tool runs is not installed, such as graphviz's ``dot`` (exit code 4)."""
 

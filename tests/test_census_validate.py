@@ -4,6 +4,7 @@ three small types (a dozen in the slow suite)."""
 
 from __future__ import annotations
 
+import collections
 import csv
 import json
 import os
@@ -247,3 +248,61 @@ def test_a_lookup_at_gathered_integer_ids_is_a_source() -> None:
     ids = torch.randint(2, 100, (1, 16))
     report = validate(GatheredTypes(), (ids,), samples=2, device="cpu")
     assert report.sound, report.violation_reasons
+
+
+# --- a type whose real model fails on the census's inputs gets no clean row -------------
+
+
+@pytest.fixture
+def no_placeholders(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Video-LLaVA without its image placeholder tokens: it traces on the meta device (the
+    count check is skipped there) but the real model refuses the inputs."""
+    import analyzer.frontend.hf_probe as probe
+
+    monkeypatch.setattr(probe, "with_placeholder_tokens", lambda plan, *_: plan)
+
+
+@pytest.mark.parametrize("validated", [False, True])
+def test_a_model_that_cannot_run_its_inputs_is_a_forward_failure(
+    no_placeholders: None, validated: bool
+) -> None:
+    from analyzer.census import analyse_type
+    from analyzer.census_document import summarise
+
+    budget = ValidationBudget(samples=1, seconds=120) if validated else None
+    record = analyse_type("video_llava", CensusOptions(validate=budget))
+    assert (record["status"], record["category"]) == ("failed", "forward"), record
+    assert "Image features and image tokens do not match" in record["error"]
+    assert record["static_category"] == "clean"  # what the trace alone would have said
+    if validated:
+        assert record["validation"]["verdict"] == "not checked"
+        assert record["validation"]["fails_on_inputs"]
+    summary = summarise([record])
+    assert summary["clean"] == 0 and summary["by_category"] == {"forward": 1}
+
+
+def test_a_model_that_runs_its_inputs_stays_clean_and_says_it_ran() -> None:
+    from analyzer.census import analyse_type
+
+    record = analyse_type("video_llava", CensusOptions())
+    assert (record["status"], record["category"]) == ("analysed", "clean")
+    assert record["real_run"] == "ran on the cpu"
+
+
+def test_a_validation_of_another_graph_than_the_analysed_one_confirms_nothing() -> None:
+    """validate traces its own copy with real weights; where that graph holds other ops
+    than the one the census analysed (another path, another implementation of an op),
+    its claims were checked on another computation."""
+    from analyzer.census_validation import graph_ops
+    from analyzer.frontend.hf import build_hf_model
+    from analyzer.frontend.tracing import trace
+
+    built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
+    analysed = graph_ops(trace(built.module, (), example_kwargs=built.inputs).graph)
+    budget = ValidationBudget(samples=1, seconds=120)
+    same = validate_built(built, "bert", budget, None, analysed)
+    assert same["verdict"] in CONFIRMED, same
+    other = analysed + collections.Counter({"transformers.grouped_mm_fallback.default": 1})
+    entry = validate_built(built, "bert", budget, None, other)
+    assert entry["verdict"] == "not checked"
+    assert "only analysed: transformers.grouped_mm_fallback.default ×1" in entry["reason"]

@@ -42,6 +42,7 @@ STAGES = {
     "census_pool": 8,
     "census_ray": 8,
     "census_validation": 8,
+    "census_inputs": 8,
     "census_cost": 8,
     "blockwise_ray": 8,  # validate --blockwise --executor ray: the census's executor seam
     "console": 9,  # the CLI's progress display: prints, so it sits with cli.py

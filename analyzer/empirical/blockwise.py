@@ -37,7 +37,7 @@ import torch.utils._pytree as pytree
 from torch import nn
 
 from analyzer.empirical.validate import ValidationReport, check_options, default_device, validate
-from analyzer.empirical.weights import random_weights
+from analyzer.empirical.weights import initialising_models, random_weights
 from analyzer.errors import SpecError
 from analyzer.frontend.tracing import module_left_as_it_was
 from analyzer.progress import SILENT, Progress
@@ -301,9 +301,10 @@ def _streaming_hooks(root: nn.Module, keep: set[str], device: torch.device) -> l
     """Materialise each module's own weights just before it runs; release the weights of
     a repeated block that is not to be validated once it has run."""
     handles = []
+    owners = initialising_models(root)
 
     def materialise(sub: nn.Module, *_: Any) -> None:
-        random_weights(sub, root, device)
+        random_weights(sub, owners.get(sub, root), device)
 
     def release(sub: nn.Module, *_: Any) -> None:
         sub.to_empty(device="meta")

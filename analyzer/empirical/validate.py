@@ -59,7 +59,7 @@ from analyzer.empirical.report import (
     SiteCheck,
     ValidationReport,
 )
-from analyzer.empirical.weights import random_weights
+from analyzer.empirical.weights import random_model_weights
 from analyzer.errors import AnalyzerError, SpecError, UntraceableError
 from analyzer.frontend.dialect import TracedModel
 from analyzer.frontend.tracing import trace
@@ -228,8 +228,7 @@ def _materialised(module: Any, device: str) -> Any:
     if not any(t.is_meta for t in tensors):
         return module
     module = copy.deepcopy(module)
-    for submodule in module.modules():
-        random_weights(submodule, module, torch.device(device))
+    random_model_weights(module, torch.device(device))
     return module
 
 

@@ -96,7 +96,21 @@ def _token_high(ctx: InputContext, config: Any) -> int:
 
 
 def token_ids(ctx: InputContext) -> torch.Tensor:
+    """Text ids ``(batch, tokens)`` below the text config's vocabulary; where the top
+    config holds an encoder's config with a vocabulary of its own, below that one (Dia
+    encodes 256 bytes and decodes 1028 audio codes)."""
     config = ctx.text()
+    encoder = getattr(ctx.config, "encoder_config", None)
+    if is_int(getattr(encoder, "vocab_size", None)):
+        config = encoder
+    return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
+
+
+def qformer_token_ids(ctx: InputContext) -> torch.Tensor:
+    """The Q-Former's prompt (InstructBLIP): ids below the Q-Former's own vocabulary (a
+    BERT's 30522), not the language model's (50272), which its embedding would not hold."""
+    qformer = getattr(ctx.config, "qformer_config", None)
+    config = qformer if qformer is not None else ctx.text()
     return torch.randint(0, _token_high(ctx, config), (ctx.batch, ctx.seq_len))
 
 
@@ -207,7 +221,7 @@ INPUTS: dict[str, tuple[Builder, str]] = {
     "freq": (lambda ctx: torch.zeros(ctx.batch, 1, dtype=torch.long), "always"),
     "bbox": (bounding_boxes, "always"),  # LayoutLM boxes per token
     "decoder_input_ids": (decoder_token_ids, "always"),
-    "qformer_input_ids": (token_ids, "always"),
+    "qformer_input_ids": (qformer_token_ids, "always"),
     "task_inputs": (token_ids, "required"),  # OneFormer's task prompt
     "lang_ids": (_languages, "always"),  # X-MOD's language adapters
     "states": (trajectory("state_dim", 4), "always"),  # decision transformer trajectories

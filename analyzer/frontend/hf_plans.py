@@ -4,9 +4,9 @@
 argument and the optional ones a model needs for its main output (both towers of CLIP,
 the decoder of an encoder-decoder, the image of a vision-language model) from the table
 of :mod:`analyzer.frontend.hf_inputs`; further plans vary one input among its builder's
-candidates, and last come plans that leave out an optional modality.
-:func:`with_placeholder_tokens` puts as many image placeholder tokens in the text as the
-vision tower yields features.
+candidates, and last come plans that leave out an optional modality. The placeholder
+tokens of a model that splices an image or audio into its text are put in by
+:mod:`analyzer.frontend.hf_placeholders`.
 
 >>> from transformers import BertConfig, BertModel
 >>> config = BertConfig(num_hidden_layers=1, hidden_size=32, num_attention_heads=2,
@@ -18,9 +18,7 @@ vision tower yields features.
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -158,86 +156,6 @@ def _build(
 
 def _on(inputs: dict[str, Any], device: str | torch.device) -> dict[str, Any]:
     return {n: v.to(device) if isinstance(v, torch.Tensor) else v for n, v in inputs.items()}
-
-
-def with_placeholder_tokens(
-    plan: InputPlan, model: nn.Module, counts: dict[Any, int | None] | None = None
-) -> InputPlan:
-    """For a vision-language model that splices image features into the text at
-    placeholder tokens (``image_token_id``), put as many placeholders at the front of
-    every sequence as its vision tower yields features. The count is read by running
-    ``get_image_features`` (on the meta device it costs nothing), once per image shape
-    when ``counts`` keeps them."""
-    config = getattr(model, "config", None)
-    token = next(
-        (t for t in (getattr(config, n, None) for n in _PLACEHOLDER_IDS) if isinstance(t, int)),
-        None,
-    )
-    ids = plan.inputs.get("input_ids")
-    pixels = plan.inputs.get("pixel_values")
-    if token is None or ids is None or pixels is None:
-        return plan
-    queries = getattr(config, "num_query_tokens", None)
-    features = getattr(model, "get_image_features", None)
-    if isinstance(queries, int) and isinstance(pixels, torch.Tensor):
-        # a Q-Former yields its learned queries per image (per frame of a video),
-        # whatever get_image_features returns (BLIP-2's gives the vision tower's)
-        frames = pixels.shape[1] if pixels.dim() == 5 else 1
-        count: int | None = queries * frames * pixels.shape[0]
-    elif features is None:
-        return plan
-    else:
-        accepted = forward_parameters_of(features)
-        arguments = {n: v for n, v in plan.inputs.items() if n in accepted and n != "input_ids"}
-        key = tuple((n, _key(v)) for n, v in sorted(arguments.items()))
-        counts = {} if counts is None else counts
-        if key not in counts:
-            with torch.no_grad():
-                counts[key] = _feature_count(features(**arguments))
-        count = counts[key]
-    if count is None or count % ids.shape[0]:
-        return plan
-    per_sample = count // ids.shape[0]
-    placeholders = torch.full((ids.shape[0], per_sample), token, dtype=ids.dtype, device=ids.device)
-    inputs = {**plan.inputs, "input_ids": torch.cat([placeholders, ids], dim=1)}
-    for name, fill in (("attention_mask", 1), ("token_type_ids", 0), ("mm_token_type_ids", 1)):
-        if isinstance(inputs.get(name), torch.Tensor):
-            pad = torch.full_like(placeholders, fill, dtype=inputs[name].dtype)
-            inputs[name] = torch.cat([pad, inputs[name]], dim=1)
-    return dataclasses.replace(
-        plan, inputs=inputs, notes=[*plan.notes, f"{per_sample} image placeholder tokens"]
-    )
-
-
-_PLACEHOLDER_IDS = ("image_token_id", "image_token_index", "video_token_id", "video_token_index")
-
-
-def forward_parameters_of(function: Callable[..., Any]) -> set[str]:
-    try:
-        return set(inspect.signature(function).parameters)
-    except (TypeError, ValueError):
-        return set()
-
-
-def _key(value: Any) -> Any:
-    """A hashable stand-in for an argument: a tensor's shape, and its values when small
-    and real (a grid's sizes decide the feature count)."""
-    if not isinstance(value, torch.Tensor):
-        return repr(value)
-    small = value.device.type != "meta" and value.numel() < 64
-    return tuple(value.shape), tuple(value.flatten().tolist()) if small else None
-
-
-def _feature_count(output: Any) -> int | None:
-    """How many feature vectors (rows) ``get_image_features`` gave."""
-    if hasattr(output, "pooler_output") and output.pooler_output is not None:
-        output = output.pooler_output
-    elif isinstance(output, dict) or hasattr(output, "last_hidden_state"):
-        output = output[0] if not isinstance(output, dict) else next(iter(output.values()))
-    tensors = output if isinstance(output, (list, tuple)) else [output]
-    if not tensors or not all(isinstance(t, torch.Tensor) and t.dim() for t in tensors):
-        return None
-    return sum(t.numel() // t.shape[-1] for t in tensors)
 
 
 def named_inputs(texts: list[str]) -> dict[str, str]:

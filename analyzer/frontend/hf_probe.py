@@ -29,7 +29,8 @@ from torch import nn
 from analyzer.errors import SpecError
 from analyzer.frontend.hf_errors import first_line, missing_package
 from analyzer.frontend.hf_inputs import SEQUENCE_LENGTH
-from analyzer.frontend.hf_plans import InputPlan, input_plans, with_placeholder_tokens
+from analyzer.frontend.hf_placeholders import with_placeholder_tokens
+from analyzer.frontend.hf_plans import InputPlan, input_plans
 
 
 def inputs_on(
@@ -67,7 +68,7 @@ def inputs_on(
 def synthesised_plans(model: nn.Module, sizes: dict[str, Any], device: str) -> list[InputPlan]:
     """The input plans of :func:`~analyzer.frontend.hf_plans.input_plans` for ``sizes``
     (``batch``, ``seq_len``, ``image_size``, ``overrides``), with as many image
-    placeholder tokens in the text as the vision tower yields features."""
+    placeholder tokens in the text as the vision or audio tower yields features."""
     overrides = {n: t.to(device) for n, t in (sizes["overrides"] or {}).items()}
     plans = input_plans(
         model, batch=sizes["batch"], seq_len=sizes["seq_len"], image_size=sizes["image_size"],

@@ -311,7 +311,29 @@ def _narrow(
     for key in _FFN:
         value = document.get(key)
         if _is_int(value) and value > 0:
-            document[key] = changed[prefix + key] = max(8, -(-value * narrow // width))
+            document[key] = changed[prefix + key] = ffn_width(value, narrow, width)
+
+
+FFN_ALIGNMENT = 8
+"""A narrowed MLP width is a multiple of this many elements. The experts of a mixture
+run ``torch._grouped_mm`` when the real model runs eagerly (the census's real run,
+validate's graph-fidelity reference), and on the CPU it asks for rows of a multiple of
+16 bytes, which an MLP of 37 float32 columns breaks. (Under export transformers takes
+its ``grouped_mm_fallback`` instead, which the traced graph holds; graph fidelity
+compares the two on the same inputs.)"""
+
+
+def ffn_width(value: int, narrow: int, width: int) -> int:
+    """An MLP width ``value`` scaled as the hidden size goes from ``width`` to
+    ``narrow``, rounded up to a multiple of :data:`FFN_ALIGNMENT` (8 at least).
+
+    >>> ffn_width(1408, 256, 2048), ffn_width(11008, 256, 4096)
+    (176, 688)
+    >>> ffn_width(300, 256, 2048)
+    40
+    """
+    scaled = -(-value * narrow // width)
+    return max(FFN_ALIGNMENT, -(-scaled // FFN_ALIGNMENT) * FFN_ALIGNMENT)
 
 
 def _fewer_experts(document: dict[str, Any], prefix: str, changed: dict[str, Any]) -> None:

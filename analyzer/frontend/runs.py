@@ -14,7 +14,7 @@ frontend alone runs the model anyway.
 >>> check_forward_runs(torch.nn.Linear(3, 2), (torch.randn(1, 3),), {}, "linear")
 >>> try:
 ...     check_forward_runs(torch.nn.Linear(3, 2), (torch.ones(1, 3, dtype=torch.long),), {}, "m")
-... except TraceError as error:
+... except ForwardError as error:
 ...     print(str(error)[:63])
 m fails on its example inputs (RuntimeError: mat1 and mat2 must
 """
@@ -29,7 +29,7 @@ import torch
 from torch import nn
 from torch.utils import _pytree as pytree
 
-from analyzer.errors import TraceError
+from analyzer.errors import ForwardError
 
 
 def materialised(module: Any, example_args: Sequence[Any], example_kwargs: dict[str, Any]) -> bool:
@@ -46,9 +46,10 @@ def check_forward_runs(
 ) -> None:
     """Run ``module`` once on a copy of its inputs and leave it as it was (random
     generators, and parameters and buffers the forward wrote into); raise
-    :class:`~analyzer.errors.TraceError` with the model's own error if it fails. Does
-    nothing for a model that is not :func:`materialised`, nor for one whose parameters and
-    buffers exceed :data:`SNAPSHOT_BYTES` (a copy of them is what makes the run harmless)."""
+    :class:`~analyzer.errors.ForwardError` (a ``TraceError``) with the model's own error
+    if it fails. Does nothing for a model that is not :func:`materialised`, nor for one
+    whose parameters and buffers exceed :data:`SNAPSHOT_BYTES` (a copy of them is what
+    makes the run harmless)."""
     if not materialised(module, example_args, example_kwargs):
         return
     state = _snapshot(module)
@@ -59,7 +60,7 @@ def check_forward_runs(
     except Exception as error:
         lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
         said = " ".join(lines[:3])[:600] or repr(error)
-        raise TraceError(
+        raise ForwardError(
             f"{model} fails on its example inputs ({type(error).__name__}: {said}), so "
             "no verdict is given: a graph traced from inputs the model cannot run describes "
             "a computation that never happens. Check the inputs' dtypes and shapes "

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from analyzer.errors import SpecError, TraceError, UntraceableError
+from analyzer.errors import ForwardError, SpecError, TraceError, UntraceableError
 from analyzer.frontend.dialect import InputKind, TracedModel, value_meta
 from analyzer.frontend.functional import (
     assigns_tensor_data,
@@ -120,11 +120,12 @@ def trace(
                     module, example_args, example_kwargs, frontend, model, decompose,
                     dynamic_shapes,
                 )  # fmt: skip
-            except UntraceableError as error:
+            except TraceError as error:  # the model's own failure comes first
                 if failed is None:
                     raise
-                # the model itself failed: not the kind of failure a model-alone run survives
-                raise TraceError(str(error)) from error
+                raise ForwardError(f"{failed} No frontend traces it either: {error}") from (
+                    failed.__cause__
+                )
             if failed is not None:
                 raise failed
             check_unread_inputs(traced, module, example_args, example_kwargs or {}, model)

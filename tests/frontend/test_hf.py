@@ -223,6 +223,7 @@ HF_MODULES = [
     "hf_series_inputs",
     "hf_inputs",
     "hf_plans",
+    "hf_placeholders",
     "hf_probe",
     "hf",
 ]

@@ -194,3 +194,26 @@ def test_segmentation_prompts_are_stacked_on_the_image() -> None:
     ctx = InputContext(None, config, {"prompt_pixel_values": parameter})
     (image,) = pixel_values(ctx)
     assert tuple(image.shape) == (1, 3, config.image_size[0] // 2, config.image_size[1])
+
+
+@pytest.mark.parametrize(
+    ("model_type", "name", "vocabulary"),
+    [
+        # InstructBLIP's Q-Former embeds its prompt with a BERT's 30522 ids, not the
+        # language model's 50272 (the real model indexed out of range)
+        ("instructblipvideo", "qformer_input_ids", lambda c: c.qformer_config.vocab_size),
+        # Dia's encoder reads 256 bytes; its decoder's 1028 audio codes are another table
+        ("dia", "input_ids", lambda c: c.encoder_config.vocab_size),
+    ],
+)
+def test_token_ids_stay_below_the_vocabulary_that_embeds_them(
+    model_type: str, name: str, vocabulary
+) -> None:
+    from analyzer.empirical.validate import _materialised
+    from analyzer.frontend.hf import build_hf_model, inputs_on
+    from analyzer.frontend.runs import check_forward_runs
+
+    built = build_hf_model(model_type, shrink="widths", seq_len=16)
+    inputs = inputs_on(built.module, built.inputs, "cpu")
+    assert int(inputs[name].max()) < vocabulary(built.module.config)
+    check_forward_runs(_materialised(built.module, "cpu"), (), inputs, model_type)  # the oracle

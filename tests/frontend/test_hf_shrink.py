@@ -158,3 +158,27 @@ def test_checkpoint_settings_reach_sub_configs_by_their_own_type() -> None:
         keep={"text_config.rope_parameters"},
     )  # fmt: skip
     assert "partial_rotary_factor" not in untouched.text_config.rope_parameters
+
+
+def test_narrowed_mlp_widths_suit_the_experts_kernel() -> None:
+    """The real shrunk mixture must run the ``torch._grouped_mm`` the analysis traced: on
+    the CPU its rows must be a multiple of 16 bytes, which AXK1's MLP scaled to 37
+    columns broke (validate then said "not checked")."""
+    import torch
+
+    from analyzer.frontend.hf_shrink import FFN_ALIGNMENT
+
+    config = transformers.AutoConfig.for_model("axk1")
+    small, changed = shrink_config(config, "axk1", "widths")
+    for name in ("intermediate_size", "moe_intermediate_size"):
+        assert name in changed and changed[name] % FFN_ALIGNMENT == 0, (name, changed[name])
+    assert small.moe_intermediate_size < config.moe_intermediate_size
+
+    def grouped(width: int) -> torch.Tensor:  # the kernel itself, on the shrunk width
+        tokens = torch.randn(4, 8)
+        weights = torch.randn(2, 8, width)
+        return torch._grouped_mm(tokens, weights, offs=torch.tensor([2, 4], dtype=torch.int32))
+
+    assert grouped(small.moe_intermediate_size).shape == (4, small.moe_intermediate_size)
+    with pytest.raises(RuntimeError, match="multiple of 16 bytes"):
+        grouped(37)

@@ -117,3 +117,23 @@ def test_the_run_leaves_written_parameters_and_buffers_as_they_were() -> None:
     check_forward_runs(model, (torch.randn(3, 4),), {}, "writer")
     assert torch.equal(model.w, torch.zeros(4)) and torch.equal(model.cache, torch.zeros(4))
     assert model.w.requires_grad and not model.cache.requires_grad
+
+
+def test_a_model_that_fails_and_cannot_be_traced_says_its_own_failure() -> None:
+    """When no frontend traces a model that also fails on its inputs, the model's own
+    failure is the error (a ForwardError): the census records it as such, not as a
+    tracing problem that a validation would report as merely "not checked"."""
+    from analyzer.errors import ForwardError
+    from analyzer.frontend.tracing import trace
+
+    class Refuses(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.linear = nn.Linear(3, 2)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise ValueError("tokens: 0, features: 9")
+
+    with pytest.raises(ForwardError, match="tokens: 0, features: 9") as caught:
+        trace(Refuses(), (torch.randn(1, 3),), model="refuses")
+    assert isinstance(caught.value.__cause__, ValueError)
