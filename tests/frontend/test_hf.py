@@ -188,7 +188,7 @@ def test_no_fallback_when_the_device_is_given() -> None:
 
 def test_analyze_exports_the_first_plan_without_probing_it(run_cli, tmp_path, monkeypatch):
     """The export runs the forward as the input probe would: the command line probes only
-    when that export fails (the probe is a third of the export's time at 70B)."""
+    when that export fails (the probe was a tenth of the command's CPU time at 70B)."""
     import analyzer.frontend.hf as hf
 
     probes = []
