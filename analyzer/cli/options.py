@@ -199,34 +199,40 @@ def traced_from_options(options: argparse.Namespace) -> Any:
     from analyzer.frontend.tracing import trace
 
     torch.manual_seed(options.seed)  # random weights and example inputs: reproducible
+    step = training_step(options)
     with progress.task(f"building {options.spec}"):
         loaded = load_model(
             options.spec, inputs=options.input, config=options.config, device=options.device,
             kwargs=options.kwarg, trust_pickle=options.trust_pickle,
             warn=warn_user,
             component=options.component, **hf_sizes(options),
+            # the export below runs the forward as the input probe would: a failure probes
+            probe=step is not None or options.frontend not in ("auto", "export"),
         )  # fmt: skip
     for warning in loaded.warnings:
         progress.note(f"note: {warning}")
-    step = training_step(options)
     what = "a training step of " if step else ""
 
     def traced_model(loaded: Any) -> Any:
-        with progress.task(f"tracing {what}{loaded.label} (frontend {options.frontend})"):
+        frontend = "export" if loaded.unprobed else options.frontend
+        with progress.task(f"tracing {what}{loaded.label} (frontend {frontend})"):
             return trace(
-                loaded.module, loaded.args, frontend=options.frontend, model=loaded.label,
+                loaded.module, loaded.args, frontend=frontend, model=loaded.label,
                 example_kwargs=loaded.kwargs, mode=options.mode, training=step,
             )  # fmt: skip
 
-    try:
-        traced = traced_model(loaded)
-    except TraceError as error:  # hf: models traced on meta get one more try on the cpu
-        again = loaded.retry(error) if loaded.retry else None
-        if again is None:
-            raise
-        loaded = again
-        progress.note(f"note: {loaded.warnings[-1]}; tracing again")
-        traced = traced_model(loaded)
+    while True:
+        try:
+            traced = traced_model(loaded)
+            break
+        except TraceError as error:  # hf: unprobed inputs get probed ones; meta gets the cpu
+            again = loaded.retry(error) if loaded.retry else None
+            if again is None:
+                raise
+            said = [w for w in again.warnings if w not in loaded.warnings]
+            loaded = again
+            said = said or ["export failed on the first synthesised inputs; probed them"]
+            progress.note(f"note: {'; '.join(said)}; tracing again")
     traced.warnings[:0] = loaded.warnings
     traced.metadata.update(provenance(options, loaded))
     options.loaded = loaded  # for commands that need the module itself (explore)

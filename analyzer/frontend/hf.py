@@ -18,7 +18,9 @@ the model (here), then its inputs (:mod:`analyzer.frontend.hf_probe` runs the pl
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +49,7 @@ __all__ = [  # the builder, and what its callers import from here
     "first_running",
     "hf_config",
     "inputs_on",
+    "probed",
     "rebuilt_on_cpu",
     "synthesised_plans",
 ]
@@ -71,6 +74,8 @@ class HFModel:
     config: Any = field(default=None, repr=False)
     sizes: dict[str, Any] = field(default_factory=dict, repr=False)
     may_fall_back: bool = False
+    # the input probe, when it was left to a failed trace (build_hf_model(probe=False))
+    deferred_probe: Callable[[], HFModel] | None = field(default=None, repr=False)
 
 
 def build_hf_model(
@@ -85,6 +90,7 @@ def build_hf_model(
     shrink: str | None = None,
     cpu_fallback: bool | None = None,
     max_cpu_parameters: int = CPU_FALLBACK_MAX_PARAMETERS,
+    probe: bool = True,
 ) -> HFModel:
     """The base model of ``model_type`` with ``overrides``, and inputs its forward accepts.
 
@@ -96,6 +102,12 @@ def build_hf_model(
     MLP alike, and the experts of a mixture); when a shrunk model fails, the next level
     is tried, down to the default config (what the census does: a failure is then
     transformers' own). ``inputs`` replace synthesised inputs by name.
+
+    ``probe=False`` (on the meta device, without ``shrink``) keeps the first complete plan
+    without running the forward: that run is a fake-tensor forward which ``torch.export``
+    repeats (a tenth of ``analyze``'s CPU time at the 70B shape). A caller that traces the
+    model with export then calls :func:`probed` only when that trace fails, and goes on
+    with what the probe picks, as if it had been probed here.
 
     >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8)
     >>> built.device, {n: tuple(t.shape) for n, t in built.inputs.items()}
@@ -115,8 +127,9 @@ def build_hf_model(
             continue  # nothing to shrink at this level (or the config refused it)
         try:
             built = _build_and_fit(
-                model_type, config, str(device or "meta"), sizes, fallback, max_cpu_parameters
-            )
+                model_type, config, str(device or "meta"), sizes, fallback, max_cpu_parameters,
+                probe=probe or shrink is not None,  # a shrink level is kept when its model runs
+            )  # fmt: skip
         except TransformersError as error:
             if level is None or error.stage == "config":
                 cause = str(error).split(": ", 1)[-1]
@@ -126,12 +139,52 @@ def build_hf_model(
                 raise
             failures.append(f"{level} shrunk: {_reason(error)}")
             continue
-        built.warnings[:0] = warnings + [f"less shrunk: {f}" for f in failures]
-        built.shrunk, built.seconds = shrunk, time.perf_counter() - started
-        built.model_type, built.config, built.sizes = model_type, config, sizes
-        built.may_fall_back = fallback and max_cpu_parameters >= _size(built.module)
-        return built
+        notes = warnings + [f"less shrunk: {f}" for f in failures]
+        described = functools.partial(
+            _described, notes=notes, started=started, may_fall_back=fallback,
+            max_cpu_parameters=max_cpu_parameters, shrunk=shrunk, model_type=model_type,
+            config=config, sizes=sizes,
+        )  # fmt: skip
+        return described(built)
     raise AssertionError("unreachable: the last shrink level raises")
+
+
+def probed(built: HFModel) -> HFModel:
+    """``built`` with the inputs that the probe of :func:`build_hf_model` picks: itself when
+    it was probed when built, else the first plan the forward runs on (the same model, or
+    the model rebuilt on the CPU, as the builder would have chosen), or the builder's
+    :class:`TransformersError` when none runs.
+
+    >>> built = build_hf_model("bert", {"num_hidden_layers": 1}, seq_len=8, probe=False)
+    >>> built.deferred_probe is not None, probed(built).deferred_probe is None
+    (True, True)
+    """
+    return built if built.deferred_probe is None else built.deferred_probe()
+
+
+def _described(
+    built: HFModel,
+    *,
+    notes: list[str],
+    started: float,
+    may_fall_back: bool,
+    max_cpu_parameters: int,
+    **context: Any,
+) -> HFModel:
+    """``built`` with the builder's ``notes`` first among its warnings, and how to build it
+    again (``context``); a deferred probe's result will be described alike."""
+    built.warnings[:0] = notes
+    built.seconds = time.perf_counter() - started
+    for name, value in context.items():
+        setattr(built, name, value)
+    built.may_fall_back = may_fall_back and max_cpu_parameters >= _size(built.module)
+    if built.deferred_probe is not None:
+        run_probe = built.deferred_probe
+        built.deferred_probe = lambda: _described(
+            run_probe(), notes=notes, started=started, may_fall_back=may_fall_back,
+            max_cpu_parameters=max_cpu_parameters, **context,
+        )  # fmt: skip
+    return built
 
 
 def _build_and_fit(
@@ -141,14 +194,35 @@ def _build_and_fit(
     sizes: dict[str, Any],
     fallback: bool,
     max_cpu_parameters: int,
+    probe: bool = True,
 ) -> HFModel:
-    """Build on ``device`` and keep the first input plan the forward runs on.
+    """Build on ``device`` and keep the first input plan the forward runs on; without
+    ``probe``, on meta, the first complete plan, and the probe for later."""
+    model = _build_model(model_type, config, device)
+    plans = synthesised_plans(model, sizes, device)
+    fit = functools.partial(
+        _fit, model, plans, model_type, config, device, sizes, fallback, max_cpu_parameters
+    )
+    if not probe and device == "meta":  # plans[0] is complete: the degraded ones come last
+        return HFModel(model, plans[0].inputs, device, list(plans[0].notes), deferred_probe=fit)
+    return fit()
+
+
+def _fit(
+    model: nn.Module,
+    plans: list[Any],
+    model_type: str,
+    config: Any,
+    device: str,
+    sizes: dict[str, Any],
+    fallback: bool,
+    max_cpu_parameters: int,
+) -> HFModel:
+    """``model`` with the first of its input ``plans`` that the forward runs on.
 
     Complete plans come before those that leave out a modality. A plan that failed on
     the meta device only for want of values (not for its shapes) is tried again on the
     CPU when the model is small enough; a bigger one is handed to the tracer on meta."""
-    model = _build_model(model_type, config, device)
-    plans = synthesised_plans(model, sizes, device)
     fallback = fallback and device == "meta"
     size = _size(model) if fallback else 0
     cpu: list[Any] = []  # the model and its plans on the cpu, built when first needed

@@ -42,6 +42,9 @@ class LoadedModel:
     warnings: list[str] = field(default_factory=list)  # what building decided (hf: fallbacks)
     # the same model built another way, for a tracing failure (hf: meta → cpu), or None
     retry: Callable[[BaseException], LoadedModel | None] | None = None
+    # the inputs are a first guess, not run yet (hf: load_model(probe=False)): trace them
+    # with export alone, and on a failure take retry's, which are probed
+    unprobed: bool = False
 
     def parameter_counts(self, depth: int = 3) -> dict[str, int]:
         """Parameters per submodule path (see :func:`parameter_counts`)."""

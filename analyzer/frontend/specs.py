@@ -53,6 +53,7 @@ def load_model(
     trust_pickle: bool = False,
     warn: Callable[[str], None] | None = None,
     component: str | None = None,
+    probe: bool = True,
 ) -> LoadedModel:
     """Build the model a spec names, with example inputs on ``device``.
 
@@ -66,6 +67,8 @@ def load_model(
     weights). A ``.pt2`` file is a saved program; a pickled module (``.pt``, ``.pth``…)
     loads only with ``trust_pickle`` (:mod:`analyzer.frontend.programs`). ``component``
     names the component of a diffusers pipeline folder to build (default: its main one).
+    ``probe=False`` leaves an ``hf:`` model's input probe to a failed trace
+    (:attr:`LoadedModel.unprobed`; the caller must trace with export and follow ``retry``).
     """
     inputs, config, kwargs = inputs or [], config or [], kwargs or []
     check_device(device)
@@ -112,7 +115,7 @@ def load_model(
             extra = parse_kwargs(kwargs)
         return LoadedModel(module, args, spec, extra)
     if spec.startswith("hf:"):
-        from analyzer.frontend.hf import build_hf_model, rebuilt_on_cpu
+        from analyzer.frontend.hf import build_hf_model
         from analyzer.frontend.hf_plans import named_inputs
 
         named = {name: parse_input_spec(text) for name, text in named_inputs(inputs).items()}
@@ -121,13 +124,10 @@ def load_model(
                 raise SpecError(f"input {name!r} is given by both --input and --kwarg")
             named[name] = value
         sized = {k: v for k, v in sizes.items() if v is not None}
-        built = build_hf_model(spec[3:], parse_config(config), device, inputs=named, **sized)
-
-        def on_cpu(error: BaseException) -> LoadedModel | None:
-            again = rebuilt_on_cpu(built, error)
-            return again and LoadedModel(again.module, (), spec, again.inputs, again.warnings)
-
-        return LoadedModel(built.module, (), spec, built.inputs, built.warnings, on_cpu)
+        built = build_hf_model(
+            spec[3:], parse_config(config), device, inputs=named, probe=probe, **sized
+        )
+        return _hf_loaded(spec, built)
     target, sep, name = spec.rpartition(":")
     if not sep and spec.endswith(".py"):
         raise SpecError(_factories_of(spec))
@@ -147,6 +147,22 @@ def load_model(
 
 
 PICKLE_SUFFIXES = (".pt", ".pth", ".pkl", ".pickle", ".ckpt", ".bin")  # torch.save pickles
+
+
+def _hf_loaded(spec: str, built: Any) -> LoadedModel:
+    """A built ``hf:`` model, whose ``retry`` after a failed trace is the probe's choice of
+    inputs when they were not probed yet (itself retried on the CPU), else the model
+    rebuilt on the CPU."""
+    from analyzer.frontend.hf import probed, rebuilt_on_cpu
+
+    def retry(error: BaseException) -> LoadedModel | None:
+        if built.deferred_probe is not None:
+            return _hf_loaded(spec, probed(built))
+        again = rebuilt_on_cpu(built, error)
+        return again and LoadedModel(again.module, (), spec, again.inputs, again.warnings)
+
+    unprobed = built.deferred_probe is not None
+    return LoadedModel(built.module, (), spec, built.inputs, built.warnings, retry, unprobed)
 
 
 def _built_elsewhere(

@@ -186,6 +186,45 @@ def test_no_fallback_when_the_device_is_given() -> None:
         load_model("hf:xlnet", config=["n_layer=1", "d_model=32", "n_head=2"], device="meta")
 
 
+def test_analyze_exports_the_first_plan_without_probing_it(run_cli, tmp_path, monkeypatch):
+    """The export runs the forward as the input probe would: the command line probes only
+    when that export fails (the probe was a tenth of the command's CPU time at 70B)."""
+    import analyzer.frontend.hf as hf
+
+    probes = []
+    real = hf.first_running
+    monkeypatch.setattr(hf, "first_running", lambda *a: probes.append(1) or real(*a))
+    out = tmp_path / "b.json"
+    code, _, err = run_cli("analyze", "hf:bert", *_config("bert"), "--quiet", "--json", str(out))
+    assert code == 0, err
+    assert probes == []
+    code, _, err = run_cli("analyze", "hf:bert", *_config("bert"), "--frontend", "fx", "--quiet")
+    assert code == 0 or "fx:" in err
+    assert probes  # another frontend than export is handed probed inputs
+
+
+def test_a_failed_export_of_unprobed_inputs_retries_with_the_probed_ones() -> None:
+    """The retry chain of ``load_model(probe=False)``: the probe's choice on the same meta
+    model first (traced with every frontend), then the model rebuilt on the CPU."""
+    bert = load_model("hf:bert", config=TINY["bert"].split(), probe=False)
+    assert bert.unprobed and bert.retry is not None
+    probed = bert.retry(TraceError("export failed"))
+    assert probed is not None and not probed.unprobed
+    assert probed.module is bert.module and probed.kwargs is bert.kwargs  # the first plan runs
+    on_cpu = probed.retry(TraceError("every frontend failed"))
+    assert on_cpu is not None and next(on_cpu.module.parameters()).device.type == "cpu"
+    xlnet = load_model("hf:xlnet", config=["n_layer=1", "d_model=32", "n_head=2"], probe=False)
+    assert xlnet.unprobed
+    with pytest.raises(TraceError) as failed:  # it makes CPU tensors: it cannot run on meta
+        trace(xlnet.module, (), example_kwargs=xlnet.kwargs, frontend="export")
+    again = xlnet.retry(failed.value)
+    assert again is not None and any(w.startswith("built on the cpu") for w in again.warnings)
+
+
+def _config(model_type: str) -> list[str]:
+    return [part for item in TINY[model_type].split() for part in ("--config", item)]
+
+
 def test_the_fx_frontend_takes_keyword_inputs() -> None:
     """The keyword wrapper has named parameters: fx never iterates a *args proxy."""
     import torch
