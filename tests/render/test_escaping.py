@@ -25,6 +25,7 @@ from analyzer.render.sections import (
     _source_cell,
     class_chip,
 )
+from analyzer.render.wording import PIECEWISE
 
 HOSTILE = "a.b_c/d(e,f) <script>alert(\"x\" & 'y')</script>"
 """Markup, both quotes, an ampersand, and every separator ``_ident`` and ``_snippet`` use."""
@@ -170,26 +171,34 @@ def test_the_header_reads_back_model_overrides_and_facts() -> None:
         "frontend <f> · mode e&val · 1,234 nodes · 5 edges · 4,321 parameters · "
         "inputs <x> float32[2, 3]"
     ]
-    bare = Events(_header(_document(metadata={})))
+    no_metadata = _document()
+    del no_metadata["metadata"]
+    bare = Events(_header(no_metadata))
     assert bare.text_in("h1") == ["<m>"] and "span" not in bare.tags
     assert bare.text_in("div") == ["frontend <f> · mode e&val · 1,234 nodes · 5 edges"]
 
 
 def test_the_verdict_reads_back_degree_sites_and_transposes() -> None:
     page = Events(_verdict(_document()))
-    big = page.text_in("span", **{"class": "big"})
-    assert big == ["<2> (piecewise)", "no", "3", "1"]
+    assert page.attributes("div")[0] == {"class": "verdict"}
+    assert page.text_in("span", **{"class": "big"}) == ["<2> (piecewise)", "no", "3", "1"]
     assert page.text_in("span", **{"class": "chip"}) == ["matmul", "<c>"]
-    notes = page.text_in("span", **{"class": "note"})
-    assert notes[1] == "not a polynomial from <t> (aten.tanh)"
-    assert notes[2:] == ["1 contraction, 2 gating", "feeding a contraction, of 2"]
-    assert "piecewise" in notes[0]
+    assert page.text_in("span", **{"class": "note"}) == [
+        PIECEWISE, "not a polynomial from <t> (aten.tanh)", "1 contraction, 2 gating",
+        "feeding a contraction, of 2",
+    ]  # fmt: skip
+    assert page.text == (
+        "primitive setmatmul<c>degree<2> (piecewise)" + PIECEWISE
+        + "not a polynomial from <t> (aten.tanh)piecewise affinenoinput-by-input sites3"
+        "1 contraction, 2 gatingdynamic transposes1feeding a contraction, of 2"
+    )  # fmt: skip
     plain = _document(piecewise=False, piecewise_affine=True, degree_reasons={},
                       input_products=[], dynamic_transposes=[], circuit_class=[])  # fmt: skip
     page = Events(_verdict(plain))
-    assert page.text_in("span", **{"class": "big"}) == ["<2>", "yes", "0", "0"]
     assert page.text_in("span", **{"class": "note"}) == []
-    assert "(none)" in page.text
+    assert page.text == (
+        "primitive set(none)degree<2>piecewise affineyesinput-by-input sites0dynamic transposes0"
+    )
 
 
 def test_the_index_reads_back_names_links_and_warnings() -> None:

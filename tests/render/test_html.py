@@ -152,7 +152,7 @@ def test_the_page_and_the_index_match_their_golden_files(request: pytest.Fixture
     markup the escaping tests do not read back (toolbar, table heads, notes) is checked
     here. ``pytest --update-golden`` rewrites them after an intended change."""
     from analyzer.render.assets import SCRIPT, STYLE
-    from analyzer.render.html import index_page
+    from analyzer.render.html import analysis_body, index_page
 
     result = analyze(*build_zoo_model("swiglu_mlp"), model="zoo:swiglu_mlp")
     page = page_of(result).replace(STYLE, "STYLE").replace(SCRIPT, "SCRIPT")
@@ -164,7 +164,11 @@ def test_the_page_and_the_index_match_their_golden_files(request: pytest.Fixture
          "degree": "2", "sites": {"gating": 12}, "differs": "documented: 1"},
     ]  # fmt: skip
     index = index_page(rows).replace(STYLE, "STYLE")
-    for name, text in (("swiglu_mlp.html", page), ("index.html", index)):
+    drawing = draw(annotated_graph(result), level="modules")
+    static = analysis_body(result, "<svg></svg>", drawing, interactive=False)  # a notebook's
+    static = re.sub(r"<tr><th>versions</th><td>[^<]*</td></tr>", "", static)
+    goldens = (("swiglu_mlp.html", page), ("swiglu_mlp_static.html", static), ("index.html", index))
+    for name, text in goldens:
         golden = Path(__file__).parent / "golden" / name
         if request.config.getoption("--update-golden"):
             golden.write_text(text)
