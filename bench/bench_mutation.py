@@ -181,6 +181,33 @@ EQUIVALENT: dict[str, str] = {
         "difference == 1 for == 0: a constant difference has no free symbol, so the second "
         "test takes the same branch"
     ),
+    # the page's escaping (issue 23)
+    **{
+        f"analyzer.render.html.x__safe_json__mutmut_{n}": (
+            "\\u003C for \\u003c (or E for e): JSON reads hex digits in either case, the same "
+            "character, and the page still holds no < or >"
+        )
+        for n in (25, 28)
+    },
+    **{
+        f"analyzer.render.sections.x__paths_html__mutmut_{n}": (
+            "zip(…, strict=None) or without strict: not strict either, as strict=False"
+        )
+        for n in (4, 7)
+    },
+    "analyzer.render.sections.x__sites_section__mutmut_76": (
+        "items[1] for items[0] where every item has one op and one source (uniform) and a "
+        "fold holds at least two"
+    ),
+    "analyzer.render.sections.x__sites_section__mutmut_81": (
+        "short_source(None) is short_source(''): it reads `source or ''`"
+    ),
+    **{
+        f"analyzer.render.sections.x__sites_section__mutmut_{n}": (
+            "the title's default: read only when the place is not empty, which needs a source"
+        )
+        for n in (92, 95)
+    },
     # the passes' rules and sites (issue 23)
     "analyzer.passes.transfer_families.x__entry_product__mutmut_5": (
         "prod, cumprod, det, logdet: their tensor is always a graph node at args[0]"

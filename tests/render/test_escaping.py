@@ -21,6 +21,7 @@ from analyzer.render.sections import (
     _chip,
     _ident,
     _paths_html,
+    _sites_section,
     _snippet,
     _source_cell,
     class_chip,
@@ -233,3 +234,55 @@ def test_the_page_title_reads_back_the_model_and_its_overrides() -> None:
     assert page.text_in("title") == ['analyzer: <m "q"> (k=<v>&)']
     assert page.text_in("h1") == ['<m "q"> k=<v>&']
     assert "script" not in page.tags  # no graph drawn: no script either
+
+
+def _site(module: str, op: str, kind: str, part: str | None = None, source: str = "") -> dict:
+    return {"node": f"n_{module}_{part}", "op": op, "kind": kind, "part": part,
+            "module": module, "source": source, "paths": [["x"]], "operands": ["x"]}  # fmt: skip
+
+
+def test_the_sites_section_folds_and_names_each_block() -> None:
+    """Three instances of ``layers`` with one fused attention each (two parts, one source
+    line): ``2 contraction sites each (scores, mix) · op at place``; two of ``blocks``
+    with three gating sites between them: ``in all``, no op named; one plain module."""
+    source = "/home/me/work/deep/models/net.py:9: y = f('<q>') & x"
+    sites = [
+        _site(f"layers.{i}", "aten.sdpa", "contraction", part, source)
+        for i in range(3) for part in ("scores", "mix")
+    ] + [
+        _site("blocks.0", "aten.mul", "gating"), _site("blocks.0", "aten.mul", "gating"),
+        _site("blocks.1", "aten.bmm", "gating"), _site("head", "aten.mul", "gating"),
+    ]  # fmt: skip
+    containers = {"layers": [0, 1, 2], "blocks": [0, 1]}
+    page = Events(_sites_section({"input_products": sites}, containers))
+    summaries = page.text_in("summary")
+    assert summaries == [
+        "layers.{0…2} ×3: 2 contraction sites each (scores, mix) · aten.sdpa at "
+        "…/deep/models/net.py:9 (show the 6 rows)",
+        "blocks.{0…1} ×2: 3 gating sites in all (show the 3 rows)",
+    ]
+    titles = [a["title"] for a in page.attributes("span") if "title" in a]
+    assert titles == [source]
+    assert page.text_in("h2") == ["Input-by-input sites (10)"]
+    assert "; click a row to light up" in page.text_in("p", **{"class": "meta"})[0]
+    assert (
+        len(page.attributes("tr")) == 3 + 10
+    )  # a head per table (two folds, head), a row per site
+    quiet = Events(_sites_section({"input_products": sites}, containers, interactive=False))
+    assert "click" not in quiet.text_in("p", **{"class": "meta"})[0]
+
+
+def test_a_fold_of_one_site_each_and_of_sites_without_a_source() -> None:
+    sites = [_site(f"layers.{i}", "aten.mul", "gating") for i in range(2)]
+    del sites[0]["source"], sites[1]["source"]  # a trace without source lines
+    page = Events(_sites_section({"input_products": sites}, {"layers": [0, 1]}))
+    assert page.text_in("summary") == ["layers.{0…1} ×2: 1 gating site each · aten.mul (show "
+                                       "the 2 rows)"]  # fmt: skip
+    assert "span" not in [e[1] for e in page.events if e[0] == "start" and e[2].get("title")]
+
+
+def test_no_sites_says_so() -> None:
+    page = Events(_sites_section({"input_products": []}, {}))
+    assert page.text == (
+        "Input-by-input sites (0)None: every product in this model has a fixed operand."
+    )
