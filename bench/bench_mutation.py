@@ -11,6 +11,7 @@ killed + survived, equivalent mutants left out) and the survivors.
     .venv/bin/python bench/bench_mutation.py specs --diffs 20    # each survivor's diff, up to 20
     .venv/bin/python bench/bench_mutation.py --planted           # the issue's planted bugs
     .venv/bin/python bench/bench_mutation.py classify --work W --recheck   # survivors again
+    .venv/bin/python bench/bench_mutation.py expand --work W --recheck --select "pooled"
 
 Each module runs in its own copy of the repository (``--work``, default a temporary folder)
 whose ``[tool.mutmut]`` section is rewritten for it: ``only_mutate`` the module, the test
@@ -34,6 +35,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -364,12 +366,15 @@ def _read_statuses(outcome: Outcome, meta: Path, only: tuple[str, ...]) -> None:
         )
 
 
-def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
+def recheck(
+    name: str, work: Path, only: tuple[str, ...], children: int = 2, select: str = ""
+) -> Outcome:
     """The survivors of an earlier run in ``work`` (and the mutants no test reached) run
     again against the tests as they are now (copied into mutmut's folder), as mutmut runs a
-    mutant: its name in
-    ``MUTANT_UNDER_TEST``, the module's test selection; the new verdicts go into the
-    ``.meta`` file. For killing survivors with new tests without mutating everything again."""
+    mutant: its name in ``MUTANT_UNDER_TEST``, the module's test selection (``select``, a
+    pytest ``-k`` expression, narrows it to the new tests: a survivor they do not kill stays
+    one); ``children`` at once; the new verdicts go into the ``.meta`` file. For killing
+    survivors with new tests without mutating everything again."""
     target = MODULES[name]
     copy = work / name
     mutants = copy / "mutants"
@@ -381,19 +386,35 @@ def recheck(name: str, work: Path, only: tuple[str, ...]) -> Outcome:
     document = json.loads(meta.read_text())
     codes = document["exit_code_by_key"]
     only = only or target.functions
+    options = list(target.options)
+    if select:
+        if "-k" in options:
+            index = options.index("-k")
+            del options[index : index + 2]
+        options += ["-k", select]
     started = time.perf_counter()
-    for mutant, code in codes.items():
-        chosen = not only or _mutant_function(mutant).rsplit(".", 1)[-1] in only
-        if code not in (0, 33) or not chosen or mutant in EQUIVALENT:  # survived, no tests
-            continue
+    pending = [
+        mutant
+        for mutant, code in codes.items()
+        if code in (0, 33)  # survived, no tests
+        and (not only or _mutant_function(mutant).rsplit(".", 1)[-1] in only)
+        and mutant not in EQUIVALENT
+    ]
+
+    def rerun(mutant: str) -> int:
         ran = subprocess.run(
-            [sys.executable, "-m", "pytest", *FAST, *target.tests, *target.options],
+            [sys.executable, "-m", "pytest", *FAST, *target.tests, *options],
             cwd=mutants,
             capture_output=True,
             check=False,
             env={**os.environ, "MUTANT_UNDER_TEST": mutant, "PYTHONPATH": str(mutants)},
         )
-        codes[mutant] = ran.returncode
+        # 5: the narrowed selection holds no test that this run could use: no verdict
+        return codes[mutant] if ran.returncode == 5 else ran.returncode
+
+    with ThreadPoolExecutor(max_workers=children) as pool:
+        for mutant, code in zip(pending, pool.map(rerun, pending), strict=True):
+            codes[mutant] = code
     meta.write_text(json.dumps(document, indent=4))
     outcome = Outcome(name, seconds=time.perf_counter() - started, copy=copy)
     _read_statuses(outcome, meta, only)
@@ -527,6 +548,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--recheck", action="store_true", help="rerun an earlier run's survivors (in --work)"
     )
+    parser.add_argument(
+        "--select", default="", help="with --recheck: only the tests this -k expression picks"
+    )
     options = parser.parse_args(argv)
     work = options.work or Path(tempfile.mkdtemp(prefix="analyzer-mutation-"))
     if options.list:
@@ -541,7 +565,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in options.modules or list(MODULES):
         only = tuple(f for f in options.only.split(",") if f)
         if options.recheck:
-            report(recheck(name, work, only), options.diffs)
+            report(recheck(name, work, only, options.children, options.select), options.diffs)
         else:
             report(run_module(name, work, only, options.children), options.diffs)
     print(f"\ncopies with mutmut's results: {work}")
