@@ -183,6 +183,20 @@ EQUIVALENT: dict[str, str] = {
         "difference == 1 for == 0: a constant difference has no free symbol, so the second "
         "test takes the same branch"
     ),
+    # symbolic expansion (issue 23)
+    "analyzer.symbolic.expand.xǁ_Expanderǁ__init____mutmut_4": (
+        "self.progress = None: the interpreter never reads it (expand_traced reports progress)"
+    ),
+    "analyzer.symbolic.expand.xǁ_Expanderǁ__init____mutmut_6": (
+        "task = '' for None: expand_traced sets the task before the first node runs"
+    ),
+    **{
+        f"analyzer.symbolic.expand.xǁ_Expanderǁrun_node__mutmut_{n}": (
+            "call_method misspelt: every frontend lowers to aten call_function nodes (fx through "
+            "make_fx), so no call_method node reaches the expander"
+        )
+        for n in (12, 13)
+    },
     # the page's escaping (issue 23)
     **{
         f"analyzer.render.html.x__safe_json__mutmut_{n}": (

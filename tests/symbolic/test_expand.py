@@ -270,3 +270,15 @@ def test_a_number_made_by_a_smooth_function_is_a_polynomial_again() -> None:
     assert [result.expression(i) for i in range(2)] == list(sympy.symbols("x0_0 x0_1"))
     advances = [e[2] for e in progress.events if e[:2] == ("advance", "expanding on sympy symbols")]
     assert advances == [1, 2, 3, 4, 5]  # x, sub, exp, mul, output
+
+
+def test_the_exports_metadata_assertion_on_the_input_is_skipped() -> None:
+    """A dtype cast makes export assert the input's metadata (``_assert_tensor_metadata``
+    reading ``x``): the assertion has no value to expand and is skipped."""
+
+    class Cast(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.to(torch.float64) * 2
+
+    result = expand(Cast(), (torch.randn(1, 2),))
+    assert [result.expression(i) for i in range(2)] == [2 * s for s in sympy.symbols("x0_0 x0_1")]
