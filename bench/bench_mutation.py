@@ -205,6 +205,9 @@ EQUIVALENT: dict[str, str] = {
         )
         for n in (25, 28)
     },
+    "analyzer.render.html.x__verdict__mutmut_74": (
+        "</SPAN> for </span>: HTML end tags are case-insensitive, the browser reads one page"
+    ),
     **{
         f"analyzer.render.sections.x__paths_html__mutmut_{n}": (
             "zip(…, strict=None) or without strict: not strict either, as strict=False"
