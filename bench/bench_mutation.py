@@ -218,9 +218,12 @@ EQUIVALENT: dict[str, str] = {
         "items[1] for items[0] where every item has one op and one source (uniform) and a "
         "fold holds at least two"
     ),
-    "analyzer.render.sections.x__sites_section__mutmut_81": (
-        "short_source(None) is short_source(''): it reads `source or ''`"
-    ),
+    **{
+        f"analyzer.render.sections.x__sites_section__mutmut_{n}": (
+            "short_source(None) is short_source(''): it reads `source or ''`"
+        )
+        for n in (81, 83)
+    },
     **{
         f"analyzer.render.sections.x__sites_section__mutmut_{n}": (
             "the title's default: read only when the place is not empty, which needs a source"

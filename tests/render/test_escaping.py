@@ -230,7 +230,8 @@ def test_the_page_title_reads_back_the_model_and_its_overrides() -> None:
 
     result = analyze(Square(), (torch.randn(2),), model='<m "q">')
     result.traced.metadata["config"] = {"k": "<v>&"}
-    page = Events(html_page(result))
+    page = Events(html_page(result, extra="<section id='cost'>formulas</section>"))
+    assert page.text_in("section", id="cost") == ["formulas"]  # the cost report's section
     assert page.text_in("title") == ['analyzer: <m "q"> (k=<v>&)']
     assert page.text_in("h1") == ['<m "q"> k=<v>&']
     assert "script" not in page.tags  # no graph drawn: no script either
@@ -244,14 +245,15 @@ def _site(module: str, op: str, kind: str, part: str | None = None, source: str 
 def test_the_sites_section_folds_and_names_each_block() -> None:
     """Three instances of ``layers`` with one fused attention each (two parts, one source
     line): ``2 contraction sites each (scores, mix) · op at place``; two of ``blocks``
-    with three gating sites between them: ``in all``, no op named; one plain module."""
+    with three sites between them: ``in all``, no op named; one plain module."""
     source = "/home/me/work/deep/models/net.py:9: y = f('<q>') & x"
     sites = [
         _site(f"layers.{i}", "aten.sdpa", "contraction", part, source)
         for i in range(3) for part in ("scores", "mix")
     ] + [
         _site("blocks.0", "aten.mul", "gating"), _site("blocks.0", "aten.mul", "gating"),
-        _site("blocks.1", "aten.bmm", "gating"), _site("head", "aten.mul", "gating"),
+        _site("blocks.1", "aten.bmm", "gating"), _site("blocks.1", "aten.bmm", "contraction"),
+        _site("head", "aten.mul", "gating"),
     ]  # fmt: skip
     containers = {"layers": [0, 1, 2], "blocks": [0, 1]}
     page = Events(_sites_section({"input_products": sites}, containers))
@@ -259,14 +261,14 @@ def test_the_sites_section_folds_and_names_each_block() -> None:
     assert summaries == [
         "layers.{0…2} ×3: 2 contraction sites each (scores, mix) · aten.sdpa at "
         "…/deep/models/net.py:9 (show the 6 rows)",
-        "blocks.{0…1} ×2: 3 gating sites in all (show the 3 rows)",
+        "blocks.{0…1} ×2: 1 contraction site, 3 gating sites in all (show the 4 rows)",
     ]
     titles = [a["title"] for a in page.attributes("span") if "title" in a]
     assert titles == [source]
-    assert page.text_in("h2") == ["Input-by-input sites (10)"]
+    assert page.text_in("h2") == ["Input-by-input sites (11)"]
     assert "; click a row to light up" in page.text_in("p", **{"class": "meta"})[0]
     assert (
-        len(page.attributes("tr")) == 3 + 10
+        len(page.attributes("tr")) == 3 + 11
     )  # a head per table (two folds, head), a row per site
     quiet = Events(_sites_section({"input_products": sites}, containers, interactive=False))
     assert "click" not in quiet.text_in("p", **{"class": "meta"})[0]
