@@ -46,6 +46,35 @@ def page_of(result, level: str = "auto") -> str:
     return html_page(result, "<svg viewBox='0 0 10 10'></svg>", drawing)
 
 
+def test_the_page_and_the_index_match_their_golden_files(request: pytest.FixtureRequest) -> None:
+    """The whole page of one small model (the inline style and script, and the versions
+    row, left out) and an index of two rows, as they were reviewed: every piece of
+    markup the escaping tests do not read back (toolbar, table heads, notes) is checked
+    here. ``pytest --update-golden`` rewrites them after an intended change."""
+    from analyzer.render.assets import SCRIPT, STYLE
+    from analyzer.render.html import analysis_body, index_page
+
+    result = analyze(*build_zoo_model("swiglu_mlp"), model="zoo:swiglu_mlp")
+    page = page_of(result).replace(STYLE, "STYLE").replace(SCRIPT, "SCRIPT")
+    page = re.sub(r"<tr><th>versions</th><td>[^<]*</td></tr>", "", page)
+    rows = [
+        {"name": "zoo:mlp", "href": "mlp/index.html", "circuit_class": ["matmul", "relu"],
+         "degree": "1", "sites": {}},
+        {"name": "zoo:bilinear", "href": "bilinear/index.html", "circuit_class": ["gating"],
+         "degree": "2", "sites": {"gating": 12}, "differs": "documented: 1"},
+    ]  # fmt: skip
+    index = index_page(rows).replace(STYLE, "STYLE")
+    drawing = draw(annotated_graph(result), level="modules")
+    static = analysis_body(result, "<svg></svg>", drawing, interactive=False)  # a notebook's
+    static = re.sub(r"<tr><th>versions</th><td>[^<]*</td></tr>", "", static)
+    goldens = (("swiglu_mlp.html", page), ("swiglu_mlp_static.html", static), ("index.html", index))
+    for name, text in goldens:
+        golden = Path(__file__).parent / "golden" / name
+        if request.config.getoption("--update-golden"):
+            golden.write_text(text)
+        assert text == golden.read_text(), f"{name}: run pytest --update-golden after a change"
+
+
 def test_sites_of_a_repeated_block_fold_and_unfold_to_every_row() -> None:
     result = analyze(Deep(), (torch.randn(2, 4),), model="deep")
     page = page_of(result)

@@ -225,3 +225,77 @@ def test_hf_gpt2_crossover_is_six_widths() -> None:
     module, kwargs = built.module, built.inputs
     report = cost(module, (), ["seq=N"], example_kwargs=kwargs, hf=True, solve=True)
     assert report.crossover == {"seq": [6 * 32]}
+
+
+def test_leading_term_without_symbols_is_the_whole_expression() -> None:
+    """No dimension to rank by: every term is a constant, so all of it leads (a Poly over
+    no symbols would pick its own generators and keep ``3·N²`` alone)."""
+    n = symbol("N")
+    assert leading_term(3 * n**2 + 5, []) == 3 * n**2 + 5
+    assert leading_term(sympy.Integer(0), [n]) == 0
+
+
+def test_crossover_roots_are_the_positive_solutions_in_a_fixed_order() -> None:
+    """``8N² = 38N − 45`` at N = 9/4 and 5/2 (sympy's order, by value); the report lists
+    them by the length of their text, then the text: ``5/2`` before ``9/4``."""
+    n = symbol("N")
+    static, dynamic = 38 * n - 45, 8 * n**2
+    roots = crossovers(static, dynamic, {"seq": "N"})["seq"]
+    assert roots == [sympy.Rational(5, 2), sympy.Rational(9, 4)]
+    assert all((dynamic - static).subs(n, r) == 0 for r in roots)
+
+
+def test_a_dimension_absent_from_the_difference_has_no_crossover() -> None:
+    """B is listed first and appears in neither side: it gets an empty list, and the
+    dimensions after it are still solved."""
+    n = symbol("N")
+    assert crossovers(12 * n, 2 * n**2, {"batch": "B", "seq": "N"}) == {
+        "batch": [], "seq": [6]
+    }  # fmt: skip
+    assert crossovers(12 * n, 12 * n, {"seq": "N"}) == {"seq": []}
+
+
+def test_a_crossover_sympy_cannot_solve_is_no_root() -> None:
+    """``floor(N/2)`` (a strided axis) makes the equation one sympy cannot solve: no root."""
+    n = symbol("N")
+    assert crossovers(3 * n, 3 * sympy.floor(n / 2) + n, {"seq": "N"}) == {"seq": []}
+
+
+class _Gram(torch.nn.Module):
+    """``x·xᵀ``, unfused: a product of two inputs, every multiply-add dynamic."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x @ x.transpose(-1, -2)
+
+
+@pytest.mark.parametrize(
+    ("module", "dynamic"), [(_Gram(), True), (torch.nn.Linear(8, 4), False)], ids=["gram", "linear"]
+)
+def test_an_unfused_contraction_splits_by_its_site(module: torch.nn.Module, dynamic: bool) -> None:
+    """FlopCounterMode's count is all dynamic for ``x·xᵀ`` and all static for ``W·x``."""
+    report = cost(module, (torch.randn(2, 5, 8),), ["seq=N"])
+    n = symbol("N")
+    split, other = report.dynamic_contraction, report.static_contraction
+    if not dynamic:
+        split, other = other, split
+    assert other == 0
+    for size in SIZES:
+        oracle = flop_counter_macs(module, [torch.randn(2, size, 8)])
+        assert report.at(split, {"N": size}) == oracle, (size, split)
+    assert split.free_symbols == {n}
+
+
+def test_a_recurrent_layer_without_a_formula_splits_into_zeros() -> None:
+    """oneDNN's LSTM layer has no formula (its parts are one element count): its static
+    contraction is zero, a number the totals can add, not a missing value."""
+    import torch.fx as fx
+
+    from analyzer.symbolic.cost import _split
+    from analyzer.symbolic.formulas import node_parts
+    from analyzer.symbolic.symbols import ShapeReader
+
+    graph = fx.Graph()
+    node = graph.call_function(torch.ops.aten.mkldnn_rnn_layer.default, (graph.placeholder("x"),))
+    parts, _ = node_parts(node, ShapeReader({}))
+    assert "projections" not in parts
+    assert _split(node, parts, set()) == (0, 0)

@@ -15,6 +15,7 @@ from analyzer.analysis import analyze
 from analyzer.errors import SpecError
 from analyzer.frontend.zoo import build_zoo_model
 from analyzer.passes.facts import format_degree
+from analyzer.progress import RecordingProgress
 from analyzer.symbolic.expand import degree_agrees, expand
 from tests.property.test_degree_sympy import SYMBOLS, N, TreeModel, sympy_value, trees
 from tests.seeds import randn, seeds
@@ -168,3 +169,116 @@ def test_weights_on_the_meta_device_are_refused() -> None:
         module = torch.nn.Linear(2, 2)
     with pytest.raises(SpecError, match="meta device"):
         expand(module, (torch.randn(1, 2, device="meta"),))
+
+
+class _FourOutputs(torch.nn.Module):
+    """A ReLU, a sigmoid, integer positions (not a value: left out) and the weights alone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([0.1, -2.5]))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return torch.relu(x) * 2, torch.sigmoid(x[..., :1]), torch.arange(3), self.w * 3
+
+
+def test_every_output_and_field_of_the_document_reads_back() -> None:
+    """sympy as the oracle: ``2·max(0, x)``, ``1/(1 + e^−x)``, and the weights' outputs the
+    exact rationals of the float32 weights times 3; both ops named, the integer output
+    skipped."""
+    module = _FourOutputs()
+    result = expand(module, (torch.randn(1, 2),), model="four")
+    x0, x1 = sympy.symbols("x0_0 x0_1")
+    weights = [3 * sympy.Rational(v) for v in module.w.tolist()]  # exact: no float32 rounding
+    expected = [2 * sympy.Max(0, x0), 2 * sympy.Max(0, x1), 1 / (1 + sympy.exp(-x0)), *weights]
+    document = result.to_json()
+    assert [sympy.sympify(t) for t in document["outputs"]] == expected
+    assert [result.expression(i) for i in range(5)] == expected
+    assert document == {
+        "schema": "analyzer.expand/1", "model": "four", "symbols": ["x0_0", "x0_1"],
+        "outputs": document["outputs"], "degree": "inf", "cross_terms": [],
+        "polynomial": False, "piecewise": True,
+        "non_polynomial_ops": ["relu (aten.relu)", "sigmoid (aten.sigmoid)"],
+        "sources": [{"node": "x", "shape": [1, 2]}], "output_shapes": [[1, 2], [1, 1], [2]],
+        "static_degree": "inf", "warnings": [],
+    }  # fmt: skip
+
+
+def test_returned_positions_of_maxima_are_refused_by_name() -> None:
+    class Pool(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+            return torch.nn.functional.max_pool1d(x, 2, return_indices=True)
+
+    refusal = r"^expand: the model returns what max_pool1d_with_indices \(aten\.max_pool1d_w"
+    with pytest.raises(SpecError, match=refusal):
+        expand(Pool(), (torch.randn(1, 1, 4),))
+
+
+def test_the_term_limit_admits_an_expansion_of_exactly_its_size() -> None:
+    """``x·x`` on three entries holds three one-term squares: a limit of 3 admits it."""
+
+    class Square(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x * x
+
+    assert expand(Square(), (torch.randn(1, 3),), max_terms=3).degree == 2
+    refusal = (
+        r"^expand: mul \(aten\.mul\) holds expressions of 3 terms in all, past the limit of 2 "
+        r"\(--max-terms\): expand a smaller instance or raise the limit$"
+    )
+    with pytest.raises(SpecError, match=refusal):
+        expand(Square(), (torch.randn(1, 3),), max_terms=2)
+
+
+class _PoolValues(torch.nn.Module):
+    """Max pooling's values (a Max of each window) with its positions set aside, or used."""
+
+    def __init__(self, use_positions: bool) -> None:
+        super().__init__()
+        self.use_positions = use_positions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        values, positions = torch.nn.functional.max_pool1d(x, 2, return_indices=True)
+        return values * positions if self.use_positions else values
+
+
+def test_pooled_values_expand_and_their_positions_are_refused_where_read() -> None:
+    result = expand(_PoolValues(False), (torch.randn(1, 1, 4),))
+    x = sympy.symbols("x0_0:4")
+    assert result.outputs == [sympy.Max(x[0], x[1]), sympy.Max(x[2], x[3])]
+    assert result.non_polynomial == ["max_pool1d_with_indices (aten.max_pool1d_with_indices)"]
+    assert result.piecewise and not result.polynomial
+    refusal = (
+        r"^expand: mul \(aten\.mul\) reads max_pool1d_with_indices "
+        r"\(aten\.max_pool1d_with_indices\) returns the positions of maxima"
+    )
+    with pytest.raises(SpecError, match=refusal):
+        expand(_PoolValues(True), (torch.randn(1, 1, 4),))
+
+
+def test_a_number_made_by_a_smooth_function_is_a_polynomial_again() -> None:
+    """``exp(x − x)·x``: exp(0) is the number 1, so the output is the polynomial ``x``;
+    every node advances the progress once."""
+
+    class Exp0(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.exp(x - x) * x
+
+    progress = RecordingProgress()
+    result = expand(Exp0(), (torch.randn(1, 2),), progress=progress)
+    assert result.polynomial and result.degree == 1 and result.non_polynomial == []
+    assert [result.expression(i) for i in range(2)] == list(sympy.symbols("x0_0 x0_1"))
+    advances = [e[2] for e in progress.events if e[:2] == ("advance", "expanding on sympy symbols")]
+    assert advances == [1, 2, 3, 4, 5]  # x, sub, exp, mul, output
+
+
+def test_the_exports_metadata_assertion_on_the_input_is_skipped() -> None:
+    """A dtype cast makes export assert the input's metadata (``_assert_tensor_metadata``
+    reading ``x``): the assertion has no value to expand and is skipped."""
+
+    class Cast(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.to(torch.float64) * 2
+
+    result = expand(Cast(), (torch.randn(1, 2),))
+    assert [result.expression(i) for i in range(2)] == [2 * s for s in sympy.symbols("x0_0 x0_1")]
