@@ -44,14 +44,17 @@ SHARED_CACHES = {
 }
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests by file (``SHARED_CACHES`` merges some) for ``--dist loadgroup``."""
-    if not config.pluginmanager.hasplugin("xdist"):
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Group the tests by file (``SHARED_CACHES`` merges some) for ``--dist loadgroup``.
+
+    The mark is put on as each test is collected: xdist's worker reads the marks in its own
+    ``pytest_collection_modifyitems``, which runs before a conftest's (it registers later),
+    so a mark added there would come too late and the groups would be ignored."""
+    if not item.config.pluginmanager.hasplugin("xdist"):
         return
-    root = config.rootpath
-    for item in items:
-        path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
-        item.add_marker(pytest.mark.xdist_group(SHARED_CACHES.get(path, path)))
+    root = item.config.rootpath
+    path = item.path.relative_to(root).as_posix() if item.path.is_relative_to(root) else ""
+    item.add_marker(pytest.mark.xdist_group(SHARED_CACHES.get(path, path)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
