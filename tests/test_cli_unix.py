@@ -83,11 +83,11 @@ def test_a_reader_that_leaves_ends_the_command_quietly(argv: list[str], reader: 
         assert len(read.stdout.splitlines()) == 1
 
 
-def test_validates_closing_line_speaks_words_not_json_keys() -> None:
-    argv = [*ANALYZER, "validate", "zoo:mlp", "--samples", "2", "--device", "cpu"]
-    done = subprocess.run(argv, capture_output=True, text=True, timeout=300)
-    closing = done.stdout.splitlines()[-1]
-    assert done.returncode == 0 and closing.startswith("verdict"), done.stdout
+def test_validates_closing_line_speaks_words_not_json_keys(run_cli) -> None:
+    """In-process: the wording is the command's, not the process's."""
+    code, stdout, _ = run_cli("validate", "zoo:mlp", "--samples", "2", "--device", "cpu")
+    closing = stdout.splitlines()[-1]
+    assert code == 0 and closing.startswith("verdict"), stdout
     assert "dependence/sites/cross terms" in closing and "_" not in closing, closing
 
 
