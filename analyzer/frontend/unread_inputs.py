@@ -58,9 +58,11 @@ def check_unread_inputs(
     if len(inputs) != len(positions):  # the graph's inputs are not the leaves: no map
         return
     read = _read_by_the_outputs(traced)
+    read_leaves = {i for node, i in zip(inputs, positions, strict=True) if node in read}
     unread = [
         (node.name, i) for node, i in zip(inputs, positions, strict=True)
         if node not in read and leaves[i].is_floating_point() and leaves[i].numel() > 0
+        and not read_leaves & set(_aliases(leaves, i))
     ]  # fmt: skip
     if not unread or not materialised(module, example_args, example_kwargs):
         return
@@ -116,7 +118,9 @@ def _output_moves(module: Any, leaves: list[Any], spec: Any, position: int) -> b
     """Whether moving the input at ``position`` changes the model's output (both runs from
     the same random seed; a run that fails tells nothing)."""
     moved = list(leaves)
-    moved[position] = leaves[position] * 1.5 + 0.25
+    shifted = leaves[position] * 1.5 + 0.25
+    for alias in _aliases(leaves, position):
+        moved[alias] = shifted
     try:
         before, after = _outputs(module, leaves, spec), _outputs(module, moved, spec)
     except Exception:
@@ -126,8 +130,17 @@ def _output_moves(module: Any, leaves: list[Any], spec: Any, position: int) -> b
     return any(not _same(a, b) for a, b in zip(before, after, strict=True))
 
 
+def _aliases(leaves: list[Any], position: int) -> list[int]:
+    """The positions holding the very tensor at ``position`` (itself included): a model
+    may branch on ``query is key``, as ``nn.MultiheadAttention`` does, so one tensor passed
+    twice is one input, read when either place is, and moved in both."""
+    return [j for j, leaf in enumerate(leaves) if leaf is leaves[position]]
+
+
 def _outputs(module: Any, leaves: list[Any], spec: Any) -> list[Any]:
-    args, kwargs = pytree.tree_unflatten([_copy(leaf) for leaf in leaves], spec)
+    copies: dict[int, Any] = {}  # one copy per tensor: the copies alias as the inputs do
+    leaves = [copies.setdefault(id(leaf), _copy(leaf)) for leaf in leaves]
+    args, kwargs = pytree.tree_unflatten(leaves, spec)
     with torch.random.fork_rng(devices=_cuda_devices(args, kwargs, module)), torch.no_grad():
         torch.manual_seed(0)
         return pytree.tree_leaves(module(*args, **kwargs))

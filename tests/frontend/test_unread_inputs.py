@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import analyzer
 from analyzer.errors import TraceError
 from analyzer.frontend.tracing import trace
 
@@ -88,3 +89,13 @@ def test_a_write_whose_result_nothing_uses_still_reads_its_operands() -> None:
     graph.output((c,))
     traced.graph = graph
     assert y in _read_by_the_outputs(traced)
+
+
+def test_one_tensor_passed_in_several_places_is_one_input() -> None:
+    """``nn.MultiheadAttention`` reads only ``query`` when ``query is key is value``: the
+    graph leaves key and value unread, yet the input they share is read, and moving one of
+    them alone would take the other branch. Not a refusal."""
+    attention = torch.nn.MultiheadAttention(8, 2, batch_first=True).eval()
+    x = torch.randn(1, 4, 8)
+    result = analyzer.analyze(attention, (x, x, x))
+    assert {s.kind for s in result.sites} == {"contraction", "normalization"}
