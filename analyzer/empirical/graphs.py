@@ -72,7 +72,7 @@ def continuous_sources(traced: TracedModel) -> list[fx.Node]:
         n for n in traced.graph.nodes
         if n.op == "placeholder" and traced.input_kinds.get(n.name) is InputKind.INPUT
     ]  # fmt: skip
-    reached = reachable(traced, inputs)
+    reached = reachable(traced, inputs, values_only=True)
     sources = []
     for node in traced.graph.nodes:
         recorded = main_tensor(node.meta.get("val"))
@@ -93,13 +93,37 @@ def continuous_sources(traced: TracedModel) -> list[fx.Node]:
     return sources
 
 
-def reachable(traced: TracedModel, starts: list[fx.Node]) -> frozenset[fx.Node]:
-    """Every node a path of arguments leads to from ``starts`` (fx order is topological)."""
+def reachable(
+    traced: TracedModel, starts: list[fx.Node], *, values_only: bool = False
+) -> frozenset[fx.Node]:
+    """Every node a path of arguments leads to from ``starts`` (fx order is topological).
+    With ``values_only``, a path goes only through the arguments an op takes values from:
+    ``new_full(x, size, 1)`` or ``zeros_like(x)`` read x's shape and dtype, not its values
+    (the registry's static ops read none, its fills and copies only their ``value_args``)."""
     reached = set(starts)
     for node in traced.graph.nodes:
-        if node not in reached and any(o in reached for o in tensor_operands(node)):
+        if node in reached:
+            continue
+        operands = _value_operands(node) if values_only else tensor_operands(node)
+        if any(o in reached for o in operands):
             reached.add(node)
     return frozenset(reached)
+
+
+def _value_operands(node: fx.Node) -> list[fx.Node]:
+    """The operands ``node`` takes values from (see :func:`reachable`)."""
+    from analyzer.passes.operands import named_nodes
+    from analyzer.passes.registry import Rule
+    from analyzer.passes.registry_lookup import entry_for
+
+    entry = entry_for(node) if node.op == "call_function" else None
+    if entry is None:
+        return tensor_operands(node)
+    if entry.rule is Rule.STATIC:  # factories, shape queries
+        return []
+    if entry.value_args:  # a fill or a copy: the other arguments give a shape only
+        return [n for name in entry.value_args for n in named_nodes(node, name)]
+    return tensor_operands(node)
 
 
 BITCASTS = frozenset({"aten.view", "aten.view_copy"})  # their ``.dtype`` overloads

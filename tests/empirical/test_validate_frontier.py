@@ -235,3 +235,29 @@ def test_a_degree_that_overflowed_is_a_lower_bound_never_an_agreement() -> None:
     assert not report.degree_agrees and not report.agree and report.sound
     assert report.verdict.startswith("over-approximated (degree only bounded: ≥")
     assert "could only be bounded" in render_validation(report).splitlines()[-1]
+
+
+class _PaddedLookup(nn.Module):
+    """LED's pad embeddings: ``new_full`` of a looked-up value gives constant indices."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.table = nn.Embedding(10, 4)
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        looked_up = self.table(ids)
+        pads = self.table(looked_up.new_full(ids.shape, 1, dtype=torch.long))
+        return looked_up * 2 + pads
+
+
+def test_a_lookup_at_indices_made_from_a_shape_is_no_source() -> None:
+    """``new_full(x, …)`` reads x's shape only: the lookup it indexes is static, not a
+    perturbation source, so its zero tangent is no contradiction of the claims."""
+    from analyzer.empirical.graphs import continuous_sources
+
+    ids = torch.tensor([[1, 2, 3]])
+    traced = trace(_PaddedLookup(), (ids,))
+    lookups = [n for n in traced.graph.nodes if "embedding" in str(n.target)]
+    assert len(lookups) == 2 and continuous_sources(traced) == lookups[:1]
+    report = validate(_PaddedLookup(), (ids,), samples=2, device="cpu")
+    assert report.to_json()["dependence"]["violations"] == 0
