@@ -39,7 +39,7 @@ from tests.adversarial.catalogue import (
     Case,
     Fn,
     Truth,
-    case,
+    case_or_finding,
     truth,
 )
 
@@ -49,28 +49,11 @@ FOUND_FALSE_CLAIMS: dict[str, tuple[Case, str]] = {}
 
 
 def probe(
-    expected: Truth,
-    *,
-    found: str | None = None,
-    frontend: str = "auto",
-    stateful: bool = False,
-    checks: tuple[Callable[[dict[str, Any]], list[str]], ...] = (),
+    expected: Truth, **options: Any
 ) -> Callable[[Callable[[], tuple[Any, ...]]], Callable[[], tuple[Any, ...]]]:
-    """Register a case of this class, or (``found``: what the tool says wrongly) keep it
-    in :data:`FOUND_FALSE_CLAIMS` until the tool is fixed."""
-    if found is None:
-        return case(GROUP, expected, frontend=frontend, stateful=stateful, checks=checks)
-
-    def keep(builder: Callable[[], tuple[Any, ...]]) -> Callable[[], tuple[Any, ...]]:
-        note = " ".join((builder.__doc__ or "").split())
-        name = builder.__name__
-        FOUND_FALSE_CLAIMS[name] = (
-            Case(name, GROUP, builder, expected, note, (), frontend, 1.0, stateful, checks),
-            found,
-        )
-        return builder
-
-    return keep
+    """Register a case of this round, or keep it in :data:`FOUND_FALSE_CLAIMS`
+    (:func:`~tests.adversarial.catalogue.case_or_finding`)."""
+    return case_or_finding(GROUP, FOUND_FALSE_CLAIMS, expected, **options)
 
 
 def _x(*shape: int) -> tuple[torch.Tensor]:

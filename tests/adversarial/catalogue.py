@@ -161,6 +161,34 @@ def case(
     return register
 
 
+def case_or_finding(
+    group: str,
+    findings: dict[str, tuple[Case, str]],
+    expected: Truth,
+    *,
+    found: str | None = None,
+    frontend: str = "auto",
+    stateful: bool = False,
+    checks: tuple[Check, ...] = (),
+) -> Callable[[Callable[[], tuple[Any, ...]]], Callable[[], tuple[Any, ...]]]:
+    """A red-team round's decorator: register a case (:func:`case`), or, with ``found``
+    (what the tool says wrongly), keep it in the round's ``findings`` until the tool is
+    fixed, where ``test_redteam.py`` pins it as a strict ``xfail``."""
+    if found is None:
+        return case(group, expected, frontend=frontend, stateful=stateful, checks=checks)
+
+    def keep(builder: Callable[[], tuple[Any, ...]]) -> Callable[[], tuple[Any, ...]]:
+        note = " ".join((builder.__doc__ or "").split())
+        name = builder.__name__
+        findings[name] = (
+            Case(name, group, builder, expected, note, (), frontend, 1.0, stateful, checks),
+            found,
+        )
+        return builder
+
+    return keep
+
+
 def all_cases() -> dict[str, Case]:
     """Every registered case, by name (importing the ``cases_*`` modules on first use)."""
     for module in _MODULES:
