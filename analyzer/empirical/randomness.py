@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.fx as fx
 
-from analyzer.frontend.dialect import op_name
+from analyzer.frontend.dialect import has_tag, op_name
 
 _SWITCHES = ("train", "training")  # false: the op is deterministic
 _PROBABILITIES = ("dropout_p", "dropout")  # zero: nothing is dropped
@@ -31,11 +31,9 @@ _PROBABILITIES = ("dropout_p", "dropout")  # zero: nothing is dropped
 
 def draws_random_numbers(node: fx.Node) -> bool:
     """Whether one call node draws random numbers (see the module doc)."""
+    if not has_tag(node, torch.Tag.nondeterministic_seeded):
+        return False
     target = node.target
-    if node.op != "call_function" or not isinstance(target, torch._ops.OpOverload):
-        return False
-    if torch.Tag.nondeterministic_seeded not in target.tags:
-        return False
     bound = _arguments(node)
     if any(bound.get(name) is False for name in _SWITCHES):
         return False

@@ -93,6 +93,24 @@ class StoredOp:
         return self.name
 
 
+def has_tag(node: fx.Node, tag: torch.Tag) -> bool:
+    """Whether ``node`` calls an aten overload that PyTorch tags ``tag``
+    (``torch.Tag.nondeterministic_seeded``, ``torch.Tag.dynamic_output_shape``, …).
+
+    >>> graph = fx.Graph()
+    >>> x = graph.placeholder("x")
+    >>> draw = graph.call_function(torch.ops.aten.bernoulli.p, (x, 0.5))
+    >>> has_tag(draw, torch.Tag.nondeterministic_seeded), has_tag(x, torch.Tag.pointwise)
+    (True, False)
+    """
+    target = node.target
+    return (
+        node.op == "call_function"
+        and isinstance(target, torch._ops.OpOverload)
+        and tag in target.tags
+    )
+
+
 def op_name(node: fx.Node) -> str:
     """A stable name for what a node does: ``aten.linear``, ``operator.getitem``, …"""
     if node.op in ("placeholder", "output", "get_attr"):

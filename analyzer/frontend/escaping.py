@@ -57,7 +57,7 @@ import torch.fx as fx
 from torch.overrides import TorchFunctionMode
 
 from analyzer.errors import TraceError
-from analyzer.frontend.dialect import op_name
+from analyzer.frontend.dialect import has_tag, op_name
 
 LEFT_TORCH = "analyzer.left_torch.default"
 NUMBER_READS = frozenset({"aten.item", "aten._local_scalar_dense", "analyzer.left_torch"})
@@ -305,12 +305,9 @@ def data_sized(node: fx.Node, memo: dict[fx.Node, bool]) -> bool:
 
 
 def _shapes_by_data(node: fx.Node) -> bool:
-    target = node.target
-    if node.op != "call_function" or not isinstance(target, torch._ops.OpOverload):
+    if not has_tag(node, torch.Tag.dynamic_output_shape):
         return False
-    if torch.Tag.dynamic_output_shape not in target.tags:
-        return False
-    if target._opname in ("index", "_unsafe_index", "index_put", "_index_put_impl_"):
+    if node.target._opname in ("index", "_unsafe_index", "index_put", "_index_put_impl_"):
         indices = node.args[1] if len(node.args) > 1 else ()
         return any(_is_mask(i) for i in indices if isinstance(i, fx.Node))
     return True
